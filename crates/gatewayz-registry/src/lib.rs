@@ -1,0 +1,85 @@
+//! The metric catalogue and Prometheus exposition engine of the gatewayz monitoring stack.
+//!
+//! - [`catalogue`] declares every metric once, as data: name, kind, unit, help, labels,
+//!   category, buckets. Everything else (HELP text, buckets, endpoints, docs, dashboards,
+//!   alert rules) is derived from it.
+//! - [`RecorderBuilder`] builds the `metrics` recorder that stores what services record through
+//!   the `metrics` macros (or `gatewayz-metrics`), and [`Handle`] renders it as Prometheus text,
+//!   one [`Category`] at a time or all at once, and as a JSON [`Summary`].
+//!
+//! ```
+//! use gatewayz_registry::{Category, RecorderBuilder, catalogue};
+//!
+//! let recorder = RecorderBuilder::new().build()?;
+//! let handle = recorder.handle();
+//! metrics::with_local_recorder(&recorder, || {
+//!     metrics::counter!(catalogue::MODEL_INFERENCE_REQUESTS.name,
+//!         "provider" => "openrouter", "model" => "gpt-4o-mini", "status" => "success")
+//!     .increment(1);
+//! });
+//! let text = handle.render(Category::Models);
+//! assert!(text.contains(
+//!     r#"model_inference_requests_total{provider="openrouter",model="gpt-4o-mini",status="success"} 1"#
+//! ));
+//! # Ok::<(), gatewayz_registry::Error>(())
+//! ```
+//!
+//! # Behaviour
+//!
+//! - **Storage.** Counters and gauges are atomics; histograms are fixed buckets on atomics, so a
+//!   sample costs a few atomic operations and a scrape reads `buckets + 2` numbers per series,
+//!   however many samples arrived since the last one. Nothing is buffered and nothing needs
+//!   upkeep when nobody scrapes.
+//! - **Order.** Families are sorted by name and series by label values; two renders of the same
+//!   state are byte-identical. Families without series are left out.
+//! - **Cardinality.** Label values are trimmed, cut to 128 bytes and, for identifiers such as
+//!   models and providers, lower-cased. Each label name has a cap on distinct values (500 models,
+//!   100 providers, ... see [`catalogue::LABELS`]); past it new values are recorded as `other`,
+//!   counted by `gatewayz_label_overflow_total`. Labels with a closed set of values (`status`,
+//!   `token_type`, ...) fold anything else into `other` too. Labels a catalogued metric does not
+//!   declare are dropped.
+//! - **Conflicts.** A recording whose kind contradicts the catalogue (a gauge named
+//!   `tokens_used_total`, say) is dropped and counted by `gatewayz_metric_conflicts_total`,
+//!   instead of producing a second `# TYPE` line that would make Prometheus reject the scrape.
+//! - **Uncatalogued metrics** are kept and rendered by [`Handle::render_all`] with their
+//!   `describe_*` text or a placeholder help; their names are sanitised to the Prometheus
+//!   alphabet.
+//! - **Fractional counters.** Dollars and credits are counted in nano-units
+//!   ([`catalogue::Scale::Nano`]) and rendered as exact decimals in the base unit.
+
+mod admission;
+pub mod catalogue;
+pub mod docs;
+mod error;
+mod family;
+mod histogram;
+mod recorder;
+mod summary;
+mod text;
+
+pub use catalogue::{Category, MetricDef, MetricKind, Unit};
+pub use error::Error;
+pub use recorder::{DEFAULT_BUCKETS, DEFAULT_LABEL_CAP, GatewayzRecorder, Handle, RecorderBuilder};
+pub use summary::{
+    BusinessSummary, ModelsSummary, PerformanceSummary, ProviderSummary, ProvidersSummary,
+    Sections, Summary, SystemSummary,
+};
+
+/// Declares every catalogued metric to the installed `metrics` recorder (`describe_*`), so that
+/// other recorders, such as `metrics-exporter-prometheus`, show the catalogue's help text.
+///
+/// Our own recorder takes help and kind from the catalogue and does not need this.
+pub fn describe_catalogue() {
+    for def in catalogue::CATALOGUE {
+        let unit = (def.unit == Unit::Seconds).then_some(metrics::Unit::Seconds);
+        metrics::with_recorder(|recorder| {
+            let name = metrics::KeyName::from_const_str(def.name);
+            let help = metrics::SharedString::const_str(def.help);
+            match def.kind {
+                MetricKind::Counter => recorder.describe_counter(name, unit, help),
+                MetricKind::Gauge => recorder.describe_gauge(name, unit, help),
+                MetricKind::Histogram => recorder.describe_histogram(name, unit, help),
+            }
+        });
+    }
+}

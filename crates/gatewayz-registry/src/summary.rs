@@ -1,0 +1,499 @@
+//! The JSON summary: a handful of numbers per category, computed from the live values.
+//!
+//! Averages are taken from histogram sums and counts, so they are averages since start, not
+//! over a window; rates over time are Prometheus's job. A number that has no denominator yet
+//! (no request, no provider) is `null`, never 0 and never a string.
+
+use std::{
+    collections::BTreeMap,
+    sync::atomic::Ordering::Relaxed,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use serde::Serialize;
+
+use crate::{
+    Category,
+    catalogue::{
+        ACTIVE_API_KEYS, ACTIVE_SUBSCRIPTIONS, ANOMALIES_ACTIVE, CACHE_HITS, CACHE_MISSES,
+        CIRCUIT_BREAKER_STATE, COST_USD, CREDITS_USED, DATABASE_QUERY_DURATION,
+        DATABASE_QUERY_ERRORS, FAILOVERS, GATEWAY_OVERHEAD, HTTP_REQUEST_DURATION, HTTP_REQUESTS,
+        HTTP_REQUESTS_IN_FLIGHT, LABEL_OVERFLOW, METRIC_CONFLICTS, MODEL, MODEL_INFERENCE_DURATION,
+        MODEL_INFERENCE_REQUESTS, MetricDef, PROVIDER, PROVIDER_AVAILABILITY_RATIO,
+        PROVIDER_ERROR_RATE, PROVIDER_HEALTH_SCORE, PROVIDER_LATENCY_P95, PROVIDER_RESPONSE_TIME,
+        PROVIDER_STATUS, STATUS_CLASS, TIME_TO_FIRST_TOKEN, TOKEN_TYPE, TOKENS_USED, TRIALS_ACTIVE,
+    },
+    family::{Series, Value},
+    recorder::Store,
+};
+
+/// The summary document served at `/prometheus/metrics/summary`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[non_exhaustive]
+pub struct Summary {
+    /// When it was computed, RFC 3339 in UTC.
+    pub timestamp: String,
+    /// One section per requested category.
+    pub metrics: Sections,
+}
+
+/// The sections of a [`Summary`]; those not requested are absent from the JSON.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[non_exhaustive]
+pub struct Sections {
+    /// Provider health.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub providers: Option<ProvidersSummary>,
+    /// Inference traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models: Option<ModelsSummary>,
+    /// Money and customers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub business: Option<BusinessSummary>,
+    /// Gateway latency, database and cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub performance: Option<PerformanceSummary>,
+    /// Request totals and self-monitoring.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemSummary>,
+}
+
+/// Provider health across all providers, and per provider.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[non_exhaustive]
+pub struct ProvidersSummary {
+    /// Providers with any provider metric.
+    pub total_providers: usize,
+    /// Providers whose published status is `healthy`.
+    pub healthy_providers: usize,
+    /// Providers whose published status is `degraded`.
+    pub degraded_providers: usize,
+    /// Providers whose published status is `unavailable`.
+    pub unavailable_providers: usize,
+    /// Providers with status `unknown` or none published.
+    pub unknown_providers: usize,
+    /// Mean of the providers' windowed error rates.
+    pub avg_error_rate: Option<f64>,
+    /// Mean upstream response time since start, in milliseconds.
+    pub avg_response_time_ms: Option<f64>,
+    /// Mean of the providers' health scores.
+    pub avg_health_score: Option<f64>,
+    /// Providers whose circuit is open.
+    pub open_circuits: usize,
+    /// Failovers since start.
+    pub failovers_total: u64,
+    /// Active anomalies, all kinds.
+    pub active_anomalies: usize,
+    /// One entry per provider, sorted by name.
+    pub by_provider: Vec<ProviderSummary>,
+}
+
+/// One provider's published health.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[non_exhaustive]
+pub struct ProviderSummary {
+    /// Provider id.
+    pub provider: String,
+    /// `healthy`, `degraded`, `unavailable` or `unknown`; `null` if never published.
+    pub status: Option<String>,
+    /// Composite health score, 0..1.
+    pub health_score: Option<f64>,
+    /// Share of the window the provider was reachable.
+    pub availability: Option<f64>,
+    /// Error rate over the window.
+    pub error_rate: Option<f64>,
+    /// p95 latency over the window, in seconds.
+    pub latency_p95_seconds: Option<f64>,
+    /// Mean response time since start, in milliseconds.
+    pub avg_response_time_ms: Option<f64>,
+    /// `closed`, `open` or `half_open`; `null` if never published.
+    pub circuit_state: Option<String>,
+    /// Kinds of the anomalies active now.
+    pub active_anomalies: Vec<String>,
+    /// Failovers away from this provider since start.
+    pub failovers_total: u64,
+    /// Inference calls since start.
+    pub requests_total: u64,
+}
+
+/// Inference traffic.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[non_exhaustive]
+pub struct ModelsSummary {
+    /// Inference calls since start.
+    pub total_inference_requests: u64,
+    /// Failed inference calls since start.
+    pub failed_inference_requests: u64,
+    /// Failed over all inference calls.
+    pub error_rate: Option<f64>,
+    /// Input plus output tokens.
+    pub tokens_used_total: u64,
+    /// Input (prompt) tokens.
+    pub input_tokens: u64,
+    /// Output (completion) tokens.
+    pub output_tokens: u64,
+    /// Credits charged.
+    pub credits_used_total: f64,
+    /// Mean inference duration, in milliseconds.
+    pub avg_inference_latency_ms: Option<f64>,
+    /// Mean time to first token of streamed calls, in milliseconds.
+    pub avg_time_to_first_token_ms: Option<f64>,
+    /// Distinct models with inference calls.
+    pub models: usize,
+}
+
+/// Money and customers.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[non_exhaustive]
+pub struct BusinessSummary {
+    /// Active API keys, as last collected.
+    pub active_api_keys: Option<u64>,
+    /// Active paid subscriptions, as last collected.
+    pub active_subscriptions: Option<u64>,
+    /// Active trials, as last collected.
+    pub active_trials: Option<u64>,
+    /// Tokens processed since start.
+    pub total_tokens_used: u64,
+    /// Credits charged since start.
+    pub total_credits_used: f64,
+    /// Upstream cost since start, in US dollars.
+    pub total_cost_usd: f64,
+}
+
+/// Gateway latency, database and cache.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[non_exhaustive]
+pub struct PerformanceSummary {
+    /// Mean HTTP request duration, in milliseconds.
+    pub avg_http_latency_ms: Option<f64>,
+    /// Mean gateway overhead per proxied request, in milliseconds.
+    pub avg_gateway_overhead_ms: Option<f64>,
+    /// Database queries since start.
+    pub total_db_queries: u64,
+    /// Failed database queries since start.
+    pub failed_db_queries: u64,
+    /// Mean database query duration, in milliseconds.
+    pub avg_db_query_latency_ms: Option<f64>,
+    /// Cache hits since start.
+    pub cache_hits: u64,
+    /// Cache misses since start.
+    pub cache_misses: u64,
+    /// Hits over lookups.
+    pub cache_hit_rate: Option<f64>,
+}
+
+/// Request totals and self-monitoring.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[non_exhaustive]
+pub struct SystemSummary {
+    /// HTTP requests served since start.
+    pub total_requests: u64,
+    /// Of which answered with a 5xx status.
+    pub server_errors: u64,
+    /// 5xx responses over all responses.
+    pub error_rate: Option<f64>,
+    /// Requests being served now.
+    pub in_progress: Option<u64>,
+    /// Seconds since the recorder was built.
+    pub uptime_seconds: f64,
+    /// Recordings whose label value was folded into `other`.
+    pub label_values_folded: u64,
+    /// Recordings dropped for contradicting the catalogue.
+    pub metric_conflicts: u64,
+}
+
+pub(crate) fn compute(store: &Store, start_time: f64, category: Option<Category>) -> Summary {
+    let wanted = |c: Category| category.is_none_or(|only| only == c);
+    let now = SystemTime::now();
+    let metrics = Sections {
+        providers: wanted(Category::Providers).then(|| providers(store)),
+        models: wanted(Category::Models).then(|| models(store)),
+        business: wanted(Category::Business).then(|| business(store)),
+        performance: wanted(Category::Performance).then(|| performance(store)),
+        system: wanted(Category::System).then(|| {
+            let now = now
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64();
+            system(store, (now - start_time).max(0.0))
+        }),
+    };
+    Summary {
+        timestamp: humantime::format_rfc3339_seconds(now).to_string(),
+        metrics,
+    }
+}
+
+/// Where a per-provider gauge lands in its [`ProviderSummary`].
+type GaugeField = fn(&mut ProviderSummary) -> &mut Option<f64>;
+
+fn providers(store: &Store) -> ProvidersSummary {
+    let mut by_provider: BTreeMap<String, ProviderSummary> = BTreeMap::new();
+    let map = &mut by_provider;
+    for_each(store, &PROVIDER_STATUS, |s| {
+        let p = entry(map, s)?;
+        if gauge(s)? == 1.0 {
+            p.status = s.label(PROVIDER_STATUS.labels[1].name).map(str::to_owned);
+        }
+        Some(())
+    });
+    let gauges: [(&MetricDef, GaugeField); 4] = [
+        (&PROVIDER_HEALTH_SCORE, |p| &mut p.health_score),
+        (&PROVIDER_AVAILABILITY_RATIO, |p| &mut p.availability),
+        (&PROVIDER_ERROR_RATE, |p| &mut p.error_rate),
+        (&PROVIDER_LATENCY_P95, |p| &mut p.latency_p95_seconds),
+    ];
+    for (def, field) in gauges {
+        for_each(store, def, |s| {
+            *field(entry(map, s)?) = gauge(s);
+            Some(())
+        });
+    }
+    for_each(store, &PROVIDER_RESPONSE_TIME, |s| {
+        let (count, sum) = totals(s)?;
+        entry(map, s)?.avg_response_time_ms = mean_ms(sum, count);
+        Some(())
+    });
+    for_each(store, &CIRCUIT_BREAKER_STATE, |s| {
+        let p = entry(map, s)?;
+        if gauge(s)? == 1.0 {
+            p.circuit_state = s
+                .label(CIRCUIT_BREAKER_STATE.labels[1].name)
+                .map(str::to_owned);
+        }
+        Some(())
+    });
+    for_each(store, &ANOMALIES_ACTIVE, |s| {
+        let p = entry(map, s)?;
+        if gauge(s)? == 1.0 {
+            p.active_anomalies
+                .extend(s.label(ANOMALIES_ACTIVE.labels[1].name).map(str::to_owned));
+        }
+        Some(())
+    });
+    for_each(store, &FAILOVERS, |s| {
+        entry(map, s)?.failovers_total += raw_counter(s)?;
+        Some(())
+    });
+    for_each(store, &MODEL_INFERENCE_REQUESTS, |s| {
+        entry(map, s)?.requests_total += raw_counter(s)?;
+        Some(())
+    });
+
+    let by_provider: Vec<ProviderSummary> = by_provider.into_values().collect();
+    let count_status = |status: &str| {
+        by_provider
+            .iter()
+            .filter(|p| p.status.as_deref() == Some(status))
+            .count()
+    };
+    let (healthy, degraded, unavailable) = (
+        count_status("healthy"),
+        count_status("degraded"),
+        count_status("unavailable"),
+    );
+    let (mut response_count, mut response_sum) = (0, 0.0);
+    for_each(store, &PROVIDER_RESPONSE_TIME, |s| {
+        let (count, sum) = totals(s)?;
+        response_count += count;
+        response_sum += sum;
+        Some(())
+    });
+    ProvidersSummary {
+        total_providers: by_provider.len(),
+        healthy_providers: healthy,
+        degraded_providers: degraded,
+        unavailable_providers: unavailable,
+        unknown_providers: by_provider.len() - healthy - degraded - unavailable,
+        avg_error_rate: mean(by_provider.iter().filter_map(|p| p.error_rate)),
+        avg_response_time_ms: mean_ms(response_sum, response_count),
+        avg_health_score: mean(by_provider.iter().filter_map(|p| p.health_score)),
+        open_circuits: by_provider
+            .iter()
+            .filter(|p| p.circuit_state.as_deref() == Some("open"))
+            .count(),
+        failovers_total: by_provider.iter().map(|p| p.failovers_total).sum(),
+        active_anomalies: by_provider.iter().map(|p| p.active_anomalies.len()).sum(),
+        by_provider,
+    }
+}
+
+/// The summary entry of the series' provider, created on first sight.
+fn entry<'a>(
+    map: &'a mut BTreeMap<String, ProviderSummary>,
+    series: &Series,
+) -> Option<&'a mut ProviderSummary> {
+    let provider = series.label(PROVIDER.name)?;
+    Some(
+        map.entry(provider.to_owned())
+            .or_insert_with(|| ProviderSummary {
+                provider: provider.to_owned(),
+                ..ProviderSummary::default()
+            }),
+    )
+}
+
+fn models(store: &Store) -> ModelsSummary {
+    let mut summary = ModelsSummary::default();
+    let mut models = std::collections::BTreeSet::new();
+    for_each(store, &MODEL_INFERENCE_REQUESTS, |s| {
+        let n = raw_counter(s)?;
+        summary.total_inference_requests += n;
+        if s.label(MODEL_INFERENCE_REQUESTS.labels[2].name) == Some("error") {
+            summary.failed_inference_requests += n;
+        }
+        if n > 0 {
+            models.extend(s.label(MODEL.name).map(str::to_owned));
+        }
+        Some(())
+    });
+    summary.models = models.len();
+    summary.error_rate = ratio(
+        summary.failed_inference_requests as f64,
+        summary.total_inference_requests as f64,
+    );
+    for_each(store, &TOKENS_USED, |s| {
+        let n = raw_counter(s)?;
+        match s.label(TOKEN_TYPE.name)? {
+            "input" => summary.input_tokens += n,
+            "output" => summary.output_tokens += n,
+            _ => {}
+        }
+        Some(())
+    });
+    summary.tokens_used_total = summary.input_tokens + summary.output_tokens;
+    summary.credits_used_total = sum_counter(store, &CREDITS_USED);
+    summary.avg_inference_latency_ms = histogram_mean_ms(store, &MODEL_INFERENCE_DURATION);
+    summary.avg_time_to_first_token_ms = histogram_mean_ms(store, &TIME_TO_FIRST_TOKEN);
+    summary
+}
+
+fn business(store: &Store) -> BusinessSummary {
+    BusinessSummary {
+        active_api_keys: count_gauge(store, &ACTIVE_API_KEYS),
+        active_subscriptions: count_gauge(store, &ACTIVE_SUBSCRIPTIONS),
+        active_trials: count_gauge(store, &TRIALS_ACTIVE),
+        total_tokens_used: sum_counter(store, &TOKENS_USED) as u64,
+        total_credits_used: sum_counter(store, &CREDITS_USED),
+        total_cost_usd: sum_counter(store, &COST_USD),
+    }
+}
+
+fn performance(store: &Store) -> PerformanceSummary {
+    let (db_count, db_sum) = histogram_totals(store, &DATABASE_QUERY_DURATION);
+    let hits = sum_counter(store, &CACHE_HITS) as u64;
+    let misses = sum_counter(store, &CACHE_MISSES) as u64;
+    PerformanceSummary {
+        avg_http_latency_ms: histogram_mean_ms(store, &HTTP_REQUEST_DURATION),
+        avg_gateway_overhead_ms: histogram_mean_ms(store, &GATEWAY_OVERHEAD),
+        total_db_queries: db_count,
+        failed_db_queries: sum_counter(store, &DATABASE_QUERY_ERRORS) as u64,
+        avg_db_query_latency_ms: mean_ms(db_sum, db_count),
+        cache_hits: hits,
+        cache_misses: misses,
+        cache_hit_rate: ratio(hits as f64, (hits + misses) as f64),
+    }
+}
+
+fn system(store: &Store, uptime_seconds: f64) -> SystemSummary {
+    let (mut total, mut server_errors) = (0, 0);
+    for_each(store, &HTTP_REQUESTS, |s| {
+        let n = raw_counter(s)?;
+        total += n;
+        if s.label(STATUS_CLASS.name) == Some("5xx") {
+            server_errors += n;
+        }
+        Some(())
+    });
+    SystemSummary {
+        total_requests: total,
+        server_errors,
+        error_rate: ratio(server_errors as f64, total as f64),
+        in_progress: count_gauge(store, &HTTP_REQUESTS_IN_FLIGHT),
+        uptime_seconds,
+        label_values_folded: sum_counter(store, &LABEL_OVERFLOW) as u64,
+        metric_conflicts: sum_counter(store, &METRIC_CONFLICTS) as u64,
+    }
+}
+
+/// Visits every series of a catalogued family; `f` returns `None` to skip one.
+fn for_each(store: &Store, def: &MetricDef, mut f: impl FnMut(&Series) -> Option<()>) {
+    store.family(def).for_each(|series| {
+        let _ = f(series);
+    });
+}
+
+fn gauge(series: &Series) -> Option<f64> {
+    match series.value() {
+        Value::Gauge(g) => Some(f64::from_bits(g.load(Relaxed))),
+        _ => None,
+    }
+}
+
+fn raw_counter(series: &Series) -> Option<u64> {
+    match series.value() {
+        Value::Counter(c) => Some(c.load(Relaxed)),
+        _ => None,
+    }
+}
+
+fn totals(series: &Series) -> Option<(u64, f64)> {
+    match series.value() {
+        Value::Histogram(h) => {
+            let totals = h.totals();
+            Some((totals.count, totals.sum))
+        }
+        _ => None,
+    }
+}
+
+/// Sum of a counter family in its base unit.
+fn sum_counter(store: &Store, def: &MetricDef) -> f64 {
+    let mut raw = 0u64;
+    for_each(store, def, |s| {
+        raw = raw.saturating_add(raw_counter(s)?);
+        Some(())
+    });
+    def.scale.to_value(raw)
+}
+
+/// The value of an unlabelled gauge holding a count; `None` until it is set.
+fn count_gauge(store: &Store, def: &MetricDef) -> Option<u64> {
+    let mut value = None;
+    for_each(store, def, |s| {
+        value = gauge(s)
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .map(|v| v.round() as u64);
+        Some(())
+    });
+    value
+}
+
+fn histogram_totals(store: &Store, def: &MetricDef) -> (u64, f64) {
+    let (mut count, mut sum) = (0, 0.0);
+    for_each(store, def, |s| {
+        let (c, s) = totals(s)?;
+        count += c;
+        sum += s;
+        Some(())
+    });
+    (count, sum)
+}
+
+fn histogram_mean_ms(store: &Store, def: &MetricDef) -> Option<f64> {
+    let (count, sum) = histogram_totals(store, def);
+    mean_ms(sum, count)
+}
+
+fn mean_ms(sum_seconds: f64, count: u64) -> Option<f64> {
+    ratio(sum_seconds * 1000.0, count as f64)
+}
+
+fn ratio(numerator: f64, denominator: f64) -> Option<f64> {
+    (denominator > 0.0).then(|| numerator / denominator)
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = values.fold((0.0, 0usize), |(sum, n), v| (sum + v, n + 1));
+    ratio(sum, n as f64)
+}

@@ -1,0 +1,160 @@
+//! The JSON summary, computed from live values.
+
+use gatewayz_registry::{Category, RecorderBuilder, catalogue as c};
+use metrics::{counter, gauge, histogram, with_local_recorder};
+use serde_json::{Value, json};
+
+fn summary_json(record: impl FnOnce(), category: Option<Category>) -> Value {
+    let recorder = RecorderBuilder::new().build().unwrap();
+    with_local_recorder(&recorder, record);
+    serde_json::to_value(recorder.handle().summary(category)).unwrap()
+}
+
+#[test]
+fn an_empty_registry_gives_nulls_not_zeros_or_strings() {
+    let json = summary_json(|| {}, None);
+    let metrics = &json["metrics"];
+    assert_eq!(metrics["providers"]["total_providers"], 0);
+    assert_eq!(metrics["providers"]["avg_error_rate"], Value::Null);
+    assert_eq!(metrics["providers"]["avg_response_time_ms"], Value::Null);
+    assert_eq!(metrics["models"]["avg_inference_latency_ms"], Value::Null);
+    assert_eq!(metrics["models"]["error_rate"], Value::Null);
+    assert_eq!(metrics["business"]["active_api_keys"], Value::Null);
+    assert_eq!(metrics["performance"]["cache_hit_rate"], Value::Null);
+    assert_eq!(metrics["system"]["error_rate"], Value::Null);
+    assert_eq!(metrics["system"]["total_requests"], 0);
+    let timestamp = json["timestamp"].as_str().unwrap();
+    assert!(humantime::parse_rfc3339(timestamp).is_ok(), "{timestamp}");
+}
+
+#[test]
+fn providers_section_counts_statuses_and_averages() {
+    let json = summary_json(
+        || {
+            for (provider, status, error_rate) in [
+                ("openrouter", "healthy", 0.0),
+                ("anthropic", "healthy", 0.1),
+                ("cerebras", "degraded", 0.2),
+                ("groq", "unavailable", 0.9),
+            ] {
+                for s in ["healthy", "degraded", "unavailable", "unknown"] {
+                    gauge!(c::PROVIDER_STATUS.name, "provider" => provider, "status" => s)
+                        .set(if s == status { 1.0 } else { 0.0 });
+                }
+                gauge!(c::PROVIDER_ERROR_RATE.name, "provider" => provider).set(error_rate);
+                gauge!(c::PROVIDER_HEALTH_SCORE.name, "provider" => provider).set(1.0 - error_rate);
+            }
+            gauge!(c::CIRCUIT_BREAKER_STATE.name, "provider" => "groq", "state" => "open").set(1.0);
+            gauge!(c::CIRCUIT_BREAKER_STATE.name, "provider" => "groq", "state" => "closed")
+                .set(0.0);
+            gauge!(c::ANOMALIES_ACTIVE.name, "provider" => "groq", "kind" => "error_surge")
+                .set(1.0);
+            gauge!(c::ANOMALIES_ACTIVE.name, "provider" => "groq", "kind" => "latency_spike")
+                .set(0.0);
+            counter!(c::FAILOVERS.name, "provider" => "groq", "reason" => "server_error")
+                .increment(7);
+            // A provider seen only through its latency has no status: it counts as unknown.
+            let latency = histogram!(c::PROVIDER_RESPONSE_TIME.name, "provider" => "mistral");
+            latency.record(0.1);
+            latency.record(0.3);
+        },
+        Some(Category::Providers),
+    );
+    let providers = &json["metrics"]["providers"];
+    assert_eq!(
+        json["metrics"].as_object().unwrap().len(),
+        1,
+        "only the asked category"
+    );
+    assert_eq!(providers["total_providers"], 5);
+    assert_eq!(providers["healthy_providers"], 2);
+    assert_eq!(providers["degraded_providers"], 1);
+    assert_eq!(providers["unavailable_providers"], 1);
+    assert_eq!(providers["unknown_providers"], 1);
+    assert!((providers["avg_error_rate"].as_f64().unwrap() - 0.3).abs() < 1e-12);
+    assert_eq!(providers["avg_response_time_ms"], 200.0);
+    assert_eq!(providers["open_circuits"], 1);
+    assert_eq!(providers["failovers_total"], 7);
+    assert_eq!(providers["active_anomalies"], 1);
+    let names: Vec<&str> = providers["by_provider"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["anthropic", "cerebras", "groq", "mistral", "openrouter"]
+    );
+    let groq = &providers["by_provider"][2];
+    assert_eq!(groq["provider"], "groq");
+    assert_eq!(groq["status"], "unavailable");
+    assert_eq!(groq["circuit_state"], "open");
+    assert_eq!(groq["active_anomalies"], json!(["error_surge"]));
+    assert_eq!(groq["health_score"], 1.0 - 0.9);
+    let mistral = &providers["by_provider"][3];
+    assert_eq!(
+        (&mistral["provider"], &mistral["status"]),
+        (&json!("mistral"), &Value::Null)
+    );
+}
+
+#[test]
+fn models_business_performance_and_system_sections_add_up() {
+    let json = summary_json(
+        || {
+            let requests = |model: &str, status: &str, n| {
+                counter!(c::MODEL_INFERENCE_REQUESTS.name, "provider" => "p", "model" => model.to_owned(), "status" => status.to_owned())
+                    .increment(n)
+            };
+            requests("a", "success", 6);
+            requests("b", "error", 2);
+            counter!(c::TOKENS_USED.name, "provider" => "p", "model" => "a", "token_type" => "input").increment(1000);
+            counter!(c::TOKENS_USED.name, "provider" => "p", "model" => "a", "token_type" => "output").increment(250);
+            counter!(c::CREDITS_USED.name, "provider" => "p", "model" => "a")
+                .increment(c::CREDITS_USED.scale.to_increment(1.25));
+            counter!(c::COST_USD.name, "provider" => "p", "model" => "a")
+                .increment(c::COST_USD.scale.to_increment(0.75));
+            histogram!(c::MODEL_INFERENCE_DURATION.name, "provider" => "p", "model" => "a")
+                .record(2.0);
+            histogram!(c::MODEL_INFERENCE_DURATION.name, "provider" => "p", "model" => "a")
+                .record(4.0);
+            gauge!(c::ACTIVE_API_KEYS.name).set(234.0);
+            gauge!(c::ACTIVE_SUBSCRIPTIONS.name).set(45.0);
+            gauge!(c::TRIALS_ACTIVE.name).set(3.0);
+            counter!(c::CACHE_HITS.name, "cache" => "api_keys").increment(3);
+            counter!(c::CACHE_MISSES.name, "cache" => "api_keys").increment(1);
+            histogram!(c::DATABASE_QUERY_DURATION.name, "operation" => "get").record(0.002);
+            counter!(c::DATABASE_QUERY_ERRORS.name, "operation" => "get").increment(1);
+            for (class, n) in [("2xx", 9), ("5xx", 1)] {
+                counter!(c::HTTP_REQUESTS.name, "method" => "POST", "route" => "/v1/chat/completions", "status_class" => class)
+                    .increment(n);
+            }
+            gauge!(c::HTTP_REQUESTS_IN_FLIGHT.name).set(2.0);
+        },
+        None,
+    );
+    let m = &json["metrics"];
+    assert_eq!(m["models"]["total_inference_requests"], 8);
+    assert_eq!(m["models"]["failed_inference_requests"], 2);
+    assert_eq!(m["models"]["error_rate"], 0.25);
+    assert_eq!(m["models"]["tokens_used_total"], 1250);
+    assert_eq!(m["models"]["credits_used_total"], 1.25);
+    assert_eq!(m["models"]["avg_inference_latency_ms"], 3000.0);
+    assert_eq!(m["models"]["models"], 2);
+    assert_eq!(
+        m["business"],
+        json!({
+            "active_api_keys": 234, "active_subscriptions": 45, "active_trials": 3,
+            "total_tokens_used": 1250, "total_credits_used": 1.25, "total_cost_usd": 0.75
+        })
+    );
+    assert_eq!(m["performance"]["cache_hit_rate"], 0.75);
+    assert_eq!(m["performance"]["total_db_queries"], 1);
+    assert_eq!(m["performance"]["failed_db_queries"], 1);
+    assert_eq!(m["performance"]["avg_db_query_latency_ms"], 2.0);
+    assert_eq!(m["system"]["total_requests"], 10);
+    assert_eq!(m["system"]["server_errors"], 1);
+    assert_eq!(m["system"]["error_rate"], 0.1);
+    assert_eq!(m["system"]["in_progress"], 2);
+}
