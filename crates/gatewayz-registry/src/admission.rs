@@ -12,7 +12,7 @@ use std::{
 
 use metrics::SharedString;
 
-use crate::catalogue::{Domain, LABELS, MAX_VALUE_LEN, OTHER, UNKNOWN};
+use crate::catalogue::{Domain, LABELS, OTHER, UNKNOWN, match_closed, normalise_open};
 
 /// The outcome of admitting one label value.
 #[derive(Debug, PartialEq, Eq)]
@@ -109,24 +109,19 @@ impl Admission {
     /// Normalises `raw` and decides whether it may become a label value of `name`.
     pub(crate) fn admit(&self, name: &str, rule: Rule, raw: &str) -> Admitted {
         match rule {
-            Rule::Closed(values) => {
-                let raw = raw.trim();
-                match values.iter().find(|v| v.eq_ignore_ascii_case(raw)) {
-                    Some(v) => Admitted::kept(SharedString::const_str(v)),
-                    None => Admitted::folded(),
-                }
-            }
+            Rule::Closed(values) => match match_closed(values, raw) {
+                Some(v) => Admitted::kept(SharedString::const_str(v)),
+                None => Admitted::folded(),
+            },
             Rule::Open { lowercase } => {
-                let value = normalise(raw, lowercase);
-                if value == OTHER || value == UNKNOWN {
-                    return Admitted::kept(SharedString::const_str(if value == OTHER {
-                        OTHER
-                    } else {
-                        UNKNOWN
-                    }));
+                let value = normalise_open(raw, lowercase);
+                for reserved in [OTHER, UNKNOWN] {
+                    if value == reserved {
+                        return Admitted::kept(SharedString::const_str(reserved));
+                    }
                 }
                 if self.remember(name, &value) {
-                    Admitted::kept(SharedString::from(value))
+                    Admitted::kept(SharedString::from(value.into_owned()))
                 } else {
                     Admitted::folded()
                 }
@@ -165,30 +160,10 @@ impl ValueSet {
     }
 }
 
-/// Trims, lower-cases if asked, cuts to [`MAX_VALUE_LEN`] bytes; empty becomes [`UNKNOWN`].
-pub(crate) fn normalise(raw: &str, lowercase: bool) -> String {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        return UNKNOWN.to_owned();
-    }
-    let mut value = if lowercase {
-        trimmed.to_lowercase()
-    } else {
-        trimmed.to_owned()
-    };
-    if value.len() > MAX_VALUE_LEN {
-        let mut end = MAX_VALUE_LEN;
-        while !value.is_char_boundary(end) {
-            end -= 1;
-        }
-        value.truncate(end);
-    }
-    value
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalogue::MAX_VALUE_LEN;
 
     fn open() -> Rule {
         Rule::Open { lowercase: true }

@@ -5,6 +5,8 @@
 //! of values, or an open set with a normalisation rule and a cap on distinct values. The recorder
 //! enforces both; values outside the domain are folded into [`OTHER`].
 
+use std::borrow::Cow;
+
 /// The value that stands for everything a label's domain does not admit.
 pub const OTHER: &str = "other";
 
@@ -48,6 +50,52 @@ impl Label {
             Domain::Open { .. } => None,
         }
     }
+
+    /// The member of the closed set that `raw` spells (ignoring surrounding space and ASCII
+    /// case); `None` for open labels and for values outside the set.
+    pub fn find_value(&self, raw: &str) -> Option<&'static str> {
+        self.values().and_then(|values| match_closed(values, raw))
+    }
+
+    /// The value the recorder stores for `raw`, before any cap on distinct values: a closed
+    /// set's own spelling (matched ignoring ASCII case) or [`OTHER`]; an open value trimmed,
+    /// lower-cased if the label says so, cut to [`MAX_VALUE_LEN`] bytes, [`UNKNOWN`] if empty.
+    pub fn normalise<'a>(&self, raw: &'a str) -> Cow<'a, str> {
+        match self.domain {
+            Domain::Closed(values) => Cow::Borrowed(match_closed(values, raw).unwrap_or(OTHER)),
+            Domain::Open { lowercase, .. } => normalise_open(raw, lowercase),
+        }
+    }
+}
+
+/// The member of a closed set that `raw` spells, ignoring surrounding space and ASCII case.
+pub(crate) fn match_closed(values: &'static [&'static str], raw: &str) -> Option<&'static str> {
+    let raw = raw.trim();
+    values.iter().copied().find(|v| v.eq_ignore_ascii_case(raw))
+}
+
+/// Normalises a value of an open label; borrows when it is already normal.
+pub(crate) fn normalise_open(raw: &str, lowercase: bool) -> Cow<'_, str> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Cow::Borrowed(UNKNOWN);
+    }
+    let mut value = if lowercase && trimmed.chars().any(char::is_uppercase) {
+        Cow::Owned(trimmed.to_lowercase())
+    } else {
+        Cow::Borrowed(trimmed)
+    };
+    if value.len() > MAX_VALUE_LEN {
+        let mut end = MAX_VALUE_LEN;
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        match &mut value {
+            Cow::Borrowed(v) => *v = &v[..end],
+            Cow::Owned(v) => v.truncate(end),
+        }
+    }
+    value
 }
 
 /// The upstream provider, e.g. `openrouter`.

@@ -1,0 +1,526 @@
+//! Each helper, driven through a local `gatewayz-registry` recorder, checked by parsing the
+//! rendered exposition.
+
+#[path = "../../gatewayz-registry/tests/support/exposition.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod exposition;
+
+use std::{panic, time::Duration};
+
+use exposition::{Exposition, parse};
+use gatewayz_metrics::{
+    AnomalyKind, Business, CircuitState, ErrorKind, HealthReport, HealthStatus, Inference, Metrics,
+    MetricsConfig, Outcome,
+};
+use gatewayz_registry::{GatewayzRecorder, RecorderBuilder};
+use metrics::with_local_recorder;
+
+/// Runs `f` with a fresh facade over a fresh recorder, returns the parsed exposition.
+fn record(f: impl FnOnce(&Metrics)) -> Exposition {
+    record_with(
+        RecorderBuilder::new().build().unwrap(),
+        MetricsConfig::default(),
+        f,
+    )
+}
+
+fn record_with(
+    recorder: GatewayzRecorder,
+    config: MetricsConfig,
+    f: impl FnOnce(&Metrics),
+) -> Exposition {
+    with_local_recorder(&recorder, || f(&Metrics::with_config(config)));
+    let text = recorder.handle().render_all();
+    parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+fn inference<'a>(provider: &'a str, model: &'a str) -> Inference<'a> {
+    Inference {
+        provider,
+        model,
+        outcome: Outcome::Success,
+        duration: Duration::from_millis(1500),
+        time_to_first_token: Some(Duration::from_millis(300)),
+        input_tokens: 1000,
+        output_tokens: 250,
+        cost_usd: 0.0035,
+        credits: 0.004,
+    }
+}
+
+const PAIR: [(&str, &str); 2] = [("provider", "openrouter"), ("model", "gpt-4o")];
+
+#[test]
+fn one_inference_updates_every_metric_consistently() {
+    let e = record(|m| {
+        m.inference_finished(&inference("openrouter", "gpt-4o"));
+        m.inference_finished(&inference("openrouter", "gpt-4o"));
+    });
+    let with = |extra: (&'static str, &'static str)| [PAIR[0], PAIR[1], extra];
+    assert_eq!(
+        e.value(
+            "model_inference_requests_total",
+            &with(("status", "success"))
+        ),
+        2.0
+    );
+    assert_eq!(
+        e.value("model_inference_requests_total", &with(("status", "error"))),
+        0.0
+    );
+    assert_eq!(
+        e.value("model_inference_duration_seconds_count", &PAIR),
+        2.0
+    );
+    assert_eq!(e.value("model_inference_duration_seconds_sum", &PAIR), 3.0);
+    assert_eq!(
+        e.value(
+            "model_inference_duration_seconds_bucket",
+            &with(("le", "1"))
+        ),
+        0.0
+    );
+    assert_eq!(
+        e.value(
+            "model_inference_duration_seconds_bucket",
+            &with(("le", "2"))
+        ),
+        2.0
+    );
+    assert_eq!(
+        e.value(
+            "gatewayz_time_to_first_token_seconds_bucket",
+            &with(("le", "0.25"))
+        ),
+        0.0
+    );
+    assert_eq!(
+        e.value(
+            "gatewayz_time_to_first_token_seconds_bucket",
+            &with(("le", "0.5"))
+        ),
+        2.0
+    );
+    assert_eq!(
+        e.value("tokens_used_total", &with(("token_type", "input"))),
+        2000.0
+    );
+    assert_eq!(
+        e.value("tokens_used_total", &with(("token_type", "output"))),
+        500.0
+    );
+    assert_eq!(e.value("gatewayz_token_efficiency", &PAIR), 0.25);
+    assert_eq!(e.value("gatewayz_cost_usd_total", &PAIR), 0.007);
+    assert_eq!(e.value("credits_used_total", &PAIR), 0.008);
+    let provider = [("provider", "openrouter")];
+    assert_eq!(
+        e.value("provider_response_time_seconds_count", &provider),
+        2.0
+    );
+    assert_eq!(e.value("provider_availability", &provider), 1.0);
+    assert_eq!(e.value("gatewayz_request_cost_usd_count", &provider), 2.0);
+    assert_eq!(
+        e.value(
+            "gatewayz_tokens_per_request_bucket",
+            &[provider[0], ("token_type", "input"), ("le", "1024")]
+        ),
+        2.0
+    );
+    assert_eq!(e.sum("gatewayz_provider_errors_total", &provider), 0.0);
+}
+
+#[test]
+fn a_failed_inference_counts_the_error_and_its_reason() {
+    let e = record(|m| {
+        let failed = |kind| Inference {
+            outcome: Outcome::Error(kind),
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: 0.0,
+            credits: 0.0,
+            time_to_first_token: None,
+            ..inference("cerebras", "llama")
+        };
+        m.inference_finished(&failed(ErrorKind::ServerError));
+        m.inference_finished(&failed(ErrorKind::Timeout));
+    });
+    let provider = ("provider", "cerebras");
+    assert_eq!(
+        e.value(
+            "model_inference_requests_total",
+            &[provider, ("status", "error")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        e.value(
+            "gatewayz_provider_errors_total",
+            &[provider, ("reason", "server_error")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        e.value(
+            "gatewayz_provider_errors_total",
+            &[provider, ("reason", "timeout")]
+        ),
+        1.0
+    );
+    // The last call timed out: no answer, so the provider counts as unreachable.
+    assert_eq!(e.value("provider_availability", &[provider]), 0.0);
+    assert_eq!(
+        e.value("provider_response_time_seconds_count", &[provider]),
+        2.0
+    );
+    assert_eq!(e.sum("tokens_used_total", &[provider]), 0.0);
+    assert!(
+        e.family("gatewayz_token_efficiency").is_none(),
+        "no success, no efficiency"
+    );
+}
+
+#[test]
+fn a_call_refused_by_an_open_circuit_records_no_latency() {
+    let e = record(|m| {
+        m.inference_finished(&Inference {
+            outcome: Outcome::Error(ErrorKind::CircuitOpen),
+            ..inference("p", "m")
+        });
+    });
+    assert_eq!(
+        e.value(
+            "gatewayz_provider_errors_total",
+            &[("reason", "circuit_open")]
+        ),
+        1.0
+    );
+    assert_eq!(e.value("provider_response_time_seconds_count", &[]), 0.0);
+    assert_eq!(e.value("model_inference_duration_seconds_count", &[]), 0.0);
+    assert!(
+        e.family("provider_availability").is_none(),
+        "nothing was learnt about reachability"
+    );
+}
+
+#[test]
+fn label_values_are_normalised_before_caching() {
+    let e = record(|m| {
+        m.inference_finished(&inference("  OpenRouter ", "GPT-4o"));
+        m.inference_finished(&inference("openrouter", "gpt-4o"));
+    });
+    assert_eq!(
+        e.family("model_inference_duration_seconds")
+            .unwrap()
+            .samples
+            .len(),
+        14 + 3
+    );
+    assert_eq!(
+        e.value("model_inference_duration_seconds_count", &PAIR),
+        2.0
+    );
+}
+
+#[test]
+fn models_past_the_recorder_cap_fold_into_other_and_the_cache_stays_bounded() {
+    let recorder = RecorderBuilder::new()
+        .label_cap("model", 3)
+        .build()
+        .unwrap();
+    let mut cached = 0;
+    let e = record_with(
+        recorder,
+        MetricsConfig::default().with_cache_capacity(16),
+        |m| {
+            for i in 0..10_000 {
+                m.inference_finished(&inference("p", &format!("client-model-{i}")));
+            }
+            cached = m.cached_entries();
+        },
+    );
+    assert!(cached <= 16 + 1, "{cached} cached entries");
+    let requests = e.family("model_inference_requests_total").unwrap();
+    assert_eq!(
+        requests.samples.len(),
+        4 * 2,
+        "3 models and `other`, two statuses each"
+    );
+    assert_eq!(
+        e.value(
+            "model_inference_requests_total",
+            &[("model", "other"), ("status", "success")]
+        ),
+        9997.0
+    );
+    assert!(e.sum("gatewayz_label_overflow_total", &[("label", "model")]) > 0.0);
+}
+
+#[test]
+fn http_requests_are_labelled_by_method_template_and_status_class() {
+    let e = record(|m| {
+        m.http_request_finished(
+            "POST",
+            "/v1/chat/completions",
+            200,
+            Duration::from_millis(40),
+        );
+        m.http_request_finished(
+            "POST",
+            "/v1/chat/completions",
+            201,
+            Duration::from_millis(60),
+        );
+        m.http_request_finished(
+            "BREW",
+            "/v1/chat/completions",
+            502,
+            Duration::from_millis(1),
+        );
+        m.gateway_overhead(Duration::from_micros(80));
+    });
+    let ok = [
+        ("method", "POST"),
+        ("route", "/v1/chat/completions"),
+        ("status_class", "2xx"),
+    ];
+    assert_eq!(e.value("http_requests_total", &ok), 2.0);
+    assert_eq!(e.value("http_request_duration_seconds_sum", &ok), 0.1);
+    assert_eq!(
+        e.value(
+            "http_requests_total",
+            &[("method", "other"), ("status_class", "5xx")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        e.value(
+            "gatewayz_gateway_overhead_seconds_bucket",
+            &[("le", "0.0001")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        e.value(
+            "gatewayz_gateway_overhead_seconds_bucket",
+            &[("le", "0.00005")]
+        ),
+        0.0
+    );
+}
+
+#[test]
+fn the_in_flight_guard_decrements_on_drop_and_on_panic() {
+    let recorder = RecorderBuilder::new().build().unwrap();
+    let handle = recorder.handle();
+    let in_flight = || {
+        parse(&handle.render_all())
+            .unwrap()
+            .value("http_requests_in_flight", &[])
+    };
+    with_local_recorder(&recorder, || {
+        let m = Metrics::new();
+        let first = m.http_request_started();
+        let second = m.http_request_started();
+        assert_eq!(in_flight(), 2.0);
+        drop(first);
+        let result = panic::catch_unwind(panic::AssertUnwindSafe(|| {
+            let _guard = m.http_request_started();
+            assert_eq!(in_flight(), 2.0);
+            panic!("handler failed");
+        }));
+        assert!(result.is_err());
+        assert_eq!(in_flight(), 1.0);
+        drop(second);
+    });
+    assert_eq!(in_flight(), 0.0);
+}
+
+#[test]
+fn database_queries_and_cache_lookups_are_counted() {
+    let e = record(|m| {
+        m.database_query_finished("get_api_key", Duration::from_micros(300), true);
+        let mut ok = m.time_database_query("get_api_key");
+        ok.succeeded();
+        drop(ok);
+        let _ = m
+            .time_database_query("get_api_key")
+            .finish::<(), &str>(Err("locked"));
+        // Abandoned (e.g. by `?` or a panic): counts as failed.
+        drop(m.time_database_query("record_usage"));
+        let cache = m.cache("api_keys");
+        cache.hit();
+        cache.lookup(true);
+        cache.miss();
+    });
+    let get = [("operation", "get_api_key")];
+    assert_eq!(e.value("database_query_duration_seconds_count", &get), 3.0);
+    assert_eq!(e.value("database_query_errors_total", &get), 1.0);
+    assert_eq!(
+        e.value(
+            "database_query_errors_total",
+            &[("operation", "record_usage")]
+        ),
+        1.0
+    );
+    assert_eq!(e.value("cache_hits_total", &[("cache", "api_keys")]), 2.0);
+    assert_eq!(e.value("cache_misses_total", &[("cache", "api_keys")]), 1.0);
+}
+
+#[test]
+fn business_gauges_take_the_collected_values() {
+    let e = record(|m| {
+        m.business_collected(&Business {
+            active_api_keys: 234,
+            active_subscriptions: 45,
+            active_trials: 7,
+        });
+    });
+    assert_eq!(e.value("active_api_keys", &[]), 234.0);
+    assert_eq!(e.value("active_subscriptions", &[]), 45.0);
+    assert_eq!(e.value("trial_active", &[]), 7.0);
+}
+
+#[test]
+fn health_hooks_publish_scores_one_hot_states_and_events() {
+    let e = record(|m| {
+        m.provider_health_computed(
+            "anthropic",
+            &HealthReport {
+                status: HealthStatus::Degraded,
+                score: Some(0.7),
+                availability: Some(1.0),
+                error_rate: Some(0.2),
+                latency_score: Some(0.5),
+                latency_p95: Some(Duration::from_secs(9)),
+            },
+        );
+        m.provider_health_computed(
+            "groq",
+            &HealthReport {
+                status: HealthStatus::Unknown,
+                score: None,
+                availability: None,
+                error_rate: None,
+                latency_score: None,
+                latency_p95: None,
+            },
+        );
+        m.circuit_state("anthropic", CircuitState::Closed);
+        m.circuit_transitioned("anthropic", CircuitState::Closed, CircuitState::Open);
+        m.call_rejected("anthropic");
+        m.call_rejected("anthropic");
+        m.failed_over("anthropic", ErrorKind::RateLimited);
+        m.anomaly_started("anthropic", AnomalyKind::ErrorSurge);
+        m.anomaly_started("anthropic", AnomalyKind::LatencySpike);
+        m.anomaly_ended("anthropic", AnomalyKind::LatencySpike);
+    });
+    let a = ("provider", "anthropic");
+    assert_eq!(e.value("gatewayz_provider_health_score", &[a]), 0.7);
+    assert_eq!(e.value("gatewayz_provider_latency_p95_seconds", &[a]), 9.0);
+    assert!(
+        e.value("gatewayz_provider_health_score", &[("provider", "groq")])
+            .is_nan()
+    );
+    let status = |p: &str, s: &str| {
+        e.value(
+            "gatewayz_provider_status",
+            &[("provider", p), ("status", s)],
+        )
+    };
+    assert_eq!(
+        (
+            status("anthropic", "degraded"),
+            status("anthropic", "healthy")
+        ),
+        (1.0, 0.0)
+    );
+    assert_eq!(status("groq", "unknown"), 1.0);
+    let circuit = |s: &str| e.value("gatewayz_circuit_breaker_state", &[a, ("state", s)]);
+    assert_eq!(
+        (circuit("open"), circuit("closed"), circuit("half_open")),
+        (1.0, 0.0, 0.0)
+    );
+    assert_eq!(
+        e.value(
+            "gatewayz_circuit_breaker_transitions_total",
+            &[a, ("from", "closed"), ("to", "open")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        e.value("gatewayz_circuit_breaker_rejections_total", &[a]),
+        2.0
+    );
+    assert_eq!(
+        e.value("gatewayz_failovers_total", &[a, ("reason", "rate_limited")]),
+        1.0
+    );
+    let anomaly = |name: &str, kind: &str| e.value(name, &[a, ("kind", kind)]);
+    assert_eq!(
+        anomaly("gatewayz_anomalies_detected_total", "error_surge"),
+        1.0
+    );
+    assert_eq!(
+        anomaly("gatewayz_anomalies_detected_total", "latency_spike"),
+        1.0
+    );
+    assert_eq!(anomaly("gatewayz_anomalies_active", "error_surge"), 1.0);
+    assert_eq!(anomaly("gatewayz_anomalies_active", "latency_spike"), 0.0);
+}
+
+#[test]
+fn without_health_publishing_there_are_no_score_series() {
+    let e = record(|m| m.inference_finished(&inference("openrouter", "gpt-4o")));
+    for name in [
+        "gatewayz_provider_health_score",
+        "gatewayz_provider_status",
+        "gatewayz_circuit_breaker_state",
+    ] {
+        assert!(
+            e.family(name).is_none(),
+            "{name} exists before any health report"
+        );
+    }
+}
+
+#[test]
+fn without_a_recorder_every_helper_is_a_silent_no_op() {
+    let m = Metrics::new();
+    m.inference_finished(&inference("p", "m"));
+    m.http_request_finished("GET", "/", 200, Duration::ZERO);
+    drop(m.http_request_started());
+    drop(m.time_database_query("q"));
+    m.cache("c").hit();
+    m.circuit_transitioned("p", CircuitState::Closed, CircuitState::Open);
+    m.business_collected(&Business::default());
+}
+
+#[test]
+fn other_recorders_receive_the_same_names_and_the_catalogue_help() {
+    // Buckets make it render histograms rather than summaries, which our parser refuses.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(&[1.0])
+        .unwrap()
+        .build_recorder();
+    let handle = recorder.handle();
+    with_local_recorder(&recorder, || {
+        Metrics::new().inference_finished(&inference("openrouter", "gpt-4o"))
+    });
+    // That exporter separates families with blank lines, which our strict parser refuses.
+    let text: String = handle
+        .render()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let e = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let tokens = e.family("tokens_used_total").unwrap();
+    assert_eq!(tokens.help, gatewayz_registry::catalogue::TOKENS_USED.help);
+    assert_eq!(
+        e.value(
+            "tokens_used_total",
+            &[PAIR[0], PAIR[1], ("token_type", "input")]
+        ),
+        1000.0
+    );
+}
