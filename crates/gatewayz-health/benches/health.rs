@@ -1,0 +1,158 @@
+//! Request-path costs of the health tracker: recording an outcome and ordering 20 providers.
+//!
+//! `cargo bench -p gatewayz-health --bench health` prints one table of medians. Each sample
+//! times a batch of operations on the system clock and divides; the median of the samples is
+//! reported. Without `--bench` (as under `cargo test --benches`) it runs one small sample of
+//! each, to check that it works.
+
+use std::{
+    hint::black_box,
+    time::{Duration, Instant},
+};
+
+use gatewayz_health::{CallOutcome, HealthConfig, HealthTracker, ProviderConfig};
+use gatewayz_metrics::ErrorKind;
+
+const PROVIDERS: usize = 20;
+
+/// Median time per operation: `samples` batches of `batch` calls of `f`, after one warm-up.
+fn per_op(samples: usize, batch: usize, mut f: impl FnMut(usize)) -> Duration {
+    (0..batch).for_each(&mut f);
+    let mut runs: Vec<Duration> = (0..samples)
+        .map(|_| {
+            let start = Instant::now();
+            (0..batch).for_each(&mut f);
+            start.elapsed() / batch as u32
+        })
+        .collect();
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+fn ns(d: Duration) -> String {
+    format!("{} ns", d.as_nanos())
+}
+
+fn verdict(quick: bool, d: Duration, target: Duration) -> &'static str {
+    match (quick, d <= target) {
+        // An unoptimised single sample says nothing about the target.
+        (true, _) => "not judged (quick run)",
+        (false, true) => "met",
+        (false, false) => "MISSED",
+    }
+}
+
+/// 20 providers with varied scores; two open, one half-open, as after an incident.
+fn tracker(names: &[String]) -> HealthTracker {
+    let mut config = HealthConfig::default();
+    config.circuit.cool_down = Duration::from_secs(3600);
+    config.circuit.max_cool_down = Duration::from_secs(3600);
+    let tracker = HealthTracker::new(config).expect("valid configuration");
+    for (i, name) in names.iter().enumerate() {
+        tracker.register(name, ProviderConfig::default()).unwrap();
+        let latency = Duration::from_millis(500 + 900 * i as u64);
+        for _ in 0..50 {
+            tracker.record(name, CallOutcome::success(latency)).unwrap();
+        }
+    }
+    for name in &names[..2] {
+        for _ in 0..5 {
+            let timeout = CallOutcome::failure(ErrorKind::Timeout, Duration::from_secs(30));
+            tracker.record(name, timeout).unwrap();
+        }
+    }
+    tracker.tick();
+    tracker
+}
+
+fn main() {
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let (samples, batch) = if quick { (1, 100) } else { (31, 20_000) };
+
+    let names: Vec<String> = (0..PROVIDERS).map(|i| format!("provider-{i:02}")).collect();
+    let candidates: Vec<&str> = names.iter().map(String::as_str).collect();
+    let costed: Vec<(&str, f64)> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, &name)| (name, 0.1 + i as f64 * 0.37 % 3.0))
+        .collect();
+    let tracker = tracker(&names);
+    let target = "provider-10";
+    let outcomes = [
+        CallOutcome::success(Duration::from_millis(850)),
+        CallOutcome::success(Duration::from_millis(2300)),
+        CallOutcome::success(Duration::from_millis(12_000)),
+    ];
+    let failure = CallOutcome::failure(ErrorKind::ServerError, Duration::from_millis(400));
+    // Mostly successes with a failure now and then, so the circuit stays closed.
+    let pick = |i: usize| {
+        if i % 16 == 0 {
+            failure
+        } else {
+            outcomes[i % 3]
+        }
+    };
+
+    let acquire_record = per_op(samples, batch, |i| {
+        let permit = tracker.try_acquire(black_box(target)).expect("closed");
+        permit.record(black_box(pick(i)));
+    });
+    let record = per_op(samples, batch, |i| {
+        tracker
+            .record(black_box(target), black_box(pick(i)))
+            .unwrap();
+    });
+    let order = per_op(samples, batch, |_| {
+        black_box(tracker.failover_order(black_box(&candidates)));
+    });
+    let order_cost = per_op(samples, batch, |_| {
+        black_box(tracker.failover_order_by_cost(black_box(&costed)));
+    });
+    let (tick_samples, tick_batch) = if quick { (1, 2) } else { (31, 200) };
+    let tick = per_op(tick_samples, tick_batch, |_| {
+        black_box(tracker.tick());
+    });
+    let snapshot = per_op(tick_samples, tick_batch, |_| {
+        black_box(tracker.snapshot());
+    });
+    assert_eq!(tracker.failover_order(&candidates).len(), PROVIDERS - 2);
+
+    let us = Duration::from_micros(1);
+    if quick {
+        println!("quick run: pass `--bench` (cargo bench) for measurements");
+    }
+    println!(
+        "gatewayz-health, system clock, {PROVIDERS} providers (2 open), medians of {samples} batches of {batch}"
+    );
+    println!();
+    println!("| measure | median | target | |");
+    println!("| --- | --- | --- | --- |");
+    println!(
+        "| record an outcome: `try_acquire` + `Permit::record` | {} | <= 1 µs | {} |",
+        ns(acquire_record),
+        verdict(quick, acquire_record, us)
+    );
+    println!(
+        "| record an outcome: `HealthTracker::record` | {} | <= 1 µs | {} |",
+        ns(record),
+        verdict(quick, record, us)
+    );
+    println!(
+        "| `failover_order`, 20 providers | {} | <= 1 µs | {} |",
+        ns(order),
+        verdict(quick, order, us)
+    );
+    println!(
+        "| `failover_order_by_cost`, 20 providers | {} | <= 1 µs | {} |",
+        ns(order_cost),
+        verdict(quick, order_cost, us)
+    );
+    println!(
+        "| `tick`, 20 providers (periodic) | {:.1} µs | | |",
+        tick.as_secs_f64() * 1e6
+    );
+    println!(
+        "| `snapshot`, 20 providers | {:.1} µs | | |",
+        snapshot.as_secs_f64() * 1e6
+    );
+}

@@ -1,0 +1,145 @@
+//! The health score and the status derived from it, as pure functions of the window's totals.
+
+use std::time::Duration;
+
+use gatewayz_metrics::{CircuitState, HealthReport, HealthStatus};
+
+use crate::{
+    config::{LatencyConfig, StatusConfig, Weights},
+    window::Totals,
+};
+
+/// 1 at or below the target, 0 at or above the maximum, linear between.
+pub(crate) fn latency_score(p95: Duration, config: &LatencyConfig) -> f64 {
+    if p95 <= config.target {
+        return 1.0;
+    }
+    if p95 >= config.max {
+        return 0.0;
+    }
+    let span = (config.max - config.target).as_secs_f64();
+    (1.0 - (p95 - config.target).as_secs_f64() / span).clamp(0.0, 1.0)
+}
+
+/// The score and its inputs over `totals`; `status` is left `Unknown` for the caller.
+pub(crate) fn assess(
+    totals: &Totals,
+    weights: &Weights,
+    latency: &LatencyConfig,
+    status: &StatusConfig,
+) -> HealthReport {
+    let attempts = totals.demand() + totals.probes;
+    let ratio = |n: u64, d: u64| (d > 0).then(|| n as f64 / d as f64);
+    let availability = ratio(totals.answered, attempts);
+    let error_rate = ratio(totals.failures, totals.calls);
+    let latency_p95 = totals.p95();
+    let latency_score = match latency_p95 {
+        Some(p95) => Some(latency_score(p95, latency)),
+        // Requests but not one served: no fast answer is as bad as only slow ones.
+        None if totals.demand() > 0 => Some(0.0),
+        None => None,
+    };
+    let score = (totals.demand() >= status.min_calls).then(|| {
+        // With enough requests only two inputs can be missing, when every request was
+        // refused by the circuit: no calls, so no error rate and no latency. Count them as
+        // their worst.
+        let score = weights.availability * availability.unwrap_or(0.0)
+            + weights.error_rate * (1.0 - error_rate.unwrap_or(1.0))
+            + weights.latency * latency_score.unwrap_or(0.0);
+        score.clamp(0.0, 1.0)
+    });
+    HealthReport {
+        status: HealthStatus::Unknown,
+        score,
+        availability,
+        error_rate,
+        latency_score,
+        latency_p95,
+    }
+}
+
+/// Higher is better; `None` for unknown.
+fn goodness(status: HealthStatus) -> Option<u8> {
+    match status {
+        HealthStatus::Healthy => Some(2),
+        HealthStatus::Degraded => Some(1),
+        HealthStatus::Unavailable => Some(0),
+        HealthStatus::Unknown => None,
+    }
+}
+
+fn plain_status(score: f64, config: &StatusConfig) -> HealthStatus {
+    if score >= config.healthy {
+        HealthStatus::Healthy
+    } else if score >= config.degraded {
+        HealthStatus::Degraded
+    } else {
+        HealthStatus::Unavailable
+    }
+}
+
+/// The status for `score`, with hysteresis: a worse status is entered as soon as the score
+/// falls below its threshold; a better one only once the score is `margin` above it.
+pub(crate) fn next_status(
+    score: Option<f64>,
+    previous: HealthStatus,
+    config: &StatusConfig,
+) -> HealthStatus {
+    let Some(score) = score else {
+        return HealthStatus::Unknown;
+    };
+    let plain = plain_status(score, config);
+    let Some(was) = goodness(previous) else {
+        return plain;
+    };
+    if goodness(plain) <= Some(was) {
+        return plain;
+    }
+    let lifted = plain_status(score - config.margin, config);
+    if goodness(lifted) > Some(was) {
+        lifted
+    } else {
+        previous
+    }
+}
+
+/// The circuit is the faster signal: open means unavailable, half-open at best degraded.
+pub(crate) fn with_circuit(status: HealthStatus, circuit: CircuitState) -> HealthStatus {
+    match (circuit, status) {
+        (CircuitState::Open, _) => HealthStatus::Unavailable,
+        (CircuitState::HalfOpen, HealthStatus::Healthy | HealthStatus::Unknown) => {
+            HealthStatus::Degraded
+        }
+        _ => status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_score_is_linear_between_target_and_max() {
+        let config = LatencyConfig::default();
+        let at = |secs: f64| latency_score(Duration::from_secs_f64(secs), &config);
+        assert_eq!(
+            [at(0.5), at(2.0), at(16.0), at(30.0), at(90.0)],
+            [1.0, 1.0, 0.5, 0.0, 0.0]
+        );
+    }
+
+    #[test]
+    fn status_needs_the_margin_to_improve_but_not_to_worsen() {
+        let config = StatusConfig::default();
+        let next = |score, previous| next_status(Some(score), previous, &config);
+        use HealthStatus::*;
+        assert_eq!(next(0.79, Healthy), Degraded);
+        assert_eq!(next(0.82, Degraded), Degraded);
+        assert_eq!(next(0.86, Degraded), Healthy);
+        assert_eq!(next(0.52, Unavailable), Unavailable);
+        assert_eq!(next(0.84, Unavailable), Degraded);
+        assert_eq!(next(0.9, Unavailable), Healthy);
+        assert_eq!(next(0.81, Unknown), Healthy);
+        assert_eq!(next_status(None, Healthy, &config), Unknown);
+    }
+}

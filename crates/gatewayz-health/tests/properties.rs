@@ -1,0 +1,210 @@
+//! Invariants over arbitrary traffic: scores stay in [0, 1], weights are respected, a provider
+//! with only fast successes is healthy, the probe budget holds, the failover order is sound.
+
+mod support;
+
+use std::time::Duration;
+
+use gatewayz_health::{CallOutcome, HealthConfig, Permit};
+use gatewayz_metrics::{CircuitState, ErrorKind, HealthStatus};
+use proptest::prelude::*;
+use support::{Fixture, fixture};
+
+const P: &str = "openrouter";
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// A call through the admission check, ending as given.
+    Call(Option<ErrorKind>, u64),
+    /// A call recorded without a permit.
+    Record(Option<ErrorKind>, u64),
+    Probe(bool),
+    Advance(u64),
+    Tick,
+}
+
+fn kind() -> impl Strategy<Value = Option<ErrorKind>> {
+    prop_oneof![
+        3 => Just(None),
+        1 => proptest::sample::select(ErrorKind::ALL).prop_map(Some),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => (kind(), 0..120_000u64).prop_map(|(k, ms)| Op::Call(k, ms)),
+        2 => (kind(), 0..120_000u64).prop_map(|(k, ms)| Op::Record(k, ms)),
+        1 => any::<bool>().prop_map(Op::Probe),
+        2 => (0..90_000u64).prop_map(Op::Advance),
+        1 => Just(Op::Tick),
+    ]
+}
+
+/// Weights in [0, 1] that sum to 1.
+fn weights() -> impl Strategy<Value = (f64, f64, f64)> {
+    (0.0..=1.0f64, 0.0..=1.0f64).prop_map(|(a, b)| {
+        let b = b * (1.0 - a);
+        (a, b, 1.0 - a - b)
+    })
+}
+
+fn outcome(kind: Option<ErrorKind>, ms: u64) -> CallOutcome {
+    let duration = Duration::from_millis(ms);
+    kind.map_or(CallOutcome::success(duration), |k| {
+        CallOutcome::failure(k, duration)
+    })
+}
+
+fn play(f: &Fixture, ops: &[Op]) {
+    for op in ops {
+        match *op {
+            Op::Call(kind, ms) => {
+                if let Ok(permit) = f.tracker.try_acquire(P) {
+                    permit.record(outcome(kind, ms));
+                }
+            }
+            Op::Record(kind, ms) => f.tracker.record(P, outcome(kind, ms)).unwrap(),
+            Op::Probe(reachable) => f.tracker.probed(P, reachable).unwrap(),
+            Op::Advance(ms) => f.advance(Duration::from_millis(ms)),
+            Op::Tick => {
+                f.tracker.tick();
+            }
+        }
+    }
+    f.tracker.tick();
+}
+
+fn in_unit(value: Option<f64>) -> bool {
+    value.is_none_or(|v| (0.0..=1.0).contains(&v))
+}
+
+proptest! {
+    #[test]
+    fn the_score_and_its_inputs_stay_in_zero_to_one(
+        (wa, we, wl) in weights(),
+        ops in proptest::collection::vec(op(), 0..300),
+    ) {
+        let mut config = HealthConfig::default();
+        config.weights.availability = wa;
+        config.weights.error_rate = we;
+        config.weights.latency = wl;
+        let f = fixture(config, &[P]);
+        play(&f, &ops);
+        let s = f.tracker.provider(P).unwrap();
+        prop_assert!(in_unit(s.score), "{s:?}");
+        prop_assert!(in_unit(s.availability) && in_unit(s.error_rate) && in_unit(s.latency_score), "{s:?}");
+        prop_assert_eq!(s.score.is_none(), s.status == HealthStatus::Unknown);
+    }
+
+    #[test]
+    fn the_score_is_the_weighted_sum_of_its_inputs(
+        (wa, we, wl) in weights(),
+        ops in proptest::collection::vec(op(), 10..300),
+    ) {
+        let mut config = HealthConfig::default();
+        config.weights.availability = wa;
+        config.weights.error_rate = we;
+        config.weights.latency = wl;
+        let f = fixture(config, &[P]);
+        play(&f, &ops);
+        let s = f.tracker.provider(P).unwrap();
+        if let Some(score) = s.score {
+            // Missing inputs (every request refused) count as their worst.
+            let expected = wa * s.availability.unwrap()
+                + we * (1.0 - s.error_rate.unwrap_or(1.0))
+                + wl * s.latency_score.unwrap();
+            prop_assert!((score - expected).abs() < 1e-9, "{score} != {expected}: {s:?}");
+        }
+    }
+
+    #[test]
+    fn only_fast_successes_make_a_healthy_provider(
+        calls in proptest::collection::vec((0..=2_000u64, 0..1_000u64), 10..200),
+    ) {
+        let f = fixture(HealthConfig::default(), &[P]);
+        for (latency, gap) in calls {
+            f.call(P, CallOutcome::success(Duration::from_millis(latency))).unwrap();
+            f.advance(Duration::from_millis(gap));
+        }
+        f.tracker.tick();
+        let s = f.tracker.provider(P).unwrap();
+        prop_assert_eq!(s.status, HealthStatus::Healthy);
+        prop_assert_eq!(s.score, Some(1.0));
+        prop_assert_eq!(s.circuit.state, CircuitState::Closed);
+    }
+
+    #[test]
+    fn a_half_open_circuit_never_has_more_probes_out_than_its_budget(
+        steps in proptest::collection::vec((0..4u8, kind(), 0..40_000u64), 1..400),
+    ) {
+        let f = fixture(HealthConfig::default(), &[P]);
+        let budget = f.tracker.config().circuit.half_open_probes;
+        let mut held: Vec<Permit> = Vec::new();
+        for (action, kind, value) in steps {
+            let before = f.tracker.provider(P).unwrap().circuit;
+            match action {
+                0 => {
+                    let admitted = f.tracker.try_acquire(P);
+                    if before.state == CircuitState::HalfOpen {
+                        prop_assert_eq!(admitted.is_ok(), before.probes_admitted < budget);
+                    }
+                    if let Ok(permit) = admitted {
+                        held.push(permit);
+                    }
+                }
+                1 if !held.is_empty() => {
+                    let permit = held.swap_remove(value as usize % held.len());
+                    permit.record(outcome(kind, value));
+                }
+                2 if !held.is_empty() => {
+                    drop(held.swap_remove(value as usize % held.len()));
+                }
+                _ => f.advance(Duration::from_millis(value)),
+            }
+            let circuit = f.tracker.provider(P).unwrap().circuit;
+            prop_assert!(circuit.probes_admitted <= budget, "{circuit:?}");
+        }
+    }
+
+    #[test]
+    fn the_failover_order_is_a_sound_choice_of_candidates(
+        states in proptest::collection::vec((0..4u8, 0..100u32), 1..8),
+        unregistered in 0..3usize,
+    ) {
+        let names: Vec<String> = (0..states.len()).map(|i| format!("p{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let f = fixture(HealthConfig::default(), &refs);
+        for (name, &(state, good)) in refs.iter().zip(&states) {
+            f.calls(name, good as usize, CallOutcome::success(Duration::from_millis(500)));
+            match state {
+                0 => {}
+                1 => f.calls(name, 5, CallOutcome::failure(ErrorKind::Timeout, Duration::from_secs(30))),
+                2 => f.tracker.force_open(name).unwrap(),
+                _ => {
+                    f.calls(name, 5, CallOutcome::failure(ErrorKind::Timeout, Duration::from_secs(30)));
+                    f.advance(Duration::from_secs(10));
+                }
+            }
+        }
+        f.tracker.tick();
+        let mut candidates = refs.clone();
+        candidates.extend(["ghost-a", "ghost-b", "ghost-c"].into_iter().take(unregistered));
+        let order = f.tracker.failover_order(&candidates);
+        prop_assert!(!order.is_empty());
+        let mut seen = order.clone();
+        seen.sort();
+        seen.dedup();
+        prop_assert_eq!(seen.len(), order.len(), "duplicates in {:?}", order);
+        let open: Vec<&str> = refs
+            .iter()
+            .copied()
+            .filter(|p| f.tracker.provider(p).unwrap().circuit.state == CircuitState::Open)
+            .collect();
+        prop_assert!(order.iter().all(|p| refs.contains(p)), "{order:?}");
+        if open.len() < refs.len() {
+            prop_assert!(order.iter().all(|p| !open.contains(p)), "{order:?} has open {open:?}");
+        } else {
+            prop_assert_eq!(order.len(), 1);
+        }
+    }
+}
