@@ -129,7 +129,7 @@ closed_label! {
         Healthy,
         /// Score between the thresholds.
         Degraded,
-        /// Score below the degraded threshold.
+        /// Score below the degraded threshold, or the circuit is open.
         Unavailable,
         /// Too few calls in the window to judge.
         Unknown,

@@ -26,7 +26,7 @@ pub fn common_questions() -> Vec<Question> {
         Question {
             question: "Error rate per provider (share of failed inference calls, 5 m)",
             promql: format!(
-                "sum by (provider) (rate({r}{{status=\"error\"}}[5m]))\n  / sum by (provider) (rate({r}[5m]))",
+                "sum by (provider) (rate({r}{{status=\"error\"}}[5m]))\n  / (sum by (provider) (rate({r}[5m])) > 0)",
                 r = MODEL_INFERENCE_REQUESTS.name
             ),
         },
@@ -51,7 +51,7 @@ pub fn common_questions() -> Vec<Question> {
         Question {
             question: "Cache hit ratio per cache",
             promql: format!(
-                "sum by (cache) (rate({h}[5m]))\n  / (sum by (cache) (rate({h}[5m])) + sum by (cache) (rate({m}[5m])))",
+                "sum by (cache) (rate({h}[5m]))\n  / ((sum by (cache) (rate({h}[5m])) + sum by (cache) (rate({m}[5m]))) > 0)",
                 h = CACHE_HITS.name,
                 m = CACHE_MISSES.name
             ),

@@ -116,7 +116,8 @@ impl fmt::Display for MetricKind {
 pub enum Unit {
     /// Seconds (durations, and Unix timestamps).
     Seconds,
-    /// A dimensionless ratio; rates and scores lie in 0..=1.
+    /// A dimensionless ratio. Rates, shares and scores lie in 0..=1; a quotient such as token
+    /// efficiency (output per input tokens) can exceed 1.
     Ratio,
     /// 1 when a condition holds, 0 otherwise.
     Boolean,

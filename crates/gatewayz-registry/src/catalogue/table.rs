@@ -129,7 +129,7 @@ pub static PROVIDER_AVAILABILITY_RATIO: MetricDef = gauge(
     Ratio,
     Providers,
     &[&PROVIDER],
-    "Share of probes and calls in the health window that reached the provider (0..1).",
+    "Share of attempts in the health window (calls, probes, and calls refused by the open circuit) that got an answer from the provider (0..1).",
 );
 
 /// Failed calls over all calls in the health window (health-score input).
@@ -138,7 +138,7 @@ pub static PROVIDER_ERROR_RATE: MetricDef = gauge(
     Ratio,
     Providers,
     &[&PROVIDER],
-    "Failed calls divided by calls in the health window (0..1).",
+    "Calls that failed on the provider's side (timeouts, connection errors, 5xx, 429) divided by calls made in the health window (0..1).",
 );
 
 /// Latency component of the health score (health-score input).
