@@ -1,4 +1,7 @@
 //! External tools the tests need, and how to get them on a fresh Debian machine.
+//!
+//! Tests find a tool with [`require`], which fails with the fix when it is missing: a test that
+//! needs `promtool` never passes by skipping.
 
 use std::{
     env,
@@ -9,38 +12,74 @@ use std::{
 use crate::{Result, run};
 
 /// A binary the tests run, and the Debian package that provides it.
-pub(crate) struct Tool {
-    pub(crate) binary: &'static str,
-    pub(crate) package: &'static str,
+#[derive(Debug, Clone, Copy)]
+pub struct Tool {
+    /// The executable's name, looked up on `PATH`.
+    pub binary: &'static str,
+    /// The Debian package that installs it.
+    pub package: &'static str,
 }
 
+/// Prometheus's rule, config and metrics checker.
+pub const PROMTOOL: Tool = Tool {
+    binary: "promtool",
+    package: "prometheus",
+};
+
+/// The Prometheus server (Debian 2.42).
+pub const PROMETHEUS: Tool = Tool {
+    binary: "prometheus",
+    package: "prometheus",
+};
+
+/// Alertmanager's config checker and routing tester.
+pub const AMTOOL: Tool = Tool {
+    binary: "amtool",
+    package: "prometheus-alertmanager",
+};
+
+/// The Alertmanager server (Debian 0.25 names it `prometheus-alertmanager`).
+pub const ALERTMANAGER: Tool = Tool {
+    binary: "prometheus-alertmanager",
+    package: "prometheus-alertmanager",
+};
+
 /// What `cargo xtask test` provides before running the tests.
-pub(crate) const TEST_TOOLS: &[Tool] = &[
-    Tool {
-        binary: "promtool",
-        package: "prometheus",
-    },
-    Tool {
-        binary: "prometheus",
-        package: "prometheus",
-    },
-];
+pub const TEST_TOOLS: &[Tool] = &[PROMTOOL, PROMETHEUS, AMTOOL, ALERTMANAGER];
 
 /// Finds `binary` on `PATH`.
-pub(crate) fn find(binary: &str) -> Option<PathBuf> {
+pub fn find(binary: &str) -> Option<PathBuf> {
     let paths = env::var_os("PATH")?;
     env::split_paths(&paths)
         .map(|dir| dir.join(binary))
         .find(|path| path.is_file())
 }
 
+/// The path of `tool`: `$PROMTOOL` (the binary name upper-cased, `-` as `_`) if set, else the
+/// binary on `PATH`; an error saying how to install it otherwise.
+pub fn require(tool: Tool) -> Result<PathBuf> {
+    let variable = tool.binary.to_uppercase().replace('-', "_");
+    if let Some(path) = env::var_os(&variable) {
+        return Ok(path.into());
+    }
+    find(tool.binary).ok_or_else(|| {
+        format!(
+            "{binary} is not installed and this test needs it. Run `cargo xtask test`, which \
+             installs it, or `apt-get install {package}` (Debian), or set {variable}=/path/to/{binary}",
+            binary = tool.binary,
+            package = tool.package,
+        )
+    })
+}
+
 /// Installs the packages of the missing tools with apt-get, or explains how to.
-pub(crate) fn ensure(tools: &[Tool]) -> Result {
+pub fn ensure(tools: &[Tool]) -> Result {
     let mut packages: Vec<&str> = tools
         .iter()
         .filter(|t| find(t.binary).is_none())
         .map(|t| t.package)
         .collect();
+    packages.sort_unstable();
     packages.dedup();
     if packages.is_empty() {
         return Ok(());
