@@ -1,9 +1,7 @@
 //! What the tracker publishes through `gatewayz-metrics`, read back by parsing the Prometheus
 //! text a local `gatewayz-registry` recorder renders.
 
-#[path = "../../gatewayz-registry/tests/support/exposition.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod exposition;
+use gatewayz_testkit::exposition;
 mod support;
 
 use exposition::{Exposition, parse};

@@ -17,9 +17,7 @@
 //! Each tick is at the end of its minute; every expectation below is derived in the comments
 //! next to it.
 
-#[path = "../../gatewayz-registry/tests/support/exposition.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod exposition;
+use gatewayz_testkit::exposition;
 mod support;
 
 use std::time::Duration;

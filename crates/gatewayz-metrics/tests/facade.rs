@@ -1,9 +1,7 @@
 //! Each helper, driven through a local `gatewayz-registry` recorder, checked by parsing the
 //! rendered exposition.
 
-#[path = "../../gatewayz-registry/tests/support/exposition.rs"]
-#[allow(dead_code, unreachable_pub)]
-mod exposition;
+use gatewayz_testkit::exposition;
 
 use std::{panic, time::Duration};
 

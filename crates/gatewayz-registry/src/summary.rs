@@ -324,13 +324,15 @@ fn entry<'a>(
     series: &Series,
 ) -> Option<&'a mut ProviderSummary> {
     let provider = series.label(PROVIDER.name)?;
-    Some(
-        map.entry(provider.to_owned())
-            .or_insert_with(|| ProviderSummary {
-                provider: provider.to_owned(),
-                ..ProviderSummary::default()
-            }),
-    )
+    // Most series belong to a provider already seen: look up by `&str` before allocating.
+    if !map.contains_key(provider) {
+        let summary = ProviderSummary {
+            provider: provider.to_owned(),
+            ..ProviderSummary::default()
+        };
+        map.insert(provider.to_owned(), summary);
+    }
+    map.get_mut(provider)
 }
 
 fn models(store: &Store) -> ModelsSummary {
@@ -342,8 +344,11 @@ fn models(store: &Store) -> ModelsSummary {
         if s.label(MODEL_INFERENCE_REQUESTS.labels[2].name) == Some("error") {
             summary.failed_inference_requests += n;
         }
-        if n > 0 {
-            models.extend(s.label(MODEL.name).map(str::to_owned));
+        if let Some(model) = s
+            .label(MODEL.name)
+            .filter(|m| n > 0 && !models.contains(*m))
+        {
+            models.insert(model.to_owned());
         }
         Some(())
     });

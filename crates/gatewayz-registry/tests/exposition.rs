@@ -1,18 +1,16 @@
 //! The exposition engine, checked by parsing what it renders.
 
-mod support;
-
 use std::{sync::Arc, thread};
 
 use gatewayz_registry::{
     Category, Error, GatewayzRecorder, Handle, RecorderBuilder,
     catalogue::{self, CATALOGUE},
 };
-use metrics::{counter, gauge, histogram, with_local_recorder};
-use support::{
+use gatewayz_testkit::{
     exposition::{Exposition, parse},
     workload::{self, Shape},
 };
+use metrics::{counter, gauge, histogram, with_local_recorder};
 
 fn recorder() -> (GatewayzRecorder, Handle) {
     let recorder = RecorderBuilder::new().build().unwrap();

@@ -1,13 +1,11 @@
 //! `promtool check metrics` accepts every render: all, each category, hostile label values.
 
-mod support;
-
 use gatewayz_registry::{Category, RecorderBuilder, catalogue};
-use metrics::{counter, with_local_recorder};
-use support::{
+use gatewayz_testkit::{
     promtool::check_metrics,
     workload::{self, Shape},
 };
+use metrics::{counter, with_local_recorder};
 
 #[test]
 fn promtool_accepts_every_render_of_the_full_catalogue() {

@@ -6,14 +6,19 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+/// One sample line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    /// Sample name (`x_bucket` for a histogram's bucket).
     pub name: String,
+    /// Label pairs, in the order written.
     pub labels: Vec<(String, String)>,
+    /// The value.
     pub value: f64,
 }
 
 impl Sample {
+    /// The value of label `name`.
     pub fn label(&self, name: &str) -> Option<&str> {
         self.labels
             .iter()
@@ -22,24 +27,33 @@ impl Sample {
     }
 }
 
+/// One metric family: its metadata and samples.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Family {
+    /// Family name.
     pub name: String,
+    /// Unescaped `# HELP` text.
     pub help: String,
+    /// `counter`, `gauge` or `histogram`.
     pub kind: String,
+    /// Samples, in the order written.
     pub samples: Vec<Sample>,
 }
 
+/// A parsed exposition.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Exposition {
+    /// Families, in the order written.
     pub families: Vec<Family>,
 }
 
 impl Exposition {
+    /// The family named `name`.
     pub fn family(&self, name: &str) -> Option<&Family> {
         self.families.iter().find(|f| f.name == name)
     }
 
+    /// Family names, in the order written.
     pub fn family_names(&self) -> Vec<&str> {
         self.families.iter().map(|f| f.name.as_str()).collect()
     }
@@ -71,6 +85,7 @@ impl Exposition {
             .sum()
     }
 
+    /// Distinct series (a histogram series counts once, whatever its buckets).
     pub fn series_count(&self) -> usize {
         self.families
             .iter()
@@ -92,6 +107,7 @@ impl Exposition {
     }
 }
 
+/// Parses `text`, or says what is wrong with it and where.
 pub fn parse(text: &str) -> Result<Exposition, String> {
     let mut exposition = Exposition::default();
     let mut pending_help: Option<(String, String)> = None;

@@ -7,16 +7,21 @@ use gatewayz_registry::{
 };
 use metrics::{Histogram, Key, Label as MetricsLabel, Recorder};
 
+/// How many providers and models the workload spans.
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {
+    /// Distinct `provider` values.
     pub providers: usize,
+    /// Distinct `model` values.
     pub models: usize,
 }
 
+/// The `i`-th provider name.
 pub fn provider(i: usize) -> String {
     format!("provider-{i:02}")
 }
 
+/// The `i`-th model name.
 pub fn model(i: usize) -> String {
     format!("model-{i:03}")
 }
