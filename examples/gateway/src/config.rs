@@ -1,0 +1,418 @@
+//! The gateway's configuration: a TOML file, or the built-in simulated setup.
+
+use std::{collections::HashSet, net::SocketAddr, path::PathBuf, time::Duration};
+
+use serde::Deserialize;
+
+/// The configuration used when no file is given: three simulated providers.
+pub const SIMULATED: &str = include_str!("../config/simulated.toml");
+
+/// Everything the gateway needs to know at start-up.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listening address, data directory, timeouts.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Demo traffic.
+    #[serde(default)]
+    pub demo: DemoConfig,
+    /// Upstream providers, in preference order for ties.
+    pub providers: Vec<ProviderConfig>,
+}
+
+/// Server settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory of the SQLite database and the demo key.
+    pub data_dir: PathBuf,
+    /// HTTP worker threads.
+    pub workers: usize,
+    /// Seconds to wait for a provider: a whole completion, or a stream's first byte.
+    pub upstream_timeout_seconds: f64,
+    /// Credits charged per US dollar of upstream cost.
+    pub credits_per_dollar: f64,
+    /// Seconds between health ticks (score recomputation and publishing).
+    pub health_tick_seconds: f64,
+    /// Seconds between business collections (keys, subscriptions, trials).
+    pub business_collect_seconds: f64,
+    /// Seconds a cached API key stays valid before it is read again (revocations take this long).
+    pub key_cache_seconds: f64,
+    /// Seconds in-flight requests and streams get to finish at shutdown.
+    pub shutdown_timeout_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("gatewayz-data"),
+            workers: 2,
+            upstream_timeout_seconds: 120.0,
+            credits_per_dollar: 1.0,
+            health_tick_seconds: 5.0,
+            business_collect_seconds: 15.0,
+            key_cache_seconds: 30.0,
+            shutdown_timeout_seconds: 30,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// [`Self::upstream_timeout_seconds`] as a duration.
+    pub fn upstream_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.upstream_timeout_seconds)
+    }
+}
+
+/// Demo traffic settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// On or off; by default on when every provider is simulated.
+    pub enabled: Option<bool>,
+    /// Requests sent per second.
+    pub requests_per_second: f64,
+    /// Share of requests that stream.
+    pub stream_share: f64,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            enabled: None,
+            requests_per_second: 2.0,
+            stream_share: 0.5,
+        }
+    }
+}
+
+/// One upstream provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Provider id, the `provider` label.
+    pub name: String,
+    /// OpenAI-compatible base URL (`.../v1`); absent for simulated providers.
+    pub base_url: Option<String>,
+    /// Environment variable holding the provider's API key.
+    pub api_key_env: Option<String>,
+    /// Present for providers the gateway simulates itself.
+    pub simulated: Option<SimulatedConfig>,
+    /// Models served.
+    pub models: Vec<ModelConfig>,
+    /// Per-provider health overrides.
+    #[serde(default)]
+    pub health: HealthOverrides,
+}
+
+/// A model as served by one provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The name clients ask for.
+    pub name: String,
+    /// The id sent upstream; defaults to `name`.
+    pub upstream: Option<String>,
+    /// US dollars per million prompt tokens.
+    pub input_price_per_million: f64,
+    /// US dollars per million completion tokens.
+    pub output_price_per_million: f64,
+}
+
+impl ModelConfig {
+    /// The id sent to the provider.
+    pub fn upstream_id(&self) -> &str {
+        self.upstream.as_deref().unwrap_or(&self.name)
+    }
+
+    /// Upstream cost of a call in US dollars.
+    pub fn cost(&self, input_tokens: u64, output_tokens: u64) -> f64 {
+        (input_tokens as f64 * self.input_price_per_million
+            + output_tokens as f64 * self.output_price_per_million)
+            / 1e6
+    }
+}
+
+/// Per-provider overrides of the health defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthOverrides {
+    /// p95 latency at or below which the latency score is 1.
+    pub latency_target_seconds: Option<f64>,
+    /// p95 latency at or above which the latency score is 0.
+    pub latency_max_seconds: Option<f64>,
+}
+
+/// How a simulated provider behaves (changeable at run time through the admin API).
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatedConfig {
+    /// Median of the whole non-streamed call, log-normally distributed; 0 answers at once.
+    pub latency_median_ms: f64,
+    /// Spread of the log-normal latency (sigma of the underlying normal).
+    pub latency_sigma: f64,
+    /// Median time to the first streamed token.
+    pub time_to_first_token_ms: f64,
+    /// Streaming speed.
+    pub tokens_per_second: f64,
+    /// Share of calls answered with a 500.
+    pub error_rate: f64,
+    /// Share of calls answered with a 429 and `Retry-After: 1`.
+    pub rate_limit_rate: f64,
+    /// When true, every call fails (connection closed without an answer after a short wait).
+    pub outage: bool,
+}
+
+impl Default for SimulatedConfig {
+    fn default() -> Self {
+        SimulatedConfig {
+            latency_median_ms: 500.0,
+            latency_sigma: 0.5,
+            time_to_first_token_ms: 200.0,
+            tokens_per_second: 100.0,
+            error_rate: 0.01,
+            rate_limit_rate: 0.0,
+            outage: false,
+        }
+    }
+}
+
+/// What is wrong with a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Not valid TOML, or not the expected shape.
+    #[error("cannot read the configuration: {0}")]
+    Parse(#[from] toml::de::Error),
+    /// Valid TOML that cannot work.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Parses and validates a TOML configuration.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The built-in simulated configuration.
+    pub fn simulated() -> Config {
+        Config::from_toml(SIMULATED).expect("the built-in configuration is valid")
+    }
+
+    /// Whether every provider is simulated (the default, offline mode).
+    pub fn simulated_only(&self) -> bool {
+        self.providers.iter().all(|p| p.simulated.is_some())
+    }
+
+    /// Whether demo traffic runs.
+    pub fn demo_enabled(&self) -> bool {
+        self.demo.enabled.unwrap_or_else(|| self.simulated_only())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(message));
+        if self.providers.is_empty() {
+            return invalid("at least one [[providers]] entry is needed".into());
+        }
+        let positive = [
+            (
+                "server.upstream_timeout_seconds",
+                self.server.upstream_timeout_seconds,
+            ),
+            (
+                "server.health_tick_seconds",
+                self.server.health_tick_seconds,
+            ),
+            (
+                "server.business_collect_seconds",
+                self.server.business_collect_seconds,
+            ),
+            ("server.key_cache_seconds", self.server.key_cache_seconds),
+        ];
+        for (name, value) in positive {
+            if !(value.is_finite() && value > 0.0) {
+                return invalid(format!("{name} must be a positive number of seconds"));
+            }
+        }
+        if !(self.server.credits_per_dollar.is_finite() && self.server.credits_per_dollar >= 0.0) {
+            return invalid("server.credits_per_dollar must be zero or more".into());
+        }
+        if self.server.workers == 0 {
+            return invalid("server.workers must be at least 1".into());
+        }
+        if !(self.demo.requests_per_second.is_finite() && self.demo.requests_per_second > 0.0) {
+            return invalid("demo.requests_per_second must be positive".into());
+        }
+        if !(0.0..=1.0).contains(&self.demo.stream_share) {
+            return invalid("demo.stream_share must be between 0 and 1".into());
+        }
+        let mut names = HashSet::new();
+        for provider in &self.providers {
+            let name = &provider.name;
+            let valid_name = !name.is_empty()
+                && name.len() <= 64
+                && name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
+            if !valid_name {
+                return invalid(format!(
+                    "provider name `{name}` must be 1-64 characters of a-z, 0-9, `-` or `_`"
+                ));
+            }
+            if !names.insert(name) {
+                return invalid(format!("provider `{name}` is listed twice"));
+            }
+            match (&provider.base_url, &provider.simulated) {
+                (Some(_), Some(_)) => {
+                    return invalid(format!(
+                        "provider `{name}`: give base_url or simulated, not both"
+                    ));
+                }
+                (None, None) => {
+                    return invalid(format!(
+                        "provider `{name}`: give a base_url (or a simulated table)"
+                    ));
+                }
+                (Some(url), None)
+                    if !(url.starts_with("https://") || url.starts_with("http://")) =>
+                {
+                    return invalid(format!(
+                        "provider `{name}`: base_url must start with https:// or http://"
+                    ));
+                }
+                _ => {}
+            }
+            if let Some(sim) = &provider.simulated {
+                let rates_ok = (0.0..=1.0).contains(&sim.error_rate)
+                    && (0.0..=1.0).contains(&sim.rate_limit_rate)
+                    && sim.error_rate + sim.rate_limit_rate <= 1.0;
+                let positive = sim.latency_median_ms >= 0.0
+                    && sim.tokens_per_second > 0.0
+                    && sim.latency_sigma >= 0.0;
+                if !rates_ok || !positive || sim.time_to_first_token_ms < 0.0 {
+                    return invalid(format!("provider `{name}`: simulated values out of range"));
+                }
+            }
+            if provider.models.is_empty() {
+                return invalid(format!("provider `{name}` serves no models"));
+            }
+            let mut models = HashSet::new();
+            for model in &provider.models {
+                if model.name.trim().is_empty() || model.name.len() > 128 {
+                    return invalid(format!(
+                        "provider `{name}`: model names must be 1-128 characters"
+                    ));
+                }
+                if !models.insert(&model.name) {
+                    return invalid(format!(
+                        "provider `{name}` lists model `{}` twice",
+                        model.name
+                    ));
+                }
+                let prices = [
+                    model.input_price_per_million,
+                    model.output_price_per_million,
+                ];
+                if prices.iter().any(|p| !(p.is_finite() && *p >= 0.0)) {
+                    return invalid(format!(
+                        "provider `{name}`, model `{}`: prices must be zero or more",
+                        model.name
+                    ));
+                }
+            }
+            if let (Some(target), Some(max)) = (
+                provider.health.latency_target_seconds,
+                provider.health.latency_max_seconds,
+            ) {
+                if !(target > 0.0 && max > target) {
+                    return invalid(format!(
+                        "provider `{name}`: health latency target must be positive and below the maximum"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_configurations_are_valid() {
+        let simulated = Config::simulated();
+        assert_eq!(simulated.providers.len(), 3);
+        assert!(simulated.demo_enabled());
+        let example = Config::from_toml(include_str!("../config/providers.example.toml")).unwrap();
+        assert!(!example.demo_enabled());
+        assert_eq!(example.providers[0].health.latency_max_seconds, Some(40.0));
+    }
+
+    #[test]
+    fn every_simulated_model_is_served_by_openrouter_too() {
+        let config = Config::simulated();
+        let openrouter = config
+            .providers
+            .iter()
+            .find(|p| p.name == "openrouter")
+            .unwrap();
+        for provider in &config.providers {
+            for model in &provider.models {
+                assert!(
+                    openrouter.models.iter().any(|m| m.name == model.name),
+                    "{}",
+                    model.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_configurations_say_what_is_wrong() {
+        let error = |toml: &str| Config::from_toml(toml).unwrap_err().to_string();
+        assert!(error("providers = []").contains("at least one"));
+        let twice = r#"
+            [[providers]]
+            name = "a"
+            base_url = "https://a.example/v1"
+            models = [{ name = "m", input_price_per_million = 1, output_price_per_million = 1 }]
+            [[providers]]
+            name = "a"
+            base_url = "https://a.example/v1"
+            models = [{ name = "m", input_price_per_million = 1, output_price_per_million = 1 }]
+        "#;
+        assert!(error(twice).contains("listed twice"));
+        let negative = r#"
+            [[providers]]
+            name = "a"
+            base_url = "https://a.example/v1"
+            models = [{ name = "m", input_price_per_million = -1, output_price_per_million = 1 }]
+        "#;
+        assert!(error(negative).contains("prices"));
+        assert!(
+            error("[[providers]]\nname = \"a\"\nbase_url = \"ftp://x\"\nmodels = []")
+                .contains("https://")
+        );
+        assert!(error("bogus = 1\nproviders = []").contains("unknown field"));
+    }
+
+    #[test]
+    fn cost_is_priced_per_million_tokens() {
+        let model = ModelConfig {
+            name: "m".into(),
+            upstream: None,
+            input_price_per_million: 3.0,
+            output_price_per_million: 15.0,
+        };
+        assert_eq!(model.cost(1_000_000, 0), 3.0);
+        assert!((model.cost(1000, 200) - 0.006).abs() < 1e-12);
+        assert_eq!(model.upstream_id(), "m");
+    }
+}

@@ -1,0 +1,12 @@
+//! An OpenAI-compatible LLM gateway wired to the gatewayz monitoring stack.
+
+pub mod config;
+pub mod demo;
+pub mod keys;
+pub mod openai;
+pub mod proxy;
+pub mod server;
+pub mod simulator;
+pub mod sse;
+pub mod store;
+pub mod upstream;

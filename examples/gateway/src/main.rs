@@ -1,0 +1,192 @@
+//! `gatewayz-gateway`: run the example gateway, or manage its API keys.
+//!
+//! ```text
+//! gatewayz-gateway                      # serve with three simulated providers
+//! gatewayz-gateway --config my.toml     # serve real providers
+//! gatewayz-gateway keys create --name alice --plan paid --credits 25
+//! gatewayz-gateway keys list
+//! gatewayz-gateway keys revoke gwz_AbC123
+//! ```
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use gatewayz_gateway::{
+    config::Config,
+    server::{self, Options},
+    store::{Database, Plan, unix_now},
+};
+use gatewayz_metrics::Metrics;
+
+#[derive(Parser)]
+#[command(
+    name = "gatewayz-gateway",
+    version,
+    about = "An OpenAI-compatible LLM gateway with the gatewayz monitoring stack"
+)]
+struct Cli {
+    /// Configuration file (TOML); without it, three simulated providers are used.
+    #[arg(long, env = "GATEWAYZ_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Directory of the database and the demo key (overrides the configuration).
+    #[arg(long, env = "GATEWAYZ_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
+    #[arg(long, env = "GATEWAYZ_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+    /// Do not send demo traffic.
+    #[arg(long)]
+    no_demo: bool,
+    /// Demo requests per second (overrides the configuration).
+    #[arg(long)]
+    demo_rate: Option<f64>,
+    /// Start with this simulated provider down (repeatable).
+    #[arg(long = "sim-outage", value_name = "PROVIDER")]
+    sim_outages: Vec<String>,
+    /// Replica name, added as a `replica` label to every series.
+    #[arg(long, env = "GATEWAYZ_REPLICA")]
+    replica: Option<String>,
+    /// Write the gateway's addresses as JSON to this file once it is serving.
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (the default).
+    Serve,
+    /// Manage API keys in the gateway's database.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; it is printed once and only its hash is stored.
+    Create {
+        /// A name to recognise the key by.
+        #[arg(long)]
+        name: String,
+        /// Trial (expires) or paid.
+        #[arg(long, value_enum, default_value = "trial")]
+        plan: Plan,
+        /// Credits to start with (1 credit = 1 US dollar of upstream cost by default).
+        #[arg(long, default_value_t = 1.0)]
+        credits: f64,
+        /// Days until a trial expires.
+        #[arg(long, default_value_t = 14)]
+        trial_days: u32,
+    },
+    /// List keys (prefixes only).
+    List,
+    /// Revoke a key by its prefix or id.
+    Revoke {
+        /// The key's prefix (as `keys list` shows it) or id.
+        key: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let mut config = match &cli.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            Config::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => Config::simulated(),
+    };
+    if let Some(dir) = cli.data_dir {
+        config.server.data_dir = dir;
+    }
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            if let Some(listen) = cli.listen {
+                config.server.listen = listen;
+            }
+            if let Some(rate) = cli.demo_rate {
+                if !(rate.is_finite() && rate > 0.0) {
+                    return Err("--demo-rate must be a positive number".into());
+                }
+                config.demo.requests_per_second = rate;
+            }
+            if cli.no_demo {
+                config.demo.enabled = Some(false);
+            }
+            let options = Options {
+                config,
+                sim_outages: cli.sim_outages,
+                replica: cli.replica,
+                ready_file: cli.ready_file,
+            };
+            server::run(options).map_err(|e| e.to_string())
+        }
+        Command::Keys { command } => keys(&config, command),
+    }
+}
+
+fn keys(config: &Config, command: KeysCommand) -> Result<(), String> {
+    let mut db =
+        Database::open(&config.server.data_dir, Metrics::new()).map_err(|e| e.to_string())?;
+    match command {
+        KeysCommand::Create {
+            name,
+            plan,
+            credits,
+            trial_days,
+        } => {
+            if !(credits.is_finite() && credits >= 0.0) {
+                return Err("--credits must be zero or more".into());
+            }
+            let expires =
+                (plan == Plan::Trial).then(|| unix_now() + i64::from(trial_days) * 86_400);
+            let (key, record) = db
+                .create_key(&name, plan, credits, expires)
+                .map_err(|e| e.to_string())?;
+            println!("{key}");
+            eprintln!(
+                "created key {} ({}, {} plan, {credits} credits); it is shown only now",
+                record.prefix, record.name, record.plan
+            );
+        }
+        KeysCommand::List => {
+            println!(
+                "{:<6} {:<12} {:<6} {:>14}  {:<8} name",
+                "id", "prefix", "plan", "credits", "status"
+            );
+            for key in db.list_keys().map_err(|e| e.to_string())? {
+                let status = if key.revoked_at.is_some() {
+                    "revoked"
+                } else if !key.active_at(unix_now()) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                let credits = key.credits_nano as f64 / gatewayz_gateway::store::NANO;
+                println!(
+                    "{:<6} {:<12} {:<6} {credits:>14.6}  {status:<8} {}",
+                    key.id, key.prefix, key.plan, key.name
+                );
+            }
+        }
+        KeysCommand::Revoke { key } => {
+            let record = db.revoke_key(&key).map_err(|e| e.to_string())?;
+            eprintln!("revoked key {} ({})", record.prefix, record.name);
+        }
+    }
+    Ok(())
+}

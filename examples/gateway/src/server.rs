@@ -1,0 +1,553 @@
+//! Start-up, the HTTP server, background tasks and shutdown.
+
+use std::{
+    collections::BTreeMap,
+    io,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, dev::ServerHandle, web};
+use gatewayz_actix::{Admin, AdminActions, CircuitAction, HttpMetrics, Monitoring, configure};
+use gatewayz_health::{
+    HealthConfig, HealthTracker, ProviderConfig as HealthOverrides, SystemClock,
+};
+use gatewayz_metrics::{Business, Metrics};
+use gatewayz_registry::RecorderBuilder;
+use serde_json::{Value, json};
+
+use crate::{
+    config::{Config, SimulatedConfig},
+    demo::DemoTraffic,
+    keys::Keys,
+    proxy::{self, Drain, Gateway, Routes},
+    simulator::SimulatedProvider,
+    store::{Batching, Database, Plan, Store},
+    upstream::{self, Provider},
+};
+
+/// What `gatewayz-gateway` (serve) was asked to do.
+#[derive(Debug)]
+pub struct Options {
+    /// The configuration, with command-line overrides applied.
+    pub config: Config,
+    /// Simulated providers that start down.
+    pub sim_outages: Vec<String>,
+    /// Value of the `replica` label on every series.
+    pub replica: Option<String>,
+    /// Where to write the addresses as JSON once serving.
+    pub ready_file: Option<PathBuf>,
+}
+
+/// Runs the gateway until SIGINT or SIGTERM, then drains requests and flushes usage.
+pub fn run(options: Options) -> io::Result<()> {
+    init_logging();
+    // rustls needs a process-wide crypto provider for HTTPS providers.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Options {
+        config,
+        sim_outages,
+        replica,
+        ready_file,
+    } = options;
+    for name in &sim_outages {
+        if !config
+            .providers
+            .iter()
+            .any(|p| &p.name == name && p.simulated.is_some())
+        {
+            return Err(io::Error::other(format!(
+                "--sim-outage {name}: no simulated provider of that name"
+            )));
+        }
+    }
+
+    let mut recorder = RecorderBuilder::new().service_version(env!("CARGO_PKG_VERSION"));
+    if let Some(replica) = &replica {
+        recorder = recorder.global_label("replica", replica);
+    }
+    let handle = recorder.install().map_err(io::Error::other)?;
+    let metrics = Metrics::new();
+
+    let data_dir = config.server.data_dir.clone();
+    let mut database = Database::open(&data_dir, metrics.clone()).map_err(io::Error::other)?;
+    // A demo key in the offline mode (and whenever demo traffic needs one), printed at start.
+    let demo_key = if config.simulated_only() || config.demo_enabled() {
+        Some(demo_key(&mut database, &data_dir)?)
+    } else {
+        None
+    };
+    let store = Arc::new(Store::start(database, Batching::default()));
+
+    let mut simulators = BTreeMap::new();
+    let mut providers = Vec::new();
+    for provider in &config.providers {
+        let base_url = match &provider.simulated {
+            Some(behaviour) => {
+                let behaviour = SimulatedConfig {
+                    outage: sim_outages.contains(&provider.name),
+                    ..behaviour.clone()
+                };
+                let simulator = SimulatedProvider::start(&provider.name, behaviour)?;
+                let url = simulator.base_url();
+                simulators.insert(provider.name.clone(), Arc::new(simulator));
+                url
+            }
+            None => provider.base_url.clone().unwrap_or_default(),
+        };
+        providers.push(Provider::new(provider, &base_url));
+    }
+
+    let health = HealthTracker::builder(HealthConfig::default())
+        .clock(SystemClock::new())
+        .metrics(metrics.clone())
+        .build()
+        .map_err(io::Error::other)?;
+    for provider in &config.providers {
+        let mut overrides = HealthOverrides::default();
+        if let (Some(target), Some(max)) = (
+            provider.health.latency_target_seconds,
+            provider.health.latency_max_seconds,
+        ) {
+            overrides = overrides.with_latency(
+                Duration::from_secs_f64(target),
+                Duration::from_secs_f64(max),
+            );
+        }
+        health
+            .register(&provider.name, overrides)
+            .map_err(io::Error::other)?;
+    }
+    let health = Arc::new(health);
+
+    let server = &config.server;
+    let keys = Keys::new(
+        Arc::clone(&store),
+        Duration::from_secs_f64(server.key_cache_seconds),
+        metrics.cache("api_keys"),
+    );
+    let gateway = web::Data::new(Gateway {
+        routes: Routes::new(providers),
+        keys,
+        health: Arc::clone(&health),
+        metrics: metrics.clone(),
+        credits_per_dollar: server.credits_per_dollar,
+        upstream_timeout: server.upstream_timeout(),
+        drain: Default::default(),
+    });
+
+    let actions: Arc<dyn AdminActions> = Arc::new(CircuitAdmin(Arc::clone(&health)));
+    let admin = Admin::from_env(actions).map_err(io::Error::other)?;
+    let monitoring = {
+        let monitoring = Monitoring::new(handle.clone())
+            .auth(gatewayz_actix::Auth::from_env().map_err(io::Error::other)?);
+        match &admin {
+            Some(admin) => monitoring.admin(admin.clone()),
+            None => monitoring,
+        }
+    };
+    let simulators = web::Data::new(Simulators(simulators));
+    let upstream_timeout = server.upstream_timeout();
+
+    let system = actix_web::rt::System::new();
+    let background_store = Arc::clone(&store);
+    system.block_on(async move {
+        let app_gateway = gateway.clone();
+        let app_simulators = simulators.clone();
+        let app_admin = admin.clone();
+        let app_metrics = metrics.clone();
+        let http = HttpServer::new(move || {
+            App::new()
+                .wrap(HttpMetrics::new(app_metrics.clone()))
+                .app_data(app_gateway.clone())
+                .app_data(app_simulators.clone())
+                .app_data(web::Data::new(upstream::client(upstream_timeout)))
+                .app_data(web::Data::new(app_admin.clone()))
+                // OpenAI bodies can carry long contexts; beyond this the client gets a 413.
+                .app_data(web::PayloadConfig::new(8 << 20))
+                .configure(configure(monitoring.clone()))
+                .route(
+                    "/v1/chat/completions",
+                    web::post().to(proxy::chat_completions),
+                )
+                .route("/v1/models", web::get().to(proxy::models))
+                .route("/admin/simulator", web::get().to(list_simulators))
+                .route(
+                    "/admin/simulator/{provider}",
+                    web::post().to(change_simulator),
+                )
+                .default_service(web::to(not_found))
+        })
+        .workers(config.server.workers)
+        .shutdown_timeout(config.server.shutdown_timeout_seconds)
+        // Signals are handled below, so that shutdown is graceful on SIGINT too.
+        .disable_signals()
+        .bind(config.server.listen)?;
+        let addr = http
+            .addrs()
+            .first()
+            .copied()
+            .ok_or_else(|| io::Error::other("bound to no address"))?;
+        let running = http.run();
+
+        spawn_background(
+            &config,
+            Arc::clone(&health),
+            background_store,
+            metrics.clone(),
+        );
+        let url = format!("http://{addr}");
+        let demo = demo_key
+            .as_ref()
+            .filter(|_| config.demo_enabled())
+            .map(|key| {
+                let models: Vec<String> = gateway.routes.models().map(str::to_owned).collect();
+                DemoTraffic::start(
+                    url.clone(),
+                    key.clone(),
+                    models,
+                    config.demo.requests_per_second,
+                    config.demo.stream_share,
+                )
+            });
+        banner(
+            &config,
+            addr,
+            demo_key.as_deref(),
+            &simulators,
+            admin.is_some(),
+        );
+        if let Some(path) = ready_file {
+            write_ready_file(&path, addr, demo_key.as_deref(), &simulators)?;
+        }
+        let shutdown_timeout = Duration::from_secs(config.server.shutdown_timeout_seconds);
+        actix_web::rt::spawn(drain_on_signal(
+            running.handle(),
+            gateway.drain.clone(),
+            demo,
+            shutdown_timeout,
+        ));
+        let result = running.await;
+        tracing::info!("stopped serving; writing queued usage");
+        result
+    })?;
+    store.shutdown();
+    Ok(())
+}
+
+/// On SIGINT or SIGTERM: stop the demo traffic and accepting connections, let requests and
+/// streams in progress finish (for up to `timeout`), then stop the server.
+///
+/// The server is stopped only once drained, rather than by actix's own graceful stop: under
+/// that, a connection streaming a response was sometimes dropped at once (seen with awc clients).
+async fn drain_on_signal(
+    server: ServerHandle,
+    drain: Drain,
+    demo: Option<DemoTraffic>,
+    timeout: Duration,
+) {
+    shutdown_signal().await;
+    tracing::info!(
+        in_progress = drain.active(),
+        "shutting down: finishing requests and streams in progress"
+    );
+    // Joining the demo thread blocks for up to a second; not on the event loop.
+    let _ = web::block(move || drop(demo)).await;
+    server.pause().await;
+    let deadline = Instant::now() + timeout;
+    while drain.active() > 0 && Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    if drain.active() > 0 {
+        tracing::warn!(
+            in_progress = drain.active(),
+            "shutdown timeout: cutting what is left"
+        );
+    }
+    server.stop(true).await;
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut interrupt), Ok(mut terminate)) => {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        _ => {
+            tracing::error!("cannot listen for SIGINT/SIGTERM; stop the gateway with SIGKILL");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .try_init();
+}
+
+/// The demo key: read from the data directory, or created (paid plan, plenty of credits).
+fn demo_key(database: &mut Database, data_dir: &Path) -> io::Result<String> {
+    let path = data_dir.join("demo-key");
+    if let Ok(key) = std::fs::read_to_string(&path) {
+        let key = key.trim().to_owned();
+        if database
+            .lookup(&crate::store::hash_key(&key))
+            .map_err(io::Error::other)?
+            .is_some()
+        {
+            return Ok(key);
+        }
+    }
+    let (key, _) = database
+        .create_key("demo", Plan::Paid, 1_000_000.0, None)
+        .map_err(io::Error::other)?;
+    write_private(&path, &key)?;
+    Ok(key)
+}
+
+fn write_private(path: &Path, contents: &str) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    io::Write::write_all(&mut file, contents.as_bytes())
+}
+
+/// Health ticks and business collection, on the main actix system.
+fn spawn_background(
+    config: &Config,
+    health: Arc<HealthTracker>,
+    store: Arc<Store>,
+    metrics: Metrics,
+) {
+    let tick = Duration::from_secs_f64(config.server.health_tick_seconds);
+    actix_web::rt::spawn(async move {
+        let mut interval = actix_web::rt::time::interval(tick);
+        loop {
+            interval.tick().await;
+            for event in health.tick() {
+                tracing::info!(provider = %event.provider, kind = %event.kind, phase = ?event.phase, observed = event.observed, baseline = event.baseline, "anomaly");
+            }
+        }
+    });
+    let collect = Duration::from_secs_f64(config.server.business_collect_seconds);
+    actix_web::rt::spawn(async move {
+        let mut interval = actix_web::rt::time::interval(collect);
+        loop {
+            interval.tick().await;
+            match store.business_counts().await {
+                Ok(counts) => metrics.business_collected(&Business {
+                    active_api_keys: counts.active_keys,
+                    active_subscriptions: counts.paid,
+                    active_trials: counts.trials,
+                }),
+                Err(error) => tracing::warn!(%error, "business collection failed"),
+            }
+        }
+    });
+}
+
+fn banner(
+    config: &Config,
+    addr: SocketAddr,
+    demo_key: Option<&str>,
+    simulators: &Simulators,
+    admin: bool,
+) {
+    let url = format!("http://{addr}");
+    println!(
+        "gatewayz gateway {} serving on {url}",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("  OpenAI API       {url}/v1  (POST /v1/chat/completions, GET /v1/models)");
+    println!(
+        "  metrics          {url}/prometheus/metrics/all  (or /providers /models /business /performance /system)"
+    );
+    println!("  summary          {url}/prometheus/metrics/summary");
+    println!("  metrics docs     {url}/prometheus/metrics/docs");
+    println!("  health           {url}/health  {url}/health/providers");
+    for provider in &config.providers {
+        match simulators.0.get(&provider.name) {
+            Some(sim) => println!(
+                "  provider         {} (simulated at {})",
+                provider.name,
+                sim.base_url()
+            ),
+            None => println!(
+                "  provider         {} ({})",
+                provider.name,
+                provider.base_url.as_deref().unwrap_or("")
+            ),
+        }
+    }
+    println!(
+        "  data             {}",
+        config.server.data_dir.join("gatewayz.db").display()
+    );
+    println!(
+        "  admin endpoints  {}",
+        if admin {
+            "on (GATEWAYZ_ADMIN_KEY)"
+        } else {
+            "off (set GATEWAYZ_ADMIN_KEY to enable)"
+        }
+    );
+    if let Some(key) = demo_key {
+        println!("  demo key         {key}");
+        if config.demo_enabled() {
+            println!(
+                "  demo traffic     {} requests/s (--no-demo turns it off)",
+                config.demo.requests_per_second
+            );
+        } else {
+            println!("  demo traffic     off");
+        }
+        println!();
+        println!("try: curl {url}/v1/chat/completions -H 'Authorization: Bearer {key}' \\");
+        println!("       -H 'Content-Type: application/json' \\");
+        println!(
+            "       -d '{{\"model\":\"gpt-4o-mini\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}'"
+        );
+    }
+}
+
+fn write_ready_file(
+    path: &Path,
+    addr: SocketAddr,
+    demo_key: Option<&str>,
+    simulators: &Simulators,
+) -> io::Result<()> {
+    let simulated: BTreeMap<&str, String> = simulators
+        .0
+        .iter()
+        .map(|(name, sim)| (name.as_str(), sim.base_url()))
+        .collect();
+    let ready =
+        json!({"url": format!("http://{addr}"), "demo_key": demo_key, "simulators": simulated});
+    write_private(path, &ready.to_string())
+}
+
+/// Circuit admin actions, carried out on the health tracker.
+struct CircuitAdmin(Arc<HealthTracker>);
+
+impl AdminActions for CircuitAdmin {
+    fn force_circuit(
+        &self,
+        provider: &str,
+        action: CircuitAction,
+    ) -> Result<(), gatewayz_actix::Error> {
+        let result = match action {
+            CircuitAction::Open => self.0.force_open(provider),
+            CircuitAction::Close => self.0.force_close(provider),
+            CircuitAction::Reset => self.0.reset(provider),
+        };
+        result.map_err(|_| gatewayz_actix::Error::UnknownProvider {
+            provider: provider.chars().take(64).collect(),
+        })
+    }
+}
+
+/// The simulated providers, by name.
+struct Simulators(BTreeMap<String, Arc<SimulatedProvider>>);
+
+async fn list_simulators(
+    req: HttpRequest,
+    admin: web::Data<Option<Admin>>,
+    simulators: web::Data<Simulators>,
+) -> Result<HttpResponse, gatewayz_actix::Error> {
+    authorize(&req, &admin)?;
+    let all: BTreeMap<&str, SimulatedConfig> = simulators
+        .0
+        .iter()
+        .map(|(name, sim)| (name.as_str(), sim.behaviour()))
+        .collect();
+    Ok(HttpResponse::Ok().json(all))
+}
+
+/// `POST /admin/simulator/{provider}` with any of the simulated settings, e.g.
+/// `{"outage": true}` or `{"error_rate": 0.5, "latency_median_ms": 3000}`.
+async fn change_simulator(
+    req: HttpRequest,
+    body: web::Bytes,
+    admin: web::Data<Option<Admin>>,
+    simulators: web::Data<Simulators>,
+) -> Result<HttpResponse, gatewayz_actix::Error> {
+    authorize(&req, &admin)?;
+    let name = req.match_info().get("provider").unwrap_or_default();
+    let simulator =
+        simulators
+            .0
+            .get(name)
+            .cloned()
+            .ok_or_else(|| gatewayz_actix::Error::UnknownProvider {
+                provider: name.chars().take(64).collect(),
+            })?;
+    let changes: Value =
+        serde_json::from_slice(&body).map_err(|e| gatewayz_actix::Error::InvalidRequest {
+            reason: format!("the body must be a JSON object of simulated settings: {e}"),
+        })?;
+    let mut current = serde_json::to_value(simulator.behaviour()).expect("settings serialise");
+    match (&mut current, changes) {
+        (Value::Object(current), Value::Object(changes)) => current.extend(changes),
+        _ => {
+            return Err(gatewayz_actix::Error::InvalidRequest {
+                reason: "the body must be a JSON object".into(),
+            });
+        }
+    }
+    let behaviour: SimulatedConfig =
+        serde_json::from_value(current).map_err(|e| gatewayz_actix::Error::InvalidRequest {
+            reason: format!("invalid simulated settings: {e}"),
+        })?;
+    let valid = (0.0..=1.0).contains(&(behaviour.error_rate + behaviour.rate_limit_rate))
+        && behaviour.error_rate >= 0.0
+        && behaviour.rate_limit_rate >= 0.0
+        && behaviour.latency_median_ms >= 0.0
+        && behaviour.tokens_per_second > 0.0;
+    if !valid {
+        return Err(gatewayz_actix::Error::InvalidRequest {
+            reason:
+                "error_rate must be in 0..1, latencies zero or more, tokens_per_second positive"
+                    .into(),
+        });
+    }
+    tracing::info!(target: "gatewayz_actix::audit", provider = %name, ?behaviour, "simulated provider changed");
+    let applied = behaviour.clone();
+    web::block(move || simulator.set_behaviour(applied))
+        .await
+        .map_err(|_| gatewayz_actix::Error::AdminAction {
+            reason: "the simulator could not be changed".into(),
+        })?
+        .map_err(|e| gatewayz_actix::Error::AdminAction {
+            reason: format!("the simulator could not be restarted: {e}"),
+        })?;
+    Ok(HttpResponse::Ok().json(behaviour))
+}
+
+fn authorize(req: &HttpRequest, admin: &Option<Admin>) -> Result<(), gatewayz_actix::Error> {
+    admin
+        .as_ref()
+        .ok_or(gatewayz_actix::Error::AdminDisabled)?
+        .authorize(req)
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    let path: String = req.path().chars().take(128).collect();
+    HttpResponse::NotFound().json(json!({"error": {"message": format!("no route for {} {path}", req.method()), "type": "invalid_request_error", "param": null, "code": "not_found"}}))
+}
