@@ -5,12 +5,12 @@
 
 use gatewayz_registry::catalogue::{
     BUILD_INFO, CIRCUIT_BREAKER_STATE, COST_USD, FAILOVERS, MODEL_INFERENCE_REQUESTS,
-    PROVIDER_HEALTH_SCORE, PROVIDER_RESPONSE_TIME, PROVIDER_STATUS,
+    PROVIDER_HEALTH_SCORE, PROVIDER_RESPONSE_TIME,
 };
 
 use super::{
     AlertRule, AlertTest, Case, Expected, InputSeries, JOB, Rule, RuleGroup, Runbook, Severity,
-    histogram, input, metric, recording, repeat,
+    histogram, input, metric, provider_status, recording, repeat,
 };
 use crate::promql::sum_increase;
 
@@ -109,17 +109,7 @@ fn attempts_on(replica: usize, provider: &str, success: &str, error: &str) -> Ve
 
 /// The one-hot status gauges of openrouter on `replica`, `current` being 1.
 fn status(replica: usize, current: &str) -> Vec<InputSeries> {
-    ["healthy", "degraded", "unavailable", "unknown"]
-        .into_iter()
-        .map(|s| {
-            metric(
-                &PROVIDER_STATUS,
-                replica,
-                &[("provider", "openrouter"), ("status", s)],
-                if s == current { "1x15" } else { "0x15" },
-            )
-        })
-        .collect()
+    provider_status(replica, current, 15)
 }
 
 /// The one-hot circuit gauges of openrouter on replica 0, from per-state value strings.

@@ -490,6 +490,30 @@ pub(crate) fn metric(
     input(def.name, replica, labels, values)
 }
 
+/// The one-hot `gatewayz_provider_status` series of openrouter on `replica`, `current` being 1,
+/// for `steps` evaluation steps.
+pub(crate) fn provider_status(replica: usize, current: &str, steps: u32) -> Vec<InputSeries> {
+    let statuses = gatewayz_registry::catalogue::HEALTH_STATUS
+        .values()
+        .unwrap_or_default();
+    assert!(
+        statuses.contains(&current),
+        "{current} is not a health status"
+    );
+    statuses
+        .iter()
+        .map(|s| {
+            let value = if *s == current { 1 } else { 0 };
+            metric(
+                &gatewayz_registry::catalogue::PROVIDER_STATUS,
+                replica,
+                &[("provider", "openrouter"), ("status", s)],
+                format!("{value}x{steps}"),
+            )
+        })
+        .collect()
+}
+
 /// The series of a histogram that receives `per_minute` observations a minute, all in the
 /// bucket whose upper bound is `bucket` (one of the catalogue's bounds), for `minutes` minutes.
 pub(crate) fn histogram(

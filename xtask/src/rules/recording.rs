@@ -6,7 +6,7 @@ use gatewayz_registry::catalogue::{
     PROVIDER_RESPONSE_TIME, PROVIDER_STATUS, TOKENS_USED,
 };
 
-use super::{ExprTest, InputSeries, RecordingRule, Rule, RuleGroup, histogram, metric, repeat};
+use super::{ExprTest, RecordingRule, Rule, RuleGroup, histogram, metric, provider_status, repeat};
 use crate::promql::{known, ratio, sel, series, sum_increase, sum_rate};
 
 // The names alerts and dashboards refer to.
@@ -251,19 +251,7 @@ pub(super) fn tests() -> Vec<ExprTest> {
             values,
         )
     };
-    let status = |replica: usize, current: &str| -> Vec<InputSeries> {
-        ["healthy", "degraded", "unavailable", "unknown"]
-            .into_iter()
-            .map(|s| {
-                metric(
-                    &PROVIDER_STATUS,
-                    replica,
-                    &[("provider", "openrouter"), ("status", s)],
-                    if s == current { "1x10" } else { "0x10" },
-                )
-            })
-            .collect()
-    };
+    let status = |replica: usize, current: &str| provider_status(replica, current, 10);
     let sample = |name: &str, labels: &str, value: f64| (format!("{name}{{{labels}}}"), value);
     vec![
         ExprTest {
