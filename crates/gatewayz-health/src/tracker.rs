@@ -455,6 +455,11 @@ impl Provider {
         events.extend(found);
     }
 
+    fn status(&self) -> HealthStatus {
+        let state = lock(&self.state);
+        with_circuit(state.score_status, state.breaker.state())
+    }
+
     fn snapshot(&self) -> ProviderSnapshot {
         let state = lock(&self.state);
         let now = self.shared.clock.now();
@@ -638,6 +643,12 @@ impl HealthTracker {
     /// One provider's state.
     pub fn provider(&self, provider: &str) -> Option<ProviderSnapshot> {
         self.get(provider).map(|p| p.snapshot())
+    }
+
+    /// One provider's status, as [`provider`](Self::provider) reports it, without building
+    /// the whole snapshot: cheap enough for the request path.
+    pub fn status(&self, provider: &str) -> Option<HealthStatus> {
+        self.get(provider).map(|p| p.status())
     }
 
     /// Opens the circuit until [`force_close`](Self::force_close) or [`reset`](Self::reset):

@@ -102,3 +102,26 @@ fn anomaly_events_serialise_with_their_kind_and_time() {
     let whole = serde_json::to_value(&snapshot).unwrap();
     assert_eq!(whole["anomalies"], json!(["latency_spike"]));
 }
+
+#[test]
+fn status_reads_what_the_snapshot_says_without_building_it() {
+    use gatewayz_metrics::HealthStatus;
+    let f = fixture(HealthConfig::default(), &["groq", "anthropic", "idle"]);
+    f.calls("anthropic", 20, ok(secs(2)));
+    f.calls("groq", 5, timeout());
+    f.advance(ms(12_500));
+    f.tracker.tick();
+    for provider in ["anthropic", "groq", "idle"] {
+        let snapshot = f.tracker.provider(provider).unwrap();
+        assert_eq!(
+            f.tracker.status(provider),
+            Some(snapshot.status),
+            "{provider}"
+        );
+    }
+    assert_eq!(f.tracker.status("anthropic"), Some(HealthStatus::Healthy));
+    // Five timeouts opened groq's circuit: unavailable whatever its last score.
+    assert_eq!(f.tracker.status("groq"), Some(HealthStatus::Unavailable));
+    assert_eq!(f.tracker.status("idle"), Some(HealthStatus::Unknown));
+    assert_eq!(f.tracker.status("nobody"), None);
+}

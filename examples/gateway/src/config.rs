@@ -2,6 +2,7 @@
 
 use std::{collections::HashSet, net::SocketAddr, path::PathBuf, time::Duration};
 
+use gatewayz_health::HealthConfig;
 use serde::Deserialize;
 
 /// The configuration used when no file is given: three simulated providers.
@@ -17,6 +18,12 @@ pub struct Config {
     /// Demo traffic.
     #[serde(default)]
     pub demo: DemoConfig,
+    /// The health tracker: window, weights, status thresholds, circuit breaker, anomalies and
+    /// failover ranking, as `gatewayz_health::HealthConfig` reads them (durations as `"30s"`).
+    /// Omitted fields keep the tracker's defaults; per-provider latency overrides stay in
+    /// each `[[providers]]` entry.
+    #[serde(default)]
+    pub health: HealthConfig,
     /// Upstream providers, in preference order for ties.
     pub providers: Vec<ProviderConfig>,
 }
@@ -401,6 +408,27 @@ mod tests {
                 .contains("https://")
         );
         assert!(error("bogus = 1\nproviders = []").contains("unknown field"));
+    }
+
+    #[test]
+    fn the_health_table_reaches_the_tracker_config() {
+        let config = Config::from_toml(
+            r#"
+            [health]
+            window = { length = "20s", buckets = 10 }
+            circuit = { cool_down = "2s" }
+            [[providers]]
+            name = "a"
+            base_url = "https://a.example/v1"
+            models = [{ name = "m", input_price_per_million = 1, output_price_per_million = 1 }]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.health.window.length, Duration::from_secs(20));
+        assert_eq!(config.health.circuit.cool_down, Duration::from_secs(2));
+        // Fields left out keep the tracker's defaults.
+        assert_eq!(config.health.circuit.consecutive_failures, 5);
+        assert_eq!(Config::simulated().health, HealthConfig::default());
     }
 
     #[test]

@@ -240,6 +240,19 @@ impl ApiError {
         }
     }
 
+    /// 503 while the gateway shuts down: the client should retry (on another replica).
+    pub fn shutting_down() -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api_error",
+                "shutting_down",
+                "this gateway is shutting down; retry the request".into(),
+            )
+        }
+    }
+
     /// 504: the providers did not answer in time.
     pub fn timeout(model: &str) -> ApiError {
         ApiError::new(
@@ -275,6 +288,10 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status);
         if let Some(seconds) = self.retry_after {
             response.insert_header(("Retry-After", seconds.to_string()));
+        }
+        if self.code == "shutting_down" {
+            // Closing the connection sends the client's next request to another replica.
+            response.force_close();
         }
         response.json(self.body())
     }

@@ -13,7 +13,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     task::{Context, Poll},
     time::{Duration, Instant},
@@ -98,18 +98,30 @@ pub struct Gateway {
 
 /// Counts requests (and the streams they return) until they are done, so shutdown can wait.
 #[derive(Clone, Debug, Default)]
-pub struct Drain(Arc<AtomicUsize>);
+pub struct Drain {
+    active: Arc<AtomicUsize>,
+    closing: Arc<AtomicBool>,
+}
 
 impl Drain {
-    /// Counts one request until the returned guard is dropped.
-    pub fn enter(&self) -> Busy {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Busy(Arc::clone(&self.0))
+    /// Counts one request until the returned guard is dropped; refuses it once closing, so
+    /// that clients on keep-alive connections cannot keep the drain from ending.
+    pub fn enter(&self) -> Result<Busy, ApiError> {
+        if self.closing.load(Ordering::Relaxed) {
+            return Err(ApiError::shutting_down());
+        }
+        self.active.fetch_add(1, Ordering::Relaxed);
+        Ok(Busy(Arc::clone(&self.active)))
+    }
+
+    /// Refuses new requests from now on.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::Relaxed);
     }
 
     /// Requests and streams in progress.
     pub fn active(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
+        self.active.load(Ordering::Relaxed)
     }
 }
 
@@ -151,7 +163,7 @@ pub async fn chat_completions(
     client: web::Data<awc::Client>,
 ) -> Result<HttpResponse, ApiError> {
     let received = Instant::now();
-    let busy = gateway.drain.enter();
+    let busy = gateway.drain.enter()?;
     let key = gateway.keys.authenticate(authorization(&req)).await?;
     let request = ChatRequest::parse(&body)?;
     if key.credits_nano() <= 0 {
@@ -162,7 +174,8 @@ pub async fn chat_completions(
         .candidates(request.model())
         .ok_or_else(|| ApiError::unknown_model(request.model()))?;
     let names: Vec<&str> = candidates.iter().map(|p| p.name.as_str()).collect();
-    let order = gateway.health.failover_order(&names);
+    let mut order = gateway.health.failover_order(&names);
+    spread(&mut order, &gateway.health);
 
     let mut upstream_time = Duration::ZERO;
     let mut failures: Vec<(ErrorKind, Option<u64>)> = Vec::new();
@@ -255,6 +268,24 @@ pub async fn chat_completions(
         .metrics
         .gateway_overhead(received.elapsed().saturating_sub(upstream_time));
     Err(exhausted(request.model(), &failures))
+}
+
+/// Spreads load over the healthy front of the failover order.
+///
+/// The leading candidates that are healthy, or not judged yet, are equally good first choices:
+/// the first is picked among them at random, and the rest keep their order for failover.
+/// Always taking the best score would send a model's whole traffic to one provider and leave
+/// the others without calls, so their health would never be measured (and a slower but healthy
+/// primary would never serve). Degraded and unavailable providers are only failed over to.
+fn spread(order: &mut [&str], health: &HealthTracker) {
+    use gatewayz_metrics::HealthStatus::{Healthy, Unknown};
+    let front = order
+        .iter()
+        .take_while(|name| matches!(health.status(name), Some(Healthy | Unknown)))
+        .count();
+    if front > 1 {
+        order[..front].rotate_left(fastrand::usize(..front));
+    }
 }
 
 /// The client's error once every candidate failed.

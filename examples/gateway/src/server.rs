@@ -11,9 +11,7 @@ use std::{
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, dev::ServerHandle, web};
 use gatewayz_actix::{Admin, AdminActions, CircuitAction, HttpMetrics, Monitoring, configure};
-use gatewayz_health::{
-    HealthConfig, HealthTracker, ProviderConfig as HealthOverrides, SystemClock,
-};
+use gatewayz_health::{HealthTracker, ProviderConfig as HealthOverrides, SystemClock};
 use gatewayz_metrics::{Business, Metrics};
 use gatewayz_registry::RecorderBuilder;
 use serde_json::{Value, json};
@@ -100,7 +98,7 @@ pub fn run(options: Options) -> io::Result<()> {
         providers.push(Provider::new(provider, &base_url));
     }
 
-    let health = HealthTracker::builder(HealthConfig::default())
+    let health = HealthTracker::builder(config.health.clone())
         .clock(SystemClock::new())
         .metrics(metrics.clone())
         .build()
@@ -256,6 +254,7 @@ async fn drain_on_signal(
     // Joining the demo thread blocks for up to a second; not on the event loop.
     let _ = web::block(move || drop(demo)).await;
     server.pause().await;
+    drain.close();
     let deadline = Instant::now() + timeout;
     while drain.active() > 0 && Instant::now() < deadline {
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
@@ -381,6 +380,7 @@ fn banner(
     );
     println!("  summary          {url}/prometheus/metrics/summary");
     println!("  metrics docs     {url}/prometheus/metrics/docs");
+    println!("  status page      {url}/prometheus/dashboard");
     println!("  health           {url}/health  {url}/health/providers");
     for provider in &config.providers {
         match simulators.0.get(&provider.name) {

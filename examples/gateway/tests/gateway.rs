@@ -223,54 +223,75 @@ async fn clients_keep_getting_answers_when_a_provider_goes_down() {
     let setup = Setup::new(CONFIG);
     let key = setup.create_key("paid", 10.0);
     let gateway = setup.start(&[]);
-    for _ in 0..3 {
+    // Both providers are healthy (or not judged yet): load is spread over them.
+    for _ in 0..40 {
         assert_eq!(
             gateway.complete(&key, chat("shared", false)).await.status,
             200
         );
     }
+    let served = |metrics: &gatewayz_testkit::exposition::Exposition, provider: &str| {
+        let labels = [
+            ("provider", provider),
+            ("model", "shared"),
+            ("status", "success"),
+        ];
+        metrics.value("model_inference_requests_total", &labels)
+    };
+    let before = gateway.metrics().await;
+    assert!(
+        served(&before, "alpha") > 0.0 && served(&before, "beta") > 0.0,
+        "no spreading"
+    );
+
     gateway.simulate("alpha", json!({"outage": true})).await;
-    for i in 0..10 {
-        let reply = gateway.complete(&key, chat("shared", i % 2 == 0)).await;
-        assert_eq!(reply.status, 200, "request {i}: {reply:?}");
-    }
-    let metrics = gateway.metrics().await;
+    // Requests that try alpha first fail over to beta; five failures in a row open its circuit.
     let alpha = ("provider", "alpha");
+    let mut requests = 0;
+    let metrics = loop {
+        let reply = gateway
+            .complete(&key, chat("shared", requests % 2 == 0))
+            .await;
+        assert_eq!(reply.status, 200, "request {requests}: {reply:?}");
+        requests += 1;
+        let metrics = gateway.metrics().await;
+        let open = metrics.value(
+            "gatewayz_circuit_breaker_state",
+            &[alpha, ("state", "open")],
+        );
+        if open == 1.0 {
+            break metrics;
+        }
+        assert!(requests < 200, "alpha's circuit never opened");
+    };
+    for _ in 0..10 {
+        assert_eq!(
+            gateway.complete(&key, chat("shared", false)).await.status,
+            200
+        );
+    }
+    let after = gateway.metrics().await;
+    let failovers = [alpha, ("reason", "connection")];
+    assert_eq!(metrics.value("gatewayz_failovers_total", &failovers), 5.0);
     assert_eq!(
-        metrics.value(
-            "gatewayz_failovers_total",
-            &[alpha, ("reason", "connection")]
-        ),
+        metrics.value("gatewayz_provider_errors_total", &failovers),
         5.0
     );
+    // An open circuit takes alpha out of the order: no more failovers, beta serves everything.
+    assert_eq!(after.value("gatewayz_failovers_total", &failovers), 5.0);
     assert_eq!(
-        metrics.value(
-            "gatewayz_circuit_breaker_state",
-            &[alpha, ("state", "open")]
-        ),
-        1.0
-    );
-    assert_eq!(
-        metrics.value(
+        after.value(
             "gatewayz_circuit_breaker_transitions_total",
             &[alpha, ("from", "closed"), ("to", "open")]
         ),
         1.0
     );
+    assert_eq!(after.value("provider_availability", &[alpha]), 0.0);
     assert_eq!(
-        metrics.value(
-            "gatewayz_provider_errors_total",
-            &[alpha, ("reason", "connection")]
-        ),
-        5.0
+        served(&after, "beta") - served(&before, "beta"),
+        f64::from(requests + 10)
     );
-    assert_eq!(metrics.value("provider_availability", &[alpha]), 0.0);
-    let beta = [
-        ("provider", "beta"),
-        ("model", "shared"),
-        ("status", "success"),
-    ];
-    assert_eq!(metrics.value("model_inference_requests_total", &beta), 10.0);
+    assert_eq!(served(&after, "alpha"), served(&before, "alpha"));
 
     // Once the provider is back and the cool-down has passed, a probe closes the circuit; here
     // an operator resets it instead of waiting 30 s.
