@@ -44,8 +44,27 @@ pub const ALERTMANAGER: Tool = Tool {
     package: "prometheus-alertmanager",
 };
 
+/// Headless Chromium, for the status page's browser test (`chromium` on Debian 12).
+pub const CHROMIUM: Tool = Tool {
+    binary: "chromium",
+    package: "chromium",
+};
+
+/// The WebDriver server the browser test drives Chromium through; same version as Chromium.
+pub const CHROMEDRIVER: Tool = Tool {
+    binary: "chromedriver",
+    package: "chromium-driver",
+};
+
 /// What `cargo xtask test` provides before running the tests.
-pub const TEST_TOOLS: &[Tool] = &[PROMTOOL, PROMETHEUS, AMTOOL, ALERTMANAGER];
+pub const TEST_TOOLS: &[Tool] = &[
+    PROMTOOL,
+    PROMETHEUS,
+    AMTOOL,
+    ALERTMANAGER,
+    CHROMIUM,
+    CHROMEDRIVER,
+];
 
 /// Finds `binary` on `PATH`.
 pub fn find(binary: &str) -> Option<PathBuf> {

@@ -26,6 +26,7 @@ pub struct Monitoring {
     pub(crate) auth: Auth,
     pub(crate) cors: Cors,
     pub(crate) admin: Option<Admin>,
+    pub(crate) dashboard: bool,
     flights: Arc<Flights>,
 }
 
@@ -36,13 +37,14 @@ impl fmt::Debug for Monitoring {
             .field("auth", &self.auth)
             .field("cors", &self.cors)
             .field("admin", &self.admin)
+            .field("dashboard", &self.dashboard)
             .finish_non_exhaustive()
     }
 }
 
 impl Monitoring {
     /// Endpoints serving what `handle`'s recorder holds; no authentication, CORS open to any
-    /// origin on the JSON endpoints, admin endpoints off.
+    /// origin on the JSON endpoints, admin endpoints off, status page on.
     pub fn new(handle: Handle) -> Self {
         Monitoring::from_source(Arc::new(handle))
     }
@@ -63,6 +65,7 @@ impl Monitoring {
             auth: Auth::default(),
             cors: Cors::default(),
             admin: None,
+            dashboard: true,
             flights: Arc::default(),
         }
     }
@@ -82,6 +85,16 @@ impl Monitoring {
     /// Turns the admin endpoints on.
     pub fn admin(mut self, admin: Admin) -> Self {
         self.admin = Some(admin);
+        self
+    }
+
+    /// Serves the status page at `/prometheus/dashboard` (the default), or not (`false`: the
+    /// path is left to the host, which usually answers 404).
+    ///
+    /// The page holds no data: what it shows comes from the summary endpoint, with that
+    /// endpoint's authentication, so turning it off hides nothing that the summary does not.
+    pub fn dashboard(mut self, on: bool) -> Self {
+        self.dashboard = on;
         self
     }
 

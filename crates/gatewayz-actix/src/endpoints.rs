@@ -13,14 +13,14 @@ use flate2::{Compression, write::GzEncoder};
 use gatewayz_registry::{Category, ProviderSummary};
 use serde::Serialize;
 
-use crate::{Error, Monitoring, admin, error::cut, flights::Read};
+use crate::{Error, Monitoring, admin, dashboard, error::cut, flights::Read};
 
 /// `Content-Type` of the Prometheus text format; Prometheus 3 rejects scrapes without it.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// `Content-Type` of `/prometheus/metrics/docs`.
 pub const MARKDOWN_CONTENT_TYPE: &str = "text/markdown; charset=utf-8";
 
-const GET_HEAD: &str = "GET, HEAD";
+pub(crate) const GET_HEAD: &str = "GET, HEAD";
 const GET_HEAD_OPTIONS: &str = "GET, HEAD, OPTIONS";
 const POST: &str = "POST";
 
@@ -34,7 +34,8 @@ const POST: &str = "POST";
 /// let app = actix_web::App::new().configure(configure(monitoring.clone()));
 /// ```
 ///
-/// Mounts `/prometheus/metrics/*`, `/health`, `/health/*` and
+/// Mounts `/prometheus/metrics/*`, the status page `/prometheus/dashboard` (unless turned off
+/// with [`Monitoring::dashboard`]), `/health`, `/health/*` and
 /// `/admin/providers/{provider}/circuit/{action}`; see the crate docs for what each answers.
 pub fn configure(monitoring: Monitoring) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
@@ -67,6 +68,9 @@ pub fn configure(monitoring: Monitoring) -> impl FnOnce(&mut ServiceConfig) {
             .service(get("/docs", GET_HEAD, docs))
             .default_service(web::to(not_found));
         cfg.service(metrics);
+        if data.dashboard {
+            cfg.service(dashboard::scope());
+        }
 
         cfg.service(
             with_preflight(get("/health", json_allow, health), &data).app_data(data.clone()),
@@ -91,7 +95,7 @@ pub fn configure(monitoring: Monitoring) -> impl FnOnce(&mut ServiceConfig) {
 }
 
 /// A resource answering GET and HEAD with `handler`, and 405 with `Allow: allow` otherwise.
-fn get<F, Args>(path: &str, allow: &'static str, handler: F) -> Resource
+pub(crate) fn get<F, Args>(path: &str, allow: &'static str, handler: F) -> Resource
 where
     F: Handler<Args> + Clone,
     Args: FromRequest + 'static,
@@ -305,7 +309,7 @@ async fn admin_circuit(req: HttpRequest, state: Data<Monitoring>) -> HttpRespons
     respond(admin::circuit(req, state.admin.clone()).await)
 }
 
-async fn not_found() -> HttpResponse {
+pub(crate) async fn not_found() -> HttpResponse {
     HttpResponse::from_error(Error::NotFound)
 }
 

@@ -1,11 +1,11 @@
 //! The HTTP face of the gatewayz monitoring stack, for actix-web services.
 //!
 //! One call, [`configure`], mounts the Prometheus endpoints, the JSON summary, the metrics
-//! reference, health and admin endpoints; [`HttpMetrics`] records every request of the host
-//! service. The crate is wiring only: the metrics come from `gatewayz-registry` (through a
-//! [`MetricsSource`], normally its [`Handle`](gatewayz_registry::Handle)), the HTTP metrics are
-//! recorded through `gatewayz-metrics`, and admin actions are carried out by the host through
-//! [`AdminActions`].
+//! reference, a live status page, health and admin endpoints; [`HttpMetrics`] records every request
+//! of the host service. The crate is wiring only: the metrics come from `gatewayz-registry`
+//! (through a [`MetricsSource`], normally its [`Handle`](gatewayz_registry::Handle)), the HTTP
+//! metrics are recorded through `gatewayz-metrics`, and admin actions are carried out by the host
+//! through [`AdminActions`].
 //!
 //! ```
 //! use actix_web::{App, test};
@@ -71,6 +71,8 @@
 //! | `GET/HEAD /prometheus/metrics/{providers,models,business,performance,system}` | one category | metrics |
 //! | `GET/HEAD /prometheus/metrics/summary[?category=C]` | JSON summary, all or one category | metrics |
 //! | `GET/HEAD /prometheus/metrics/docs` | Markdown reference of every metric, with PromQL | public |
+//! | `GET/HEAD /prometheus/dashboard` | the status page (HTML), unless turned off | public; its data comes from the summary |
+//! | `GET/HEAD /prometheus/dashboard/{app.css,app.js}` | the page's stylesheet and script | public |
 //! | `GET/HEAD /health` | liveness: `{"status":"ok"}` or `{"status":"degraded","reason":...}` | public |
 //! | `GET/HEAD /health/providers` | score, status, circuit state, anomalies per provider | public |
 //! | `POST /admin/providers/{provider}/circuit/{open,close,reset}` | admin action | admin key |
@@ -127,6 +129,24 @@
 //!   read of the metrics source failed (until a later read succeeds). `/health/providers` reads
 //!   the health the tracker publishes as gauges (score, status, circuit state, active
 //!   anomalies); without a recorder it answers 503, like the metrics endpoints.
+//! - **Status page.** `/prometheus/dashboard` is a page for people, not scrapers: provider cards
+//!   (status in colour and in words, health score, error rate, p95 latency, circuit state,
+//!   anomalies), business tiles, and charts of the last 15 minutes (request rate, error rate, p95
+//!   latency and cost per hour per provider, tokens per minute per model). Its script polls the
+//!   summary every 5 seconds (`?refresh=N` for N seconds, 1 to 60) and keeps the history in the
+//!   page's memory: rates come from counter differences between polls, a counter that went down (a
+//!   restart) counts from zero, and a reload starts the charts afresh. It says when the data is
+//!   stale (no successful poll for three intervals), when the gateway is unreachable and when the
+//!   summary answers an error. The page is public, as it holds no data; when the summary answers
+//!   401 it asks for a bearer token or basic credentials, keeps them in the tab's `sessionStorage`
+//!   and sends them in `Authorization`. HTML, CSS and JavaScript are compiled into the crate (no
+//!   CDN, no web font, no build step, no inline script or style) and served with
+//!   `Content-Security-Policy` allowing only them and the summary (`default-src 'none'`, no
+//!   framing, Trusted Types on), `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`,
+//!   `X-Frame-Options: DENY`, `Cache-Control: no-cache` and a content `ETag` (a reload revalidates
+//!   for nothing). The page links its files and the summary relatively, so it works under any
+//!   prefix the scope is mounted at; like every path here it has no trailing-slash form
+//!   (`/prometheus/dashboard/` is 404). [`Monitoring::dashboard`]`(false)` turns it off.
 //! - **CORS** ([`Cors`]) applies to the JSON endpoints (summary, `/health`,
 //!   `/health/providers`): any origin by default, a list, or off. Preflight `OPTIONS` is
 //!   answered without credentials and allows the `Authorization` header.
@@ -155,6 +175,7 @@
 mod admin;
 mod auth;
 mod config;
+mod dashboard;
 mod endpoints;
 mod error;
 mod flights;

@@ -61,8 +61,8 @@ pub use catalogue::{Category, MetricDef, MetricKind, Unit};
 pub use error::Error;
 pub use recorder::{DEFAULT_BUCKETS, DEFAULT_LABEL_CAP, GatewayzRecorder, Handle, RecorderBuilder};
 pub use summary::{
-    BusinessSummary, ModelsSummary, PerformanceSummary, ProviderSummary, ProvidersSummary,
-    Sections, Summary, SystemSummary,
+    BusinessSummary, ModelSummary, ModelsSummary, PerformanceSummary, ProviderSummary,
+    ProvidersSummary, Sections, Summary, SystemSummary,
 };
 
 /// Declares every catalogued metric to the installed `metrics` recorder (`describe_*`), so that

@@ -114,6 +114,10 @@ pub struct ProviderSummary {
     pub failovers_total: u64,
     /// Inference calls since start.
     pub requests_total: u64,
+    /// Of which failed (`requests_total` counts them too).
+    pub failed_requests_total: u64,
+    /// Upstream cost of this provider's calls since start, in US dollars.
+    pub cost_usd_total: f64,
 }
 
 /// Inference traffic.
@@ -140,6 +144,26 @@ pub struct ModelsSummary {
     pub avg_time_to_first_token_ms: Option<f64>,
     /// Distinct models with inference calls.
     pub models: usize,
+    /// Traffic, tokens and cost per model, across providers, sorted by name.
+    pub by_model: Vec<ModelSummary>,
+}
+
+/// One model's traffic since start, across providers.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[non_exhaustive]
+pub struct ModelSummary {
+    /// Model id, as routed.
+    pub model: String,
+    /// Inference calls.
+    pub requests_total: u64,
+    /// Of which failed.
+    pub failed_requests_total: u64,
+    /// Input (prompt) tokens.
+    pub input_tokens: u64,
+    /// Output (completion) tokens.
+    pub output_tokens: u64,
+    /// Upstream cost, in US dollars.
+    pub cost_usd_total: f64,
 }
 
 /// Money and customers.
@@ -276,9 +300,24 @@ fn providers(store: &Store) -> ProvidersSummary {
         Some(())
     });
     for_each(store, &MODEL_INFERENCE_REQUESTS, |s| {
-        entry(map, s)?.requests_total += raw_counter(s)?;
+        let n = raw_counter(s)?;
+        let p = entry(map, s)?;
+        p.requests_total += n;
+        if s.label(MODEL_INFERENCE_REQUESTS.labels[2].name) == Some("error") {
+            p.failed_requests_total += n;
+        }
         Some(())
     });
+    // Summed raw, then scaled once, as `sum_counter` does: the providers' costs then add up
+    // to the business section's total.
+    let mut cost: BTreeMap<String, u64> = BTreeMap::new();
+    for_each(store, &COST_USD, |s| {
+        add_raw(&mut cost, s.label(PROVIDER.name)?, raw_counter(s)?);
+        Some(())
+    });
+    for (provider, raw) in cost {
+        entry_named(map, &provider).cost_usd_total = COST_USD.scale.to_value(raw);
+    }
 
     let by_provider: Vec<ProviderSummary> = by_provider.into_values().collect();
     let count_status = |status: &str| {
@@ -323,7 +362,14 @@ fn entry<'a>(
     map: &'a mut BTreeMap<String, ProviderSummary>,
     series: &Series,
 ) -> Option<&'a mut ProviderSummary> {
-    let provider = series.label(PROVIDER.name)?;
+    Some(entry_named(map, series.label(PROVIDER.name)?))
+}
+
+/// The summary entry of `provider`, created on first sight.
+fn entry_named<'a>(
+    map: &'a mut BTreeMap<String, ProviderSummary>,
+    provider: &str,
+) -> &'a mut ProviderSummary {
     // Most series belong to a provider already seen: look up by `&str` before allocating.
     if !map.contains_key(provider) {
         let summary = ProviderSummary {
@@ -332,45 +378,91 @@ fn entry<'a>(
         };
         map.insert(provider.to_owned(), summary);
     }
-    map.get_mut(provider)
+    map.get_mut(provider).expect("inserted above")
+}
+
+/// Adds `n` to `key`'s raw total, allocating the key only on first sight.
+fn add_raw(totals: &mut BTreeMap<String, u64>, key: &str, n: u64) {
+    match totals.get_mut(key) {
+        Some(total) => *total = total.saturating_add(n),
+        None => {
+            totals.insert(key.to_owned(), n);
+        }
+    }
 }
 
 fn models(store: &Store) -> ModelsSummary {
     let mut summary = ModelsSummary::default();
-    let mut models = std::collections::BTreeSet::new();
+    let mut by_model: BTreeMap<String, ModelSummary> = BTreeMap::new();
     for_each(store, &MODEL_INFERENCE_REQUESTS, |s| {
         let n = raw_counter(s)?;
+        let failed = s.label(MODEL_INFERENCE_REQUESTS.labels[2].name) == Some("error");
         summary.total_inference_requests += n;
-        if s.label(MODEL_INFERENCE_REQUESTS.labels[2].name) == Some("error") {
+        if failed {
             summary.failed_inference_requests += n;
         }
-        if let Some(model) = s
-            .label(MODEL.name)
-            .filter(|m| n > 0 && !models.contains(*m))
-        {
-            models.insert(model.to_owned());
+        let model = model_entry(&mut by_model, s.label(MODEL.name)?);
+        model.requests_total += n;
+        if failed {
+            model.failed_requests_total += n;
         }
         Some(())
     });
-    summary.models = models.len();
+    summary.models = by_model.values().filter(|m| m.requests_total > 0).count();
     summary.error_rate = ratio(
         summary.failed_inference_requests as f64,
         summary.total_inference_requests as f64,
     );
     for_each(store, &TOKENS_USED, |s| {
         let n = raw_counter(s)?;
-        match s.label(TOKEN_TYPE.name)? {
-            "input" => summary.input_tokens += n,
-            "output" => summary.output_tokens += n,
-            _ => {}
+        let token_type = s.label(TOKEN_TYPE.name)?;
+        let model = s.label(MODEL.name).map(|m| model_entry(&mut by_model, m));
+        let (total, per_model) = match token_type {
+            "input" => (
+                &mut summary.input_tokens,
+                model.map(|m| &mut m.input_tokens),
+            ),
+            "output" => (
+                &mut summary.output_tokens,
+                model.map(|m| &mut m.output_tokens),
+            ),
+            _ => return None,
+        };
+        *total += n;
+        if let Some(per_model) = per_model {
+            *per_model += n;
         }
         Some(())
     });
+    let mut cost: BTreeMap<String, u64> = BTreeMap::new();
+    for_each(store, &COST_USD, |s| {
+        add_raw(&mut cost, s.label(MODEL.name)?, raw_counter(s)?);
+        Some(())
+    });
+    for (model, raw) in cost {
+        model_entry(&mut by_model, &model).cost_usd_total = COST_USD.scale.to_value(raw);
+    }
     summary.tokens_used_total = summary.input_tokens + summary.output_tokens;
     summary.credits_used_total = sum_counter(store, &CREDITS_USED);
     summary.avg_inference_latency_ms = histogram_mean_ms(store, &MODEL_INFERENCE_DURATION);
     summary.avg_time_to_first_token_ms = histogram_mean_ms(store, &TIME_TO_FIRST_TOKEN);
+    summary.by_model = by_model.into_values().collect();
     summary
+}
+
+/// The summary entry of `model`, created on first sight.
+fn model_entry<'a>(
+    map: &'a mut BTreeMap<String, ModelSummary>,
+    model: &str,
+) -> &'a mut ModelSummary {
+    if !map.contains_key(model) {
+        let summary = ModelSummary {
+            model: model.to_owned(),
+            ..ModelSummary::default()
+        };
+        map.insert(model.to_owned(), summary);
+    }
+    map.get_mut(model).expect("inserted above")
 }
 
 fn business(store: &Store) -> BusinessSummary {

@@ -158,3 +158,73 @@ fn models_business_performance_and_system_sections_add_up() {
     assert_eq!(m["system"]["error_rate"], 0.1);
     assert_eq!(m["system"]["in_progress"], 2);
 }
+
+#[test]
+fn failures_and_cost_per_provider_and_usage_per_model_are_summed_across_series() {
+    let json = summary_json(
+        || {
+            let requests = |provider: &str, model: &str, status: &str, n| {
+                counter!(c::MODEL_INFERENCE_REQUESTS.name, "provider" => provider.to_owned(), "model" => model.to_owned(), "status" => status.to_owned())
+                    .increment(n)
+            };
+            requests("anthropic", "claude", "success", 7);
+            requests("anthropic", "claude", "error", 3);
+            requests("openrouter", "claude", "success", 5);
+            requests("openrouter", "gpt", "error", 1);
+            let tokens = |provider: &str, model: &str, token_type: &str, n| {
+                counter!(c::TOKENS_USED.name, "provider" => provider.to_owned(), "model" => model.to_owned(), "token_type" => token_type.to_owned())
+                    .increment(n)
+            };
+            tokens("anthropic", "claude", "input", 1000);
+            tokens("anthropic", "claude", "output", 200);
+            tokens("openrouter", "claude", "input", 500);
+            tokens("openrouter", "gpt", "output", 40);
+            let cost = |provider: &str, model: &str, usd| {
+                counter!(c::COST_USD.name, "provider" => provider.to_owned(), "model" => model.to_owned())
+                    .increment(c::COST_USD.scale.to_increment(usd))
+            };
+            cost("anthropic", "claude", 0.5);
+            cost("openrouter", "claude", 0.25);
+            cost("openrouter", "gpt", 0.125);
+            // Cost alone is enough for a provider to be listed.
+            cost("groq", "llama", 0.0625);
+        },
+        None,
+    );
+    let m = &json["metrics"];
+    let providers: Vec<Value> = m["providers"]["by_provider"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            json!([
+                p["provider"],
+                p["requests_total"],
+                p["failed_requests_total"],
+                p["cost_usd_total"]
+            ])
+        })
+        .collect();
+    assert_eq!(
+        providers,
+        [
+            json!(["anthropic", 10, 3, 0.5]),
+            json!(["groq", 0, 0, 0.0625]),
+            json!(["openrouter", 6, 1, 0.375]),
+        ]
+    );
+    assert_eq!(
+        m["models"]["by_model"],
+        json!([
+            {"model": "claude", "requests_total": 15, "failed_requests_total": 3,
+             "input_tokens": 1500, "output_tokens": 200, "cost_usd_total": 0.75},
+            {"model": "gpt", "requests_total": 1, "failed_requests_total": 1,
+             "input_tokens": 0, "output_tokens": 40, "cost_usd_total": 0.125},
+            {"model": "llama", "requests_total": 0, "failed_requests_total": 0,
+             "input_tokens": 0, "output_tokens": 0, "cost_usd_total": 0.0625},
+        ])
+    );
+    // A model with cost but no call is listed, not counted among the models with traffic.
+    assert_eq!(m["models"]["models"], 2);
+    assert_eq!(m["business"]["total_cost_usd"], 0.9375);
+}
