@@ -8,6 +8,8 @@
 //! - `cargo xtask codegen [--check]`: regenerates (or checks) every file generated from the
 //!   catalogue: Grafana dashboards and provisioning, Prometheus rules, rule unit tests and
 //!   configuration, the Alertmanager configuration, and the Markdown references.
+//! - `cargo xtask stack [--retention 7d]`: runs the example gateway, Prometheus and (if
+//!   installed) Alertmanager with the shipped configuration, data under `target/stack/`.
 //!
 //! The library holds what codegen writes, as Rust data, so tests can use it directly:
 //!
@@ -17,7 +19,8 @@
 //! - [`rules::groups`]: the Prometheus recording and alerting rules, each alert with its
 //!   runbook and its `promtool test rules` cases;
 //! - [`promql::library`]: the PromQL library of `docs/promql.md`;
-//! - [`stack`]: `prometheus.yml`, `alertmanager.yml` and Grafana provisioning.
+//! - [`stack`]: `prometheus.yml`, `alertmanager.yml` and Grafana provisioning, for the shipped
+//!   files or a test's addresses and timings, and an Alertmanager webhook receiver.
 //!
 //! ```
 //! use xtask::{dashboards, promql::{Substitution, substitute}};
@@ -60,6 +63,8 @@ usage: cargo xtask <command>
 commands:
   test               install what the tests need, then fmt --check, clippy -D warnings, cargo test
   codegen [--check]  regenerate the files derived from the catalogue (or only check them)
+  stack [--retention DURATION] [--no-alertmanager]
+                     run the example gateway, Prometheus and Alertmanager locally (Ctrl-C stops)
 ";
 
 /// Runs the command line `args` (without the program name).
@@ -71,6 +76,7 @@ pub fn cli(args: &[String]) -> Result {
             Some("--check") => codegen::run(codegen::Mode::Check),
             Some(other) => Err(format!("unknown codegen option `{other}`")),
         },
+        Some("stack") => stack::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())

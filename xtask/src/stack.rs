@@ -1,8 +1,30 @@
-//! Configuration of the monitoring stack around the example gateway: `prometheus.yml`,
-//! `alertmanager.yml` and Grafana provisioning.
+//! The monitoring stack around the example gateway: its configuration (`prometheus.yml`,
+//! `alertmanager.yml`, Grafana provisioning) and `cargo xtask stack`, which runs it.
 //!
 //! The defaults run everything on one machine: the gateway on `127.0.0.1:8080`, Prometheus on
-//! `:9090`, Alertmanager on `:9093`, Grafana reading the dashboards from disk.
+//! `:9090`, Alertmanager on `:9093` posting to webhooks on `:9095`, Grafana reading the
+//! dashboards from disk. [`prometheus_yml_for`] and [`alertmanager_yml_for`] write the same
+//! files for other addresses and timings (the end-to-end test runs them on loopback ports with
+//! one-second intervals); [`Webhooks`] receives Alertmanager's notifications.
+//!
+//! ```
+//! use xtask::stack::{PrometheusSetup, prometheus_yml, prometheus_yml_for};
+//!
+//! assert_eq!(prometheus_yml(), prometheus_yml_for(&PrometheusSetup::default()));
+//! let test = prometheus_yml_for(&PrometheusSetup {
+//!     gateways: vec!["127.0.0.1:40001".into(), "127.0.0.1:40002".into()],
+//!     interval: "1s".into(),
+//!     scrape_timeout: "1s".into(),
+//!     ..PrometheusSetup::default()
+//! });
+//! assert!(test.contains("127.0.0.1:40002") && test.contains("scrape_interval: 1s"));
+//! ```
+
+mod local;
+mod webhook;
+
+pub use local::run;
+pub use webhook::{Notification, Webhooks};
 
 use crate::{
     GENERATED_BY,
@@ -20,6 +42,9 @@ pub const SCRAPE_INTERVAL: &str = "15s";
 pub const PROMETHEUS_URL: &str = "http://127.0.0.1:9090";
 /// Where Alertmanager listens.
 pub const ALERTMANAGER_TARGET: &str = "127.0.0.1:9093";
+/// Where Alertmanager's webhook receivers post (`/page`, `/chat`); `cargo xtask stack` prints
+/// what arrives there.
+pub const WEBHOOK_URL: &str = "http://127.0.0.1:9095";
 /// Where Grafana's dashboard provider reads the JSON files.
 pub const GRAFANA_DASHBOARDS_PATH: &str = "/var/lib/grafana/dashboards/gatewayz";
 
@@ -32,34 +57,64 @@ fn header(source: &str, about: &str) -> String {
     format!("{GENERATED_BY} from xtask/src/{source}; do not edit.\n{about}")
 }
 
+/// What a `prometheus.yml` scrapes, how often, and where it sends alerts.
+///
+/// [`Default`] is the shipped file; a test or a local stack changes the addresses and the
+/// interval and keeps everything else (job name, metrics path, rule files under `rules/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrometheusSetup {
+    /// Gateway replicas, `host:port` each: one target per replica.
+    pub gateways: Vec<String>,
+    /// Scrape and rule evaluation interval.
+    pub interval: String,
+    /// Scrape timeout, at most `interval`.
+    pub scrape_timeout: String,
+    /// Where Prometheus itself listens (`host:port`), scraped as job `prometheus`.
+    pub prometheus: String,
+    /// Alertmanager's `host:port`; `None` sends alerts nowhere.
+    pub alertmanager: Option<String>,
+}
+
+impl Default for PrometheusSetup {
+    fn default() -> Self {
+        PrometheusSetup {
+            gateways: vec![GATEWAY_TARGET.to_owned()],
+            interval: SCRAPE_INTERVAL.to_owned(),
+            scrape_timeout: "10s".to_owned(),
+            prometheus: PROMETHEUS_URL.trim_start_matches("http://").to_owned(),
+            alertmanager: Some(ALERTMANAGER_TARGET.to_owned()),
+        }
+    }
+}
+
 /// `dashboards/prometheus/prometheus.yml`.
 pub fn prometheus_yml() -> String {
+    prometheus_yml_for(&PrometheusSetup::default())
+}
+
+/// A `prometheus.yml` for `setup`; the rule files are expected in `rules/` next to it.
+pub fn prometheus_yml_for(setup: &PrometheusSetup) -> String {
+    let alerting = match &setup.alertmanager {
+        Some(target) => Yaml::Seq(vec![Yaml::map([(
+            "static_configs",
+            Yaml::Seq(vec![Yaml::map([("targets", Yaml::strs([target]))])]),
+        )])]),
+        None => Yaml::Seq(Vec::new()),
+    };
     let root = Yaml::map([
         (
             "global",
             Yaml::map([
-                ("scrape_interval", Yaml::str(SCRAPE_INTERVAL)),
-                ("scrape_timeout", Yaml::str("10s")),
-                ("evaluation_interval", Yaml::str(SCRAPE_INTERVAL)),
+                ("scrape_interval", Yaml::str(&setup.interval)),
+                ("scrape_timeout", Yaml::str(&setup.scrape_timeout)),
+                ("evaluation_interval", Yaml::str(&setup.interval)),
             ]),
         ),
         (
             "rule_files",
             Yaml::strs(rules::files().iter().map(|f| format!("rules/{}", f.file))),
         ),
-        (
-            "alerting",
-            Yaml::map([(
-                "alertmanagers",
-                Yaml::Seq(vec![Yaml::map([(
-                    "static_configs",
-                    Yaml::Seq(vec![Yaml::map([(
-                        "targets",
-                        Yaml::strs([ALERTMANAGER_TARGET]),
-                    )])]),
-                )])]),
-            )]),
-        ),
+        ("alerting", Yaml::map([("alertmanagers", alerting)])),
         (
             "scrape_configs",
             Yaml::Seq(vec![
@@ -68,7 +123,7 @@ pub fn prometheus_yml() -> String {
                     ("metrics_path", Yaml::str(METRICS_PATH)),
                     (
                         "static_configs",
-                        Yaml::Seq(vec![Yaml::map([("targets", Yaml::strs([GATEWAY_TARGET]))])]),
+                        Yaml::Seq(vec![Yaml::map([("targets", Yaml::strs(&setup.gateways))])]),
                     ),
                 ])
                 .commented(
@@ -82,13 +137,20 @@ pub fn prometheus_yml() -> String {
                         "static_configs",
                         Yaml::Seq(vec![Yaml::map([(
                             "targets",
-                            Yaml::strs([PROMETHEUS_URL.trim_start_matches("http://")]),
+                            Yaml::strs([&setup.prometheus]),
                         )])]),
                     ),
                 ]),
             ]),
         ),
     ]);
+    if *setup != PrometheusSetup::default() {
+        return document(
+            "Prometheus for a gatewayz test or local stack, from xtask::stack::prometheus_yml_for;\n\
+             the shipped file is dashboards/prometheus/prometheus.yml (`cargo xtask codegen`).",
+            &root,
+        );
+    }
     let mut text = document(
         &header(
             "stack.rs",
@@ -140,12 +202,50 @@ pub fn inhibitions() -> Vec<Inhibition> {
     ]
 }
 
+/// Where Alertmanager's receivers post and how it batches: the shipped file, or a test's.
+///
+/// The routing tree, the matchers and the inhibitions are not settings: every setup shares them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertmanagerSetup {
+    /// Base URL of the webhooks: the pager posts to `{webhook}/page`, the chat to
+    /// `{webhook}/chat`.
+    pub webhook: String,
+    /// How long a new group waits for more alerts before its first notification.
+    pub group_wait: String,
+    /// The same for critical alerts (the pager's route).
+    pub critical_group_wait: String,
+    /// How long a group waits before notifying about changes (new or resolved alerts).
+    pub group_interval: String,
+    /// How long before an unchanged, still firing group is notified again.
+    pub repeat_interval: String,
+    /// The same for critical alerts.
+    pub critical_repeat_interval: String,
+}
+
+impl Default for AlertmanagerSetup {
+    fn default() -> Self {
+        AlertmanagerSetup {
+            webhook: WEBHOOK_URL.to_owned(),
+            group_wait: "30s".to_owned(),
+            critical_group_wait: "10s".to_owned(),
+            group_interval: "5m".to_owned(),
+            repeat_interval: "4h".to_owned(),
+            critical_repeat_interval: "1h".to_owned(),
+        }
+    }
+}
+
 /// `dashboards/alertmanager/alertmanager.yml`.
 pub fn alertmanager_yml() -> String {
+    alertmanager_yml_for(&AlertmanagerSetup::default())
+}
+
+/// An `alertmanager.yml` for `setup`: the shipped routing with other receivers and timings.
+pub fn alertmanager_yml_for(setup: &AlertmanagerSetup) -> String {
     let matcher = |severity: Severity| format!("severity=\"{}\"", severity.as_str());
     let webhook = |path: &str| {
         Yaml::Seq(vec![Yaml::map([
-            ("url", Yaml::str(format!("http://127.0.0.1:9095/{path}"))),
+            ("url", Yaml::str(format!("{}/{path}", setup.webhook))),
             ("send_resolved", Yaml::Bool(true)),
         ])])
     };
@@ -169,17 +269,20 @@ pub fn alertmanager_yml() -> String {
             Yaml::map([
                 ("receiver", Yaml::str(CHAT)),
                 ("group_by", Yaml::strs(["alertname", "provider", "model"])),
-                ("group_wait", Yaml::str("30s")),
-                ("group_interval", Yaml::str("5m")),
-                ("repeat_interval", Yaml::str("4h")),
+                ("group_wait", Yaml::str(&setup.group_wait)),
+                ("group_interval", Yaml::str(&setup.group_interval)),
+                ("repeat_interval", Yaml::str(&setup.repeat_interval)),
                 (
                     "routes",
                     Yaml::Seq(vec![
                         Yaml::map([
                             ("receiver", Yaml::str(PAGER)),
                             ("matchers", Yaml::strs([matcher(Severity::Critical)])),
-                            ("group_wait", Yaml::str("10s")),
-                            ("repeat_interval", Yaml::str("1h")),
+                            ("group_wait", Yaml::str(&setup.critical_group_wait)),
+                            (
+                                "repeat_interval",
+                                Yaml::str(&setup.critical_repeat_interval),
+                            ),
                             ("continue", Yaml::Bool(true)),
                         ])
                         .commented("Critical alerts page, and (continue) reach the chat too."),
@@ -223,6 +326,14 @@ pub fn alertmanager_yml() -> String {
             ]),
         ),
     ]);
+    if *setup != AlertmanagerSetup::default() {
+        return document(
+            "Alertmanager for a gatewayz test or local stack, from \
+             xtask::stack::alertmanager_yml_for;\nthe shipped file is \
+             dashboards/alertmanager/alertmanager.yml (`cargo xtask codegen`).",
+            &root,
+        );
+    }
     document(
         &header(
             "stack.rs",

@@ -297,17 +297,23 @@ fn render_template(template: &str, labels: &[(&str, String)], value: &str) -> St
 impl RuleFile {
     /// The YAML file.
     pub fn render(&self) -> String {
+        self.render_scaled(TimeScale::SHIPPED)
+    }
+
+    /// The YAML file with every duration scaled (see [`TimeScale`]): the same rules, names and
+    /// thresholds on a faster clock, for tests that run a real Prometheus for minutes, not hours.
+    pub fn render_scaled(&self, scale: TimeScale) -> String {
         let groups = self.groups.iter().map(|group| {
             let rules = group.rules.iter().map(|rule| match rule {
                 Rule::Record(r) => Yaml::map([
                     ("record", Yaml::str(&r.record)),
-                    ("expr", Yaml::expr(&r.expr)),
+                    ("expr", Yaml::expr(scale.expr(&r.expr))),
                 ])
                 .commented(r.help),
                 Rule::Alert(a) => Yaml::map([
                     ("alert", Yaml::str(a.alert)),
-                    ("expr", Yaml::expr(&a.expr)),
-                    ("for", Yaml::str(a.for_)),
+                    ("expr", Yaml::expr(scale.expr(&a.expr))),
+                    ("for", Yaml::str(scale.duration(a.for_))),
                     (
                         "labels",
                         Yaml::map([("severity", Yaml::str(a.severity.as_str()))]),
@@ -323,15 +329,201 @@ impl RuleFile {
                 ("rules", Yaml::Seq(rules.collect())),
             ])
         });
+        let mut about = format!(
+            "{GENERATED_BY} from xtask/src/rules/; do not edit.\n\
+             Checked by `promtool check rules` and unit-tested by `promtool test rules` \
+             (dashboards/prometheus/tests/)."
+        );
+        if scale != TimeScale::SHIPPED {
+            about.push_str(&format!(
+                "\nEvery duration divided by {} (xtask::rules::TimeScale) for a test: not for \
+                 production.",
+                scale.divisor
+            ));
+        }
         crate::yaml::document(
-            &format!(
-                "{GENERATED_BY} from xtask/src/rules/; do not edit.\n\
-                 Checked by `promtool check rules` and unit-tested by `promtool test rules` \
-                 (dashboards/prometheus/tests/)."
-            ),
+            &about,
             &Yaml::map([("groups", Yaml::Seq(groups.collect()))]),
         )
     }
+}
+
+/// A faster clock for the rules: every duration in them (range selectors, subquery ranges and
+/// steps, `for:`) divided by one factor; names, label matchers, thresholds and the shape of
+/// every expression unchanged.
+///
+/// The shipped alerts judge five-minute windows and wait minutes before firing. An end-to-end
+/// test that must finish in a few minutes loads the same rules divided by ten: what it proves
+/// about the expressions (which series they select, how they aggregate across replicas, when
+/// they have no sample) holds at any time scale, because only the durations change. Recorded
+/// series keep their names (`...:rate5m` then covers 30 s), so the alerts and dashboards that
+/// refer to them still find them.
+///
+/// ```
+/// use xtask::rules::TimeScale;
+///
+/// let ten = TimeScale::faster(10);
+/// assert_eq!(ten.duration("2m"), "12s");
+/// assert_eq!(
+///     ten.expr(r#"sum(rate(x{path=~"/a[0-9]"}[5m])) and y[1h:1m]"#),
+///     r#"sum(rate(x{path=~"/a[0-9]"}[30s])) and y[6m:6s]"#
+/// );
+/// assert_eq!(TimeScale::SHIPPED.duration("2m"), "2m");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeScale {
+    divisor: u32,
+}
+
+impl TimeScale {
+    /// The shipped timings: every rendering is exactly the committed file.
+    pub const SHIPPED: TimeScale = TimeScale { divisor: 1 };
+
+    /// Every duration divided by `divisor`.
+    ///
+    /// # Panics
+    /// If `divisor` is 0.
+    pub fn faster(divisor: u32) -> TimeScale {
+        assert!(divisor > 0, "a time scale divides by at least 1");
+        TimeScale { divisor }
+    }
+
+    /// How many times faster than the shipped timings.
+    pub fn divisor(self) -> u32 {
+        self.divisor
+    }
+
+    /// A Prometheus duration (`5m`, `1h30m`, `250ms`) divided by the factor, written in the
+    /// largest unit that keeps it exact.
+    ///
+    /// # Panics
+    /// If `duration` is not a Prometheus duration, or would fall below a millisecond.
+    pub fn duration(self, duration: &str) -> String {
+        if self == TimeScale::SHIPPED {
+            return duration.to_owned();
+        }
+        let millis = parse_duration(duration)
+            .unwrap_or_else(|| panic!("`{duration}` is not a Prometheus duration"));
+        let scaled = millis / u64::from(self.divisor);
+        assert!(
+            scaled > 0,
+            "{duration} divided by {} is below a millisecond",
+            self.divisor
+        );
+        format_duration(scaled)
+    }
+
+    /// `expr` with every duration inside `[...]` scaled; quoted strings (regular expressions
+    /// may hold brackets) and brackets that hold no duration are left as they are. `offset`
+    /// and `@` modifiers are not scaled (a test checks that no rule uses them).
+    pub fn expr(self, expr: &str) -> String {
+        if self == TimeScale::SHIPPED {
+            return expr.to_owned();
+        }
+        let mut out = String::with_capacity(expr.len());
+        let mut chars = expr.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            match c {
+                '"' | '\'' | '`' => {
+                    // Copy the string literal through, escapes included.
+                    out.push(c);
+                    let mut escaped = false;
+                    for (_, inner) in chars.by_ref() {
+                        out.push(inner);
+                        if escaped {
+                            escaped = false;
+                        } else if inner == '\\' && c != '`' {
+                            escaped = true;
+                        } else if inner == c {
+                            break;
+                        }
+                    }
+                }
+                '[' => match expr[at..].find(']') {
+                    Some(len) => {
+                        let inside = &expr[at + 1..at + len];
+                        let parts: Vec<&str> = inside.split(':').map(str::trim).collect();
+                        let durations = parts
+                            .iter()
+                            .all(|p| p.is_empty() || parse_duration(p).is_some());
+                        if durations && parts.iter().any(|p| !p.is_empty()) {
+                            let scaled: Vec<String> = parts
+                                .iter()
+                                .map(|p| {
+                                    if p.is_empty() {
+                                        String::new()
+                                    } else {
+                                        self.duration(p)
+                                    }
+                                })
+                                .collect();
+                            out.push('[');
+                            out.push_str(&scaled.join(":"));
+                            out.push(']');
+                            while chars.peek().is_some_and(|&(i, _)| i <= at + len) {
+                                chars.next();
+                            }
+                        } else {
+                            out.push(c);
+                        }
+                    }
+                    None => out.push(c),
+                },
+                c => out.push(c),
+            }
+        }
+        out
+    }
+}
+
+/// Milliseconds in a Prometheus duration: one or more `<integer><unit>`, units `ms`, `s`, `m`,
+/// `h`, `d`, `w`, `y`, largest first.
+pub(crate) fn parse_duration(text: &str) -> Option<u64> {
+    const UNITS: [(&str, u64); 7] = [
+        ("ms", 1),
+        ("s", 1_000),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("y", 365 * 86_400_000),
+    ];
+    let mut rest = text;
+    let mut total: u64 = 0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        if digits == 0 {
+            return None;
+        }
+        let number: u64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let (unit, millis) = UNITS
+            .iter()
+            .filter(|(unit, _)| rest.starts_with(unit))
+            // `ms` before `m`: the longest unit that matches.
+            .max_by_key(|(unit, _)| unit.len())?;
+        rest = &rest[unit.len()..];
+        total = total.checked_add(number.checked_mul(*millis)?)?;
+    }
+    Some(total)
+}
+
+/// Milliseconds as a Prometheus duration in the largest exact unit.
+fn format_duration(millis: u64) -> String {
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if millis % size == 0 {
+            return format!("{}{unit}", millis / size);
+        }
+    }
+    format!("{millis}ms")
 }
 
 /// The `promtool test rules` files under `dashboards/prometheus/tests/`: one per alert group,
@@ -569,4 +761,59 @@ pub(crate) fn histogram(
 /// `value` repeated `count` times, space-separated (promtool cannot expand `NaN`).
 pub(crate) fn repeat(value: &str, count: usize) -> String {
     vec![value; count].join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_divide_into_the_largest_exact_unit() {
+        let ten = TimeScale::faster(10);
+        for (shipped, scaled) in [
+            ("5m", "30s"),
+            ("2m", "12s"),
+            ("10m", "1m"),
+            ("1h", "6m"),
+            ("1d", "144m"),
+            ("1h30m", "9m"),
+            ("15s", "1500ms"),
+            ("500ms", "50ms"),
+        ] {
+            assert_eq!(ten.duration(shipped), scaled, "{shipped}");
+        }
+    }
+
+    #[test]
+    fn only_durations_in_brackets_change() {
+        let ten = TimeScale::faster(10);
+        let expr = r#"sum by (provider) (increase(x{re=~"[5m]", s='[1h]'}[10m])) > 5"#;
+        assert_eq!(
+            ten.expr(expr),
+            r#"sum by (provider) (increase(x{re=~"[5m]", s='[1h]'}[1m])) > 5"#
+        );
+        assert_eq!(
+            ten.expr("x[$__rate_interval] offset 1m"),
+            "x[$__rate_interval] offset 1m"
+        );
+        assert_eq!(ten.expr("rate(x[5m])[1h:]"), "rate(x[30s])[6m:]");
+    }
+
+    #[test]
+    fn the_shipped_scale_renders_the_committed_files() {
+        for file in files() {
+            assert_eq!(file.render(), file.render_scaled(TimeScale::SHIPPED));
+        }
+        // `offset` and `@` modifiers are not scaled: none may appear in a rule.
+        for rule in groups().iter().flat_map(|g| &g.rules) {
+            assert!(
+                !rule.expr().contains(" offset ") && !rule.expr().contains(" @ "),
+                "{}: TimeScale does not scale offset or @ modifiers",
+                rule.name()
+            );
+        }
+        let scaled = files()[1].render_scaled(TimeScale::faster(10));
+        assert!(scaled.contains("for: 12s"), "{scaled}");
+        assert!(!scaled.contains("[5m]"), "{scaled}");
+    }
 }
