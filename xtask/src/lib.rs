@@ -8,6 +8,9 @@
 //! - `cargo xtask codegen [--check]`: regenerates (or checks) every file generated from the
 //!   catalogue: Grafana dashboards and provisioning, Prometheus rules, rule unit tests and
 //!   configuration, the Alertmanager configuration, and the Markdown references.
+//! - `cargo xtask bench [--quick] [--write]`: runs every benchmark and prints one table of
+//!   results against their baselines and targets ([`bench`](mod@bench)); `--write` puts it in
+//!   `docs/performance.md`.
 //! - `cargo xtask stack [--retention 7d]`: runs the example gateway, Prometheus and (if
 //!   installed) Alertmanager with the shipped configuration, data under `target/stack/`.
 //!
@@ -36,6 +39,7 @@
 //! }
 //! ```
 
+pub mod bench;
 pub mod codegen;
 pub mod dashboards;
 pub mod docs;
@@ -63,6 +67,8 @@ usage: cargo xtask <command>
 commands:
   test               install what the tests need, then fmt --check, clippy -D warnings, cargo test
   codegen [--check]  regenerate the files derived from the catalogue (or only check them)
+  bench [--quick] [--write]
+                     run every benchmark, print one table (--write: into docs/performance.md)
   stack [--retention DURATION] [--no-alertmanager]
                      run the example gateway, Prometheus and Alertmanager locally (Ctrl-C stops)
 ";
@@ -77,6 +83,7 @@ pub fn cli(args: &[String]) -> Result {
             Some(other) => Err(format!("unknown codegen option `{other}`")),
         },
         Some("stack") => stack::run(&args[1..]),
+        Some("bench") => bench::run(bench::Options::parse(&args[1..])?),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())

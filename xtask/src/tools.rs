@@ -44,6 +44,12 @@ pub const ALERTMANAGER: Tool = Tool {
     package: "prometheus-alertmanager",
 };
 
+/// The HTTP load generator of the endpoint load benchmark (`cargo xtask bench`).
+pub const WRK: Tool = Tool {
+    binary: "wrk",
+    package: "wrk",
+};
+
 /// Headless Chromium, for the status page's browser test (`chromium` on Debian 12).
 pub const CHROMIUM: Tool = Tool {
     binary: "chromium",

@@ -1,10 +1,11 @@
 //! Load benchmark: concurrent scrapes and JSON summaries over loopback, measured by `wrk`,
 //! while other threads keep recording.
 //!
-//! `cargo bench -p gatewayz-actix --bench load` runs each phase for 10 s; without `--bench` (as
-//! `cargo test --benches` runs it) each phase lasts 2 s. It prints a markdown table per registry
-//! size with p50, p99 and whether the p99 targets (summary < 5 ms, `/all` < 20 ms) are met, and
-//! exits non-zero only when requests fail. Needs `wrk` (Debian package `wrk`), or
+//! `cargo bench -p gatewayz-actix --bench load` runs each phase for 10 s; with `--quick`, or
+//! without `--bench` (as `cargo test --benches` runs it), each phase lasts 2 s. It prints a
+//! markdown table per registry size with p50, p99 and whether the p99 targets (summary < 5 ms,
+//! `/all` < 20 ms) are met, and `BENCH {...}` lines for `cargo xtask bench`, and exits non-zero
+//! only when requests fail. Needs `wrk` (Debian package `wrk`), or
 //! `WRK=/path/to/wrk`.
 //!
 //! The registry is populated like the registry's own benchmarks: every catalogued metric, every
@@ -17,7 +18,7 @@
 //! it only serves (and records) for S seconds, printing its address, for driving and profiling
 //! it by hand.
 
-use gatewayz_testkit::workload;
+use gatewayz_testkit::{bench::Line, workload};
 
 use std::{
     io::{Read, Write},
@@ -48,7 +49,8 @@ const ALL_P99_TARGET_MS: f64 = 20.0;
 const MODELS: [usize; 2] = [20, 50];
 
 fn main() -> ExitCode {
-    let full = std::env::args().any(|a| a == "--bench");
+    let full =
+        std::env::args().any(|a| a == "--bench") && !std::env::args().any(|a| a == "--quick");
     let seconds = if full { 10 } else { 2 };
     let Some(wrk) = find_wrk() else {
         eprintln!(
@@ -119,6 +121,7 @@ fn one_shape(wrk: &PathBuf, models: usize, seconds: u64) -> ExitCode {
     let summary_ms = median_ms(|| drop(handle.summary(None)));
 
     let mut rows = Vec::new();
+    let mut results = Vec::new();
     let mut failed = false;
     for gzip in [false, true] {
         let (summary, all) = run_concurrently(wrk, addr, seconds, gzip);
@@ -139,6 +142,7 @@ fn one_shape(wrk: &PathBuf, models: usize, seconds: u64) -> ExitCode {
                 "| `{path}` | {encoding} | {:.0} | {:.2} | {:.2} | < {target} | {verdict} |",
                 run.requests_per_second, run.p50_ms, run.p99_ms,
             ));
+            results.push((path, encoding, target, run));
         }
     }
     let recorded = recorders.stop();
@@ -165,6 +169,29 @@ fn one_shape(wrk: &PathBuf, models: usize, seconds: u64) -> ExitCode {
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for row in rows {
         println!("{row}");
+    }
+    for (path, encoding, target, run) in results {
+        let endpoint = if path == SUMMARY { "summary" } else { "/all" };
+        let measure = format!(
+            "{endpoint} p99 under load, {}x{} ({lines} lines), {encoding}",
+            shape.providers, shape.models
+        );
+        let target_text = format!("< {target} ms");
+        let note = format!(
+            "{:.0} req/s, p50 {:.2} ms",
+            run.requests_per_second, run.p50_ms
+        );
+        Line {
+            bench: "load",
+            measure: &measure,
+            ours: run.p99_ms,
+            unit: "ms",
+            target: &target_text,
+            pass: Some(run.failures == 0 && run.p99_ms < target),
+            note: &note,
+            ..Line::default()
+        }
+        .print();
     }
     if failed {
         eprintln!("some requests failed (non-2xx answers or socket errors)");

@@ -2,9 +2,11 @@
 //!
 //! `cargo bench -p gatewayz-registry --bench exposition` prints one table. The workload is the
 //! whole catalogue over 20 providers × 50 models. Times are medians of repeated runs; compare
-//! the ratios, not the absolute figures, on a shared machine.
+//! the ratios, not the absolute figures, on a shared machine. With `--quick` (or without
+//! `--bench`) the medians are of fewer runs (5, and 3 for the cold-cache rows). Besides the
+//! table it prints `BENCH {...}` lines for `cargo xtask bench`.
 
-use gatewayz_testkit::workload;
+use gatewayz_testkit::{bench::Line, workload};
 
 use std::{
     hint::black_box,
@@ -64,6 +66,9 @@ fn time_cold(
         black_box(render());
         start.elapsed()
     };
+    // The first samples turn every `_sum` from `0` into a long decimal, which lengthens the
+    // text once; a warm-up round takes that step out of the comparison.
+    timed(SAMPLES_BETWEEN_SCRAPES);
     let (mut without, mut with) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         without.push(timed(0));
@@ -82,9 +87,10 @@ fn ns_per_line(d: Duration, lines: usize) -> String {
 
 fn main() {
     // `cargo test --benches` runs this binary with `--bench` absent; keep that quick.
-    let quick = !std::env::args().any(|a| a == "--bench");
-    let runs = if quick { 1 } else { 21 };
-    let sample_runs = if quick { 1 } else { 11 };
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
+    let runs = if quick { 5 } else { 21 };
+    let sample_runs = if quick { 3 } else { 11 };
 
     let ours = RecorderBuilder::new().build().expect("valid builder");
     let handle = ours.handle();
@@ -163,4 +169,66 @@ fn main() {
         "| summary (all sections) | {:.1} µs | n/a | | < 1 ms |",
         summary.as_secs_f64() * 1e6
     );
+
+    let millis = |d: Duration| d.as_secs_f64() * 1e3;
+    let per_line = |d: Duration, lines: usize| d.as_secs_f64() * 1e9 / lines as f64;
+    let change = |after: Duration, before: Duration| (ratio(after, before) - 1.0) * 100.0;
+    let lines_note = format!("{lines} lines");
+    let share_note = format!("its share of the lines: {:.1}%", share * 100.0);
+    let ours_change = change(ours_after, ours_cold);
+    let results = [
+        Line {
+            measure: "render_all, 20 providers x 50 models",
+            ours: millis(ours_all),
+            baseline: Some(millis(base_all)),
+            unit: "ms",
+            target: ">= 8x faster",
+            pass: Some(ratio(base_all, ours_all) >= 8.0),
+            note: &lines_note,
+            ..Line::default()
+        },
+        Line {
+            measure: "render_all per exposition line",
+            ours: per_line(ours_all, lines),
+            baseline: Some(per_line(base_all, baseline_lines)),
+            unit: "ns",
+            target: "<= 100 ns",
+            pass: Some(per_line(ours_all, lines) <= 100.0),
+            ..Line::default()
+        },
+        Line {
+            measure: "1M samples since the last render change its time by",
+            ours: ours_change,
+            baseline: Some(change(base_after, base_cold)),
+            unit: "%",
+            target: "<= 10%",
+            pass: Some(ours_change <= 10.0),
+            note: "caches flushed",
+            ..Line::default()
+        },
+        Line {
+            measure: "providers render / render_all",
+            ours: fraction * 100.0,
+            unit: "%",
+            target: "<= line share + 10",
+            pass: Some(fraction <= share + 0.10),
+            note: &share_note,
+            ..Line::default()
+        },
+        Line {
+            measure: "JSON summary, all sections",
+            ours: summary.as_secs_f64() * 1e6,
+            unit: "µs",
+            target: "< 1 ms",
+            pass: Some(summary < Duration::from_millis(1)),
+            ..Line::default()
+        },
+    ];
+    for line in results {
+        Line {
+            bench: "exposition",
+            ..line
+        }
+        .print();
+    }
 }

@@ -1,7 +1,10 @@
 //! Test support shared by the gatewayz crates' tests and benchmarks, never by their code.
 //!
+//! - [`bench`](mod@bench): the `BENCH {json}` result lines the benchmarks print for
+//!   `cargo xtask bench`.
 //! - [`chromium`]: headless Chromium driven through chromedriver, for browser tests of the
 //!   status page; fails with the fix when it is not installed.
+//! - [`fuzz`]: a seeded random source for fuzz-style request tests, so a failure replays.
 //! - [`exposition`]: a strict parser for the Prometheus text format as our renderer writes it,
 //!   so tests assert values, not substrings.
 //! - [`promtool`]: runs Prometheus's own `promtool`, the judge of what a real server accepts;
@@ -15,7 +18,9 @@
 //! assert_eq!(exposition.value("up", &[]), 1.0);
 //! ```
 
+pub mod bench;
 pub mod chromium;
 pub mod exposition;
+pub mod fuzz;
 pub mod promtool;
 pub mod workload;

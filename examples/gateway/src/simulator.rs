@@ -182,6 +182,14 @@ fn millis(ms: f64) -> Duration {
     Duration::from_secs_f64((ms / 1000.0).clamp(0.0, 600.0))
 }
 
+/// Waits `delay`, or not at all when it is zero: the timer rounds every sleep, even a zero
+/// one, up to its next millisecond tick, so "latency 0" answered after about 1 ms.
+async fn pause(delay: Duration) {
+    if !delay.is_zero() {
+        actix_web::rt::time::sleep(delay).await;
+    }
+}
+
 async fn models() -> HttpResponse {
     HttpResponse::Ok().json(json!({"object": "list", "data": []}))
 }
@@ -208,8 +216,7 @@ async fn chat_completions(
 
     let roll = fastrand::f64();
     if roll < behaviour.error_rate {
-        actix_web::rt::time::sleep(millis(log_normal(behaviour.latency_median_ms / 4.0, 0.3)))
-            .await;
+        pause(millis(log_normal(behaviour.latency_median_ms / 4.0, 0.3))).await;
         return error(500, "simulated upstream failure");
     }
     if roll < behaviour.error_rate + behaviour.rate_limit_rate {
@@ -220,7 +227,7 @@ async fn chat_completions(
             );
     }
     if !stream {
-        actix_web::rt::time::sleep(millis(log_normal(
+        pause(millis(log_normal(
             behaviour.latency_median_ms,
             behaviour.latency_sigma,
         )))
@@ -300,4 +307,27 @@ fn error(status: u16, message: &str) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(status)
         .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     HttpResponse::build(status).json(json!({"error": {"message": message, "type": "server_error"}}))
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+
+    use super::*;
+
+    #[test]
+    fn a_zero_pause_is_over_at_once_and_a_longer_one_waits_for_the_timer() {
+        actix_web::rt::System::new().block_on(async {
+            // `sleep(Duration::ZERO)` is pending at first, until the timer's next millisecond
+            // tick: "latency 0" used to answer after about a millisecond.
+            assert!(pause(Duration::ZERO).now_or_never().is_some());
+            assert!(pause(Duration::from_millis(1)).now_or_never().is_none());
+            assert!(
+                actix_web::rt::time::sleep(Duration::ZERO)
+                    .now_or_never()
+                    .is_none(),
+                "the timer answers zero sleeps at once now: `pause` may be unnecessary"
+            );
+        });
+    }
 }
