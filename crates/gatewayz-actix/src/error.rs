@@ -52,7 +52,7 @@ pub enum Error {
     /// No endpoint at this path.
     #[error(
         "no such endpoint; the monitoring endpoints are /prometheus/metrics/{{all,{},summary,docs}}, \
-         /health and /health/providers",
+         /prometheus/dashboard (unless turned off), /health and /health/providers",
         CATEGORIES.join(",")
     )]
     NotFound,

@@ -360,6 +360,8 @@ mod tests {
         let example = Config::from_toml(include_str!("../config/providers.example.toml")).unwrap();
         assert!(!example.demo_enabled());
         assert_eq!(example.providers[0].health.latency_max_seconds, Some(40.0));
+        // Its `[health]` table says it shows the defaults.
+        assert_eq!(example.health, HealthConfig::default());
     }
 
     #[test]
