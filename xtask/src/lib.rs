@@ -94,6 +94,7 @@ pub fn cli(args: &[String]) -> Result {
 
 fn test() -> Result {
     tools::ensure(tools::TEST_TOOLS)?;
+    tools::ensure_openai_sdk()?;
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&[
         "clippy",

@@ -162,3 +162,71 @@ fn is_root() -> bool {
         .output()
         .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
+
+/// The official OpenAI Python SDK, pinned, that the gateway's compatibility test drives.
+pub const OPENAI_SDK: &str = "openai==3.57.0";
+
+/// Where `cargo xtask test` keeps a Python virtual environment with [`OPENAI_SDK`]: under the
+/// workspace's `target/`, so nothing outside the checkout changes.
+pub fn openai_venv() -> PathBuf {
+    crate::workspace_root().join("target/tools/openai-sdk")
+}
+
+/// The Python that has the OpenAI SDK: `$GATEWAYZ_OPENAI_PYTHON` if set, else the one in
+/// [`openai_venv`]; an error saying how to get it otherwise.
+pub fn openai_python() -> Result<PathBuf> {
+    if let Some(path) = env::var_os("GATEWAYZ_OPENAI_PYTHON") {
+        return Ok(path.into());
+    }
+    let python = openai_venv().join("bin/python");
+    if python.is_file() {
+        return Ok(python);
+    }
+    let venv = openai_venv();
+    Err(format!(
+        "the OpenAI Python SDK is not installed and this test needs it. Run `cargo xtask test`, \
+         which installs it, or `python3 -m venv {venv} && {venv}/bin/pip install {OPENAI_SDK}`, \
+         or set GATEWAYZ_OPENAI_PYTHON to a Python that can `import openai`",
+        venv = venv.display(),
+    ))
+}
+
+/// Creates [`openai_venv`] with [`OPENAI_SDK`] in it unless it is there (pip from PyPI).
+pub fn ensure_openai_sdk() -> Result {
+    if env::var_os("GATEWAYZ_OPENAI_PYTHON").is_some() {
+        return Ok(());
+    }
+    let venv = openai_venv();
+    let python = venv.join("bin/python");
+    let wanted = OPENAI_SDK.trim_start_matches("openai==");
+    let installed = Command::new(&python)
+        .args(["-c", "import openai; print(openai.__version__)"])
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == wanted);
+    if installed {
+        return Ok(());
+    }
+    let manual = format!(
+        "python3 -m venv {venv} && {venv}/bin/pip install {OPENAI_SDK}",
+        venv = venv.display()
+    );
+    let Some(python3) = find("python3") else {
+        return Err(format!(
+            "the tests need Python 3 for the OpenAI SDK test; install python3, then `{manual}`"
+        ));
+    };
+    eprintln!(
+        "installing the OpenAI Python SDK ({OPENAI_SDK}) into {}",
+        venv.display()
+    );
+    run(Command::new(python3).arg("-m").arg("venv").arg(&venv))
+        .map_err(|e| format!("{e}; install by hand with `{manual}`"))?;
+    run(Command::new(venv.join("bin/pip")).args([
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        OPENAI_SDK,
+    ]))
+    .map_err(|e| format!("{e}; install by hand with `{manual}`"))
+}
