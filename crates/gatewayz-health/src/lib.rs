@@ -101,13 +101,14 @@
 //! | --- | --- |
 //! | `healthy` | score ≥ `status.healthy` (0.8) |
 //! | `degraded` | `status.degraded` (0.5) ≤ score < `status.healthy` |
-//! | `unavailable` | score < `status.degraded`, or the circuit is open |
+//! | `unavailable` | score < `status.degraded`, or the circuit is open or half-open |
 //! | `unknown` | fewer than `status.min_calls` requests in the window |
 //!
 //! Hysteresis: a provider falls to a worse status as soon as its score is below the
 //! threshold, and rises to a better one only once the score is at least the threshold plus
 //! `status.margin` (0.05); so a score hovering at 0.8 does not flap. The circuit overrides the
-//! score, being the faster signal: open means `unavailable`, half-open at best `degraded`.
+//! score, being the faster signal: open or half-open (only probes get through) means
+//! `unavailable`, so an outage does not flap the status at every probe.
 //!
 //! # Circuit breaker
 //!

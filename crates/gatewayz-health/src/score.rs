@@ -103,20 +103,30 @@ pub(crate) fn next_status(
     }
 }
 
-/// The circuit is the faster signal: open means unavailable, half-open at best degraded.
+/// The circuit is the faster signal: while it is open or half-open the provider is out of
+/// rotation (only probes reach it), so it is unavailable whatever its score says. Calling the
+/// half-open state "degraded" made an outage flap: every cool-down the status rose for the
+/// length of a probe, and an alert on the status resolved and fired again.
 pub(crate) fn with_circuit(status: HealthStatus, circuit: CircuitState) -> HealthStatus {
-    match (circuit, status) {
-        (CircuitState::Open, _) => HealthStatus::Unavailable,
-        (CircuitState::HalfOpen, HealthStatus::Healthy | HealthStatus::Unknown) => {
-            HealthStatus::Degraded
-        }
-        _ => status,
+    match circuit {
+        CircuitState::Open | CircuitState::HalfOpen => HealthStatus::Unavailable,
+        CircuitState::Closed => status,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_circuit_that_is_not_closed_makes_any_status_unavailable() {
+        use HealthStatus::*;
+        for status in [Healthy, Degraded, Unavailable, Unknown] {
+            assert_eq!(with_circuit(status, CircuitState::Closed), status);
+            assert_eq!(with_circuit(status, CircuitState::Open), Unavailable);
+            assert_eq!(with_circuit(status, CircuitState::HalfOpen), Unavailable);
+        }
+    }
 
     #[test]
     fn latency_score_is_linear_between_target_and_max() {
