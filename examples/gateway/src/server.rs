@@ -179,6 +179,7 @@ pub fn run(options: Options) -> io::Result<()> {
                 .default_service(web::to(not_found))
         })
         .workers(config.server.workers)
+        .on_connect(no_delay)
         .shutdown_timeout(config.server.shutdown_timeout_seconds)
         // Signals are handled below, so that shutdown is graceful on SIGINT too.
         .disable_signals()
@@ -550,4 +551,32 @@ fn authorize(req: &HttpRequest, admin: &Option<Admin>) -> Result<(), gatewayz_ac
 async fn not_found(req: HttpRequest) -> HttpResponse {
     let path: String = req.path().chars().take(128).collect();
     HttpResponse::NotFound().json(json!({"error": {"message": format!("no route for {} {path}", req.method()), "type": "invalid_request_error", "param": null, "code": "not_found"}}))
+}
+
+/// Turns Nagle's algorithm off on an accepted connection. actix-web leaves it on, and then a
+/// write that follows one not yet acknowledged (the next chunk of a stream, or a response
+/// written in two parts) waits for the peer's delayed ACK, up to 40 ms on Linux: a gateway
+/// passes small writes through and must not hold them back.
+pub fn no_delay(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        let _ = stream.set_nodelay(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn accepted_connections_send_small_writes_at_once() {
+        actix_web::rt::System::new().block_on(async {
+            let listener = actix_web::rt::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .unwrap();
+            let addr = listener.local_addr().unwrap();
+            let _client = std::net::TcpStream::connect(addr).unwrap();
+            let (accepted, _) = listener.accept().await.unwrap();
+            assert!(!accepted.nodelay().unwrap(), "Nagle is on by default");
+            super::no_delay(&accepted, &mut actix_web::dev::Extensions::new());
+            assert!(accepted.nodelay().unwrap());
+        });
+    }
 }

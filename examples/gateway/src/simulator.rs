@@ -129,6 +129,7 @@ impl SimulatedProvider {
                             .route("/v1/models", web::get().to(models))
                     })
                     .workers(1)
+                    .on_connect(crate::server::no_delay)
                     .disable_signals()
                     .shutdown_timeout(1)
                     .listen(listener)?
