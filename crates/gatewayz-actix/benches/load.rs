@@ -18,7 +18,7 @@
 //! it only serves (and records) for S seconds, printing its address, for driving and profiling
 //! it by hand.
 
-use gatewayz_testkit::{bench::Line, workload};
+use gatewayz_testkit::{bench::Line, serve, workload};
 
 use std::{
     io::{Read, Write},
@@ -28,16 +28,15 @@ use std::{
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
-        mpsc,
     },
     thread,
     time::{Duration, Instant},
 };
 
-use actix_web::{App, HttpServer, dev::ServerHandle};
+use actix_web::App;
 use gatewayz_actix::{HttpMetrics, Monitoring, configure};
 use gatewayz_metrics::Metrics;
-use gatewayz_registry::{Handle, RecorderBuilder};
+use gatewayz_registry::RecorderBuilder;
 
 const SUMMARY: &str = "/prometheus/metrics/summary";
 const ALL: &str = "/prometheus/metrics/all";
@@ -96,7 +95,12 @@ fn one_shape(wrk: &PathBuf, models: usize, seconds: u64) -> ExitCode {
     metrics::with_recorder(|recorder| workload::populate(recorder, shape));
     let metrics = Metrics::new();
     let recorders = Recorders::start(shape);
-    let (addr, server) = start_server(handle.clone(), metrics);
+    let monitoring = Monitoring::new(handle.clone());
+    let (addr, server) = serve::serve(2, move || {
+        App::new()
+            .wrap(HttpMetrics::new(metrics.clone()))
+            .configure(configure(monitoring.clone()))
+    });
     if let Some(seconds) = std::env::var("GATEWAYZ_LOAD_SERVE_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -105,7 +109,7 @@ fn one_shape(wrk: &PathBuf, models: usize, seconds: u64) -> ExitCode {
         println!("serving on http://{addr} for {seconds} s");
         thread::sleep(Duration::from_secs(seconds));
         recorders.stop();
-        server_stop(server);
+        serve::stop(server);
         return ExitCode::SUCCESS;
     }
 
@@ -146,7 +150,7 @@ fn one_shape(wrk: &PathBuf, models: usize, seconds: u64) -> ExitCode {
         }
     }
     let recorded = recorders.stop();
-    server_stop(server);
+    serve::stop(server);
 
     println!(
         "\n### {} providers × {} models: {} series; `{ALL}` {lines} lines, {} KiB ({} KiB \
@@ -248,32 +252,6 @@ impl Recorders {
         }
         self.recorded.load(Ordering::Relaxed)
     }
-}
-
-fn start_server(handle: Handle, metrics: Metrics) -> (SocketAddr, ServerHandle) {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let monitoring = Monitoring::new(handle);
-            let server = HttpServer::new(move || {
-                App::new()
-                    .wrap(HttpMetrics::new(metrics.clone()))
-                    .configure(configure(monitoring.clone()))
-            })
-            .workers(2)
-            .bind(("127.0.0.1", 0))
-            .expect("bind a loopback port");
-            let addr = server.addrs()[0];
-            let server = server.run();
-            tx.send((addr, server.handle())).unwrap();
-            server.await.unwrap();
-        });
-    });
-    rx.recv().expect("the server thread died")
-}
-
-fn server_stop(server: ServerHandle) {
-    actix_web::rt::System::new().block_on(server.stop(true));
 }
 
 /// One HTTP/1.0 request over a fresh connection; the body of a 200.

@@ -17,15 +17,13 @@ use std::{
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
-        mpsc,
     },
     thread,
     time::{Duration, Instant},
 };
 
 use actix_web::{
-    App, HttpServer,
-    dev::ServerHandle,
+    App,
     http::{
         Method,
         header::{HeaderName, HeaderValue},
@@ -45,6 +43,7 @@ use gatewayz_registry::{
 use gatewayz_testkit::{
     exposition::{self, Exposition},
     fuzz::Rng,
+    serve::{self, serve},
 };
 use serde_json::Value;
 
@@ -169,35 +168,18 @@ fn parse(path: &str, body: &[u8]) -> Exposition {
     exposition::parse(text).unwrap_or_else(|e| panic!("{path} does not parse: {e}"))
 }
 
-fn start_server(monitoring: Monitoring, metrics: Metrics) -> (SocketAddr, ServerHandle) {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let server = HttpServer::new(move || {
-                App::new()
-                    .wrap(HttpMetrics::new(metrics.clone()))
-                    .configure(configure(monitoring.clone()))
-            })
-            .workers(2)
-            .disable_signals()
-            .bind(("127.0.0.1", 0))
-            .expect("bind a loopback port");
-            let addr = server.addrs()[0];
-            let server = server.run();
-            tx.send((addr, server.handle())).unwrap();
-            server.await.unwrap();
-        });
-    });
-    rx.recv().expect("the server thread died")
-}
-
 #[test]
 fn eight_recorders_and_a_scraper_agree_exactly_after_ten_seconds() {
     let handle = RecorderBuilder::new()
         .install()
         .expect("only this test installs the global recorder");
     let monitoring = Monitoring::new(handle.clone());
-    let (addr, server) = start_server(monitoring, Metrics::new());
+    let metrics = Metrics::new();
+    let (addr, server) = serve(2, move || {
+        App::new()
+            .wrap(HttpMetrics::new(metrics.clone()))
+            .configure(configure(monitoring.clone()))
+    });
 
     let stop = AtomicBool::new(false);
     let mut scrapes: HashMap<&str, u64> = HashMap::new();
@@ -336,7 +318,7 @@ fn eight_recorders_and_a_scraper_agree_exactly_after_ten_seconds() {
         assert!(Instant::now() < settle, "HTTP counts: {mismatches:?}");
         thread::sleep(Duration::from_millis(50));
     }
-    actix_web::rt::System::new().block_on(server.stop(true));
+    serve::stop(server);
 }
 
 /// Knows two providers; every action on them succeeds.

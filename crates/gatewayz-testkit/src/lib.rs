@@ -9,6 +9,8 @@
 //!   so tests assert values, not substrings.
 //! - [`promtool`]: runs Prometheus's own `promtool`, the judge of what a real server accepts;
 //!   fails with the fix when it is not installed.
+//! - `serve` (feature `actix`): an actix-web app on an ephemeral loopback port, on a thread
+//!   of its own.
 //! - [`workload`]: every catalogued metric over a number of providers and models, the shared
 //!   workload of the benchmarks.
 //!
@@ -23,4 +25,6 @@ pub mod chromium;
 pub mod exposition;
 pub mod fuzz;
 pub mod promtool;
+#[cfg(feature = "actix")]
+pub mod serve;
 pub mod workload;

@@ -21,22 +21,22 @@ use std::{
     net::{SocketAddr, TcpListener, TcpStream},
     path::PathBuf,
     process::{Child, Command, Stdio},
-    sync::mpsc,
     thread,
     time::{Duration, Instant},
 };
 
-use actix_web::{App, HttpServer, dev::ServerHandle};
+use actix_web::App;
 use gatewayz_actix::{Monitoring, configure};
 use gatewayz_metrics::{ErrorKind, Inference, Metrics, Outcome};
 use gatewayz_registry::{
-    GatewayzRecorder, Handle, RecorderBuilder,
+    GatewayzRecorder, RecorderBuilder,
     catalogue::{LABEL_OVERFLOW, MODEL, MODEL_INFERENCE_REQUESTS},
 };
 use gatewayz_testkit::{
     exposition::{self, Exposition},
     fuzz::Rng,
     promtool,
+    serve::serve,
 };
 use serde_json::Value;
 use support::{ADMIN_KEY, Setup, chat};
@@ -453,27 +453,6 @@ fn record_names<'a>(
     });
 }
 
-/// Serves a recorder's exposition on a loopback port, on a thread of its own.
-fn serve(handle: Handle) -> (SocketAddr, ServerHandle) {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let monitoring = Monitoring::new(handle);
-            let server =
-                HttpServer::new(move || App::new().configure(configure(monitoring.clone())))
-                    .workers(1)
-                    .disable_signals()
-                    .bind(("127.0.0.1", 0))
-                    .expect("bind a loopback port");
-            let addr = server.addrs()[0];
-            let server = server.run();
-            tx.send((addr, server.handle())).unwrap();
-            server.await.unwrap();
-        });
-    });
-    rx.recv().expect("the server thread died")
-}
-
 /// The Prometheus server: `$PROMETHEUS`, else the one on `PATH`. Panics with the fix when absent.
 fn prometheus_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("PROMETHEUS") {
@@ -616,7 +595,10 @@ fn hostile_model_names_keep_the_exposition_valid_for_promtool_and_prometheus() {
     assert!(models.contains(&"x".repeat(128)), "{models:?}");
     assert!(models.contains("unknown"), "{models:?}");
 
-    let (addr, server) = serve(handle);
+    let monitoring = Monitoring::new(handle);
+    let (addr, server) = serve(1, move || {
+        App::new().configure(configure(monitoring.clone()))
+    });
     let prometheus = Prometheus::start(addr);
     let up = prometheus.wait_for("up");
     assert_eq!(
