@@ -542,7 +542,8 @@ async fn check_fleet_view(prom: &Prometheus, window: &str) {
             Duration::from_secs(30),
             async || {
                 // A sample the rule wrote a few seconds ago: every scrape it could see has been
-                // stored since, so the same query at the same instant sees the same data.
+                // stored since, so the same query at the same instant sees the same data, or
+                // one more sample (below).
                 let stamp = prom
                     .query_at(&format!("timestamp({recorded})"), Some(now() - 3.0))
                     .await?;
@@ -558,7 +559,14 @@ async fn check_fleet_view(prom: &Prometheus, window: &str) {
                 let values: Vec<f64> = parts.iter().map(|s| s.value).collect();
                 let instances: BTreeSet<&str> = parts.iter().map(|s| s.label("instance")).collect();
                 let combined = combine.apply(&values);
-                let close = (fleet.value - combined).abs() <= 1e-9 * combined.abs().max(1e-9);
+                // Not exact: a rule evaluation that runs while one replica's scrape is still
+                // being stored sees that replica's previous sample, and as scrapes and
+                // evaluations keep fixed phases it can do so at every evaluation (seen on a
+                // clean clone: 4.7069 recorded against 4.6897). Over the rate window that moves
+                // the fleet value by well under 1%; a real aggregation error (a replica left
+                // out, an average for a sum) is off by a third or more. Prometheus 2.42
+                // (Debian 12) has no `rule_query_offset` to wait for ingestion instead.
+                let close = (fleet.value - combined).abs() <= 0.02 * combined.abs().max(1e-9);
                 if instances.len() == 3 && values.iter().all(|v| *v > 0.0) && close {
                     Ok(())
                 } else {
