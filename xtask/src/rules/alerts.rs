@@ -217,14 +217,16 @@ fn provider_unavailable() -> AlertRule {
         summary: format!("Provider {PROVIDER} is unavailable"),
         description: format!(
             "{PERCENT} of the gateway replicas with enough traffic to judge {PROVIDER} report it \
-             unavailable (health score below the degraded threshold). Requests fail over to other \
-             providers; models only {PROVIDER} serves are failing."
+             unavailable (circuit open or half-open, or health score below the degraded \
+             threshold). Requests fail over to other providers; models only {PROVIDER} serves \
+             are failing."
         ),
         runbook: Runbook {
             meaning: format!(
-                "At least {} of the replicas that have enough calls to judge the provider rate \
-                 its health score below the unavailable threshold (0.5 by default), for 2 \
-                 minutes. Its circuit is probably open and failover skips it.",
+                "At least {} of the replicas that can judge the provider report it unavailable, \
+                 for 2 minutes: their circuit for it is open or half-open (only probes get \
+                 through), or its health score is below the degraded threshold (0.5 by \
+                 default). Failover skips it.",
                 percent(UNAVAILABLE_REPLICA_SHARE)
             ),
             causes: vec![
