@@ -2,9 +2,10 @@
 //!
 //! The `cargo xtask` binary (an alias in `.cargo/config.toml`) is a thin wrapper over [`cli`]:
 //!
-//! - `cargo xtask test`: provides the tools the tests need (Debian's `prometheus` and
-//!   `prometheus-alertmanager` packages, for `promtool` and `amtool`), then runs
-//!   `cargo fmt --check`, clippy with `-D warnings` and the whole test suite.
+//! - `cargo xtask test`: provides the tools the tests need (Debian's `prometheus`,
+//!   `prometheus-alertmanager`, `chromium` and `chromium-driver` packages, and the OpenAI Python
+//!   SDK), then runs `cargo fmt --check`, clippy with `-D warnings`, rustdoc with `-D warnings`
+//!   (broken doc links) and the whole test suite.
 //! - `cargo xtask codegen [--check]`: regenerates (or checks) every file generated from the
 //!   catalogue: Grafana dashboards and provisioning, Prometheus rules, rule unit tests and
 //!   configuration, the Alertmanager configuration, and the Markdown references.
@@ -65,7 +66,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test               install what the tests need, then fmt --check, clippy -D warnings, cargo test
+  test               install what the tests need, then fmt --check, clippy -D warnings,
+                     cargo doc -D warnings, cargo test
   codegen [--check]  regenerate the files derived from the catalogue (or only check them)
   bench [--quick] [--write]
                      run every benchmark, print one table (--write: into docs/performance.md)
@@ -104,14 +106,23 @@ fn test() -> Result {
         "-D",
         "warnings",
     ])?;
+    // Broken intra-doc links are warnings only to rustdoc, which neither clippy nor the
+    // doctests run.
+    run(cargo_command(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     cargo(&["test", "--workspace"])?;
     Ok(())
 }
 
 /// Runs cargo (the one running us) in the workspace root.
 fn cargo(args: &[&str]) -> Result {
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    run(Command::new(cargo).args(args).current_dir(workspace_root()))
+    run(&mut cargo_command(args))
+}
+
+/// Cargo (the one running us) with `args`, in the workspace root.
+fn cargo_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.args(args).current_dir(workspace_root());
+    command
 }
 
 fn run(command: &mut Command) -> Result {

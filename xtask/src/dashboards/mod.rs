@@ -1,7 +1,7 @@
 //! The Grafana dashboards, as data: panels, their PromQL targets, variables and links.
 //!
-//! Each dashboard is written in Rust with small builders ([`timeseries`], [`stat`], ...) and a
-//! computed grid ([`Layout`]); [`Dashboard::render`] turns it into Grafana's classic JSON model
+//! Each dashboard is written in Rust with small builders (`timeseries`, `stat`, ...) and a
+//! computed grid (`Layout`); [`Dashboard::render`] turns it into Grafana's classic JSON model
 //! (schemaVersion 39: Grafana 10.3 to 12 load it, newer versions migrate it forward).
 //!
 //! Conventions every dashboard follows (and the tests check):
@@ -103,7 +103,7 @@ pub struct Link {
 /// A panel: a visualisation and its queries, or a row header.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Panel {
-    /// Unique within the dashboard; assigned by [`Layout`].
+    /// Unique within the dashboard; assigned by `Layout`.
     pub id: u32,
     /// Visualisation type.
     pub kind: PanelKind,
@@ -113,7 +113,7 @@ pub struct Panel {
     pub description: String,
     /// Unit of the values.
     pub unit: Unit,
-    /// Position on the 24-column grid; assigned by [`Layout`].
+    /// Position on the 24-column grid; assigned by `Layout`.
     pub grid: GridPos,
     /// PromQL queries.
     pub targets: Vec<Target>,
