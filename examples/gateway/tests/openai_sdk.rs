@@ -10,15 +10,16 @@ use std::process::Command;
 use serde_json::Value;
 use support::{Setup, credits};
 
-/// One deterministic simulated provider; a stream of about 40 tokens at 400 tokens/s takes
-/// about 100 ms, so chunks arrive over time, not at once.
+/// One simulated provider. At 100 tokens/s it streams 5 tokens every 50 ms, and a completion
+/// has at least 20 tokens, so every stream arrives in at least 4 content chunks over at least
+/// 150 ms (at 400 tokens/s a short completion came in 2 chunks).
 const CONFIG: &str = r#"
 [server]
 upstream_timeout_seconds = 5.0
 
 [[providers]]
 name = "alpha"
-simulated = { latency_median_ms = 10, latency_sigma = 0.0, time_to_first_token_ms = 10, tokens_per_second = 400, error_rate = 0.0 }
+simulated = { latency_median_ms = 10, latency_sigma = 0.0, time_to_first_token_ms = 10, tokens_per_second = 100, error_rate = 0.0 }
 models = [{ name = "sdk-model", input_price_per_million = 3.0, output_price_per_million = 15.0 }]
 "#;
 
