@@ -369,36 +369,31 @@ async fn random_requests_to_every_monitoring_route_never_get_a_5xx() {
     )
     .await;
 
-    let paths: &[&str] = &[
-        "/prometheus/metrics/all",
-        "/prometheus/metrics/providers",
-        "/prometheus/metrics/models",
-        "/prometheus/metrics/business",
-        "/prometheus/metrics/performance",
-        "/prometheus/metrics/system",
-        "/prometheus/metrics/summary",
-        "/prometheus/metrics/docs",
-        "/prometheus/metrics/",
-        "/prometheus/metrics/all/",
-        "/prometheus/metrics/ALL",
-        "/prometheus/metrics/%FF%FE",
-        "/prometheus/metrics/..%2F..%2Fetc%2Fpasswd",
-        "/prometheus",
-        "/health",
-        "/health/",
-        "/health/providers",
-        "/health/providers/x",
-        "/admin/providers/openrouter/circuit/open",
-        "/admin/providers/groq/circuit/close",
-        "/admin/providers/openrouter/circuit/reset",
-        "/admin/providers/unknown/circuit/open",
-        "/admin/providers/openrouter/circuit/explode",
-        "/admin/providers/%22%5C%0A/circuit/open",
-        "/admin/providers//circuit/open",
-        "/",
-        "//",
-        "/%00",
-    ];
+    // Every real endpoint, then near misses and hostile paths.
+    let paths: Vec<&str> = SCRAPED
+        .iter()
+        .copied()
+        .chain([
+            "/prometheus/metrics/",
+            "/prometheus/metrics/all/",
+            "/prometheus/metrics/ALL",
+            "/prometheus/metrics/%FF%FE",
+            "/prometheus/metrics/..%2F..%2Fetc%2Fpasswd",
+            "/prometheus",
+            "/health/",
+            "/health/providers/x",
+            "/admin/providers/openrouter/circuit/open",
+            "/admin/providers/groq/circuit/close",
+            "/admin/providers/openrouter/circuit/reset",
+            "/admin/providers/unknown/circuit/open",
+            "/admin/providers/openrouter/circuit/explode",
+            "/admin/providers/%22%5C%0A/circuit/open",
+            "/admin/providers//circuit/open",
+            "/",
+            "//",
+            "/%00",
+        ])
+        .collect();
     let methods: &[&str] = &[
         "GET", "GET", "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "BREW",
         "X-CUSTOM",
@@ -456,7 +451,7 @@ async fn random_requests_to_every_monitoring_route_never_get_a_5xx() {
     let mut statuses: HashMap<u16, usize> = HashMap::new();
     for i in 0..10_000 {
         let method = Method::from_bytes(rng.pick(methods).as_bytes()).unwrap();
-        let mut path = rng.pick(paths).to_owned();
+        let mut path = rng.pick(&paths).to_owned();
         if rng.below(8) == 0 {
             path.push_str(&rng.uri_text(40));
         }
