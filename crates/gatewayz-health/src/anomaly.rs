@@ -5,16 +5,23 @@
 //! (EWMA, weight `alpha` per bucket) of requests per bucket, of failed requests per bucket and
 //! of the latency histogram; so the baseline never contains the window it is compared with.
 
-use std::{collections::VecDeque, time::Duration};
+use std::time::Duration;
 
-use gatewayz_metrics::AnomalyKind;
-use serde::Serialize;
+use gatewayz_catalogue::{AnomalyKind, ClosedValue};
+use serde::{Serialize, Serializer};
 
 use crate::{
     config::AnomalyConfig,
-    snapshot::{display, seconds},
     window::{LATENCY_BUCKETS, Totals, Window, quantile},
 };
+
+fn display<S: Serializer>(kind: &AnomalyKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(kind.as_str())
+}
+
+fn seconds<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(value.as_secs_f64())
+}
 
 /// Whether an anomaly began or ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -64,8 +71,7 @@ pub(crate) struct Detector {
     demand: Option<f64>,
     failed: f64,
     latency: Box<[f64; LATENCY_BUCKETS]>,
-    active: [Option<Active>; 3],
-    recent: VecDeque<AnomalyEvent>,
+    active: [Option<Active>; AnomalyKind::ALL.len()],
 }
 
 /// What the detector needs to know about the window.
@@ -94,8 +100,7 @@ impl Detector {
             demand: None,
             failed: 0.0,
             latency: Box::new([0.0; LATENCY_BUCKETS]),
-            active: [None; 3],
-            recent: VecDeque::new(),
+            active: [None; AnomalyKind::ALL.len()],
         }
     }
 
@@ -103,15 +108,12 @@ impl Detector {
         AnomalyKind::ALL
             .iter()
             .copied()
-            .filter(|kind| self.active[*kind as usize].is_some())
+            .filter(|kind| self.active[kind.index()].is_some())
     }
 
-    pub(crate) fn recent(&self) -> impl Iterator<Item = &AnomalyEvent> {
-        self.recent.iter()
-    }
 
     fn learning(&self, kind: AnomalyKind, now: Duration, config: &AnomalyConfig) -> bool {
-        self.active[kind as usize]
+        self.active[kind.index()]
             .is_none_or(|active| now.saturating_sub(active.since) >= config.adapt_after)
     }
 
@@ -170,7 +172,7 @@ impl Detector {
                 AnomalyKind::TrafficDrop => self.traffic_drop(&observed, geometry, config),
             };
             let anomalous = ready && anomalous;
-            let slot = &mut self.active[kind as usize];
+            let slot = &mut self.active[kind.index()];
             let phase = match (slot.is_some(), anomalous) {
                 (false, true) => {
                     *slot = Some(Active { since: now });
@@ -190,14 +192,6 @@ impl Detector {
                 baseline,
                 at: now,
             });
-        }
-        for event in &events {
-            if config.recent_events > 0 {
-                if self.recent.len() == config.recent_events {
-                    self.recent.pop_front();
-                }
-                self.recent.push_back(event.clone());
-            }
         }
         events
     }

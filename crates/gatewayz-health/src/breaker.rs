@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use gatewayz_metrics::CircuitState;
+use gatewayz_catalogue::CircuitState;
 
 use crate::{config::CircuitConfig, outcome::Class};
 
@@ -149,14 +149,6 @@ impl Breaker {
         }
     }
 
-    pub(crate) fn consecutive_failures(&self) -> u32 {
-        self.consecutive
-    }
-
-    pub(crate) fn trips(&self) -> u32 {
-        self.trips
-    }
-
     fn enter(&mut self, phase: Phase, now: Duration) -> Option<Transition> {
         let from = self.state();
         self.phase = phase;
@@ -242,16 +234,7 @@ impl Breaker {
         duration: Duration,
         probe: Option<u64>,
     ) -> Option<Transition> {
-        let failure = match class {
-            Class::Good => false,
-            Class::Failure { .. } => true,
-            Class::NotMade => {
-                if let Some(generation) = probe {
-                    self.release(generation);
-                }
-                return None;
-            }
-        };
+        let failure = class == Class::Failure;
         match &mut self.phase {
             Phase::HalfOpen {
                 successes,

@@ -228,8 +228,6 @@ pub struct AnomalyConfig {
     /// new normal; after this long it learns again, so a lasting change does. Default 30 min.
     #[serde(with = "duration")]
     pub adapt_after: Duration,
-    /// Anomaly events kept per provider for the snapshot. Default 16.
-    pub recent_events: usize,
 }
 
 impl Default for AnomalyConfig {
@@ -246,7 +244,6 @@ impl Default for AnomalyConfig {
             traffic_drop_ratio: 0.2,
             traffic_min_baseline: 20.0,
             adapt_after: Duration::from_secs(1800),
-            recent_events: 16,
         }
     }
 }
@@ -264,6 +261,27 @@ pub struct FailoverConfig {
     pub unknown_score: f64,
     /// Weight of cost against score when costs are given. Default 0.2.
     pub cost_weight: f64,
+    /// How [`HealthTracker::route`](crate::HealthTracker::route) picks among the candidates.
+    /// Default `spread`.
+    pub policy: RoutingPolicy,
+}
+
+/// How [`HealthTracker::route`](crate::HealthTracker::route) orders a request's candidates.
+/// Both start from the failover order (open circuits skipped, half-open probes first, then by
+/// score); more policies (cheapest, fastest, weighted) can be added without changing callers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RoutingPolicy {
+    /// The first choice is drawn at random among the leading candidates that are healthy or not
+    /// judged yet (the "healthy front"); the rest keep the failover order. Always taking the
+    /// best score would send a model's whole traffic to one provider and leave the others
+    /// without calls, so their health would never be measured. Degraded and unavailable
+    /// providers are only failed over to.
+    #[default]
+    Spread,
+    /// Exactly the failover order: best score first.
+    Priority,
 }
 
 impl Default for FailoverConfig {
@@ -272,6 +290,7 @@ impl Default for FailoverConfig {
             probe_first: true,
             unknown_score: 0.75,
             cost_weight: 0.2,
+            policy: RoutingPolicy::Spread,
         }
     }
 }

@@ -1,47 +1,69 @@
-//! Provider health for LLM API gateways: a composite health score, circuit breakers, the
-//! failover order and anomaly detection, as pure logic over an injected clock.
+//! Provider health for LLM API gateways: a composite health score, circuit breakers, routing
+//! with failover, and anomaly detection, as pure logic over an injected clock.
 //!
-//! A gateway holds one [`HealthTracker`] in an `Arc`. On the request path it asks
-//! [`failover_order`](HealthTracker::failover_order) which providers to try, takes a
-//! [`Permit`] from [`try_acquire`](HealthTracker::try_acquire) before each call and records
-//! the outcome on it; [`should_fail_over`] says whether a failure moves the request on. A
-//! periodic task calls [`tick`](HealthTracker::tick), which recomputes scores and anomalies
-//! and publishes them through `gatewayz-metrics`. The health endpoints read
-//! [`snapshot`](HealthTracker::snapshot); admin endpoints call
-//! [`force_open`](HealthTracker::force_open), [`force_close`](HealthTracker::force_close) and
-//! [`reset`](HealthTracker::reset).
+//! A gateway holds one [`HealthTracker`] in an `Arc`, built with its `Metrics` facade. For each
+//! request it asks for a [`Route`] over the providers that can serve it and walks it: each
+//! [`Candidate`] comes with a [`Permit`] (or the reason its circuit refused the call), and each
+//! attempt is reported once, on its permit, with [`Permit::finish`], which feeds the provider's
+//! health window and circuit and records the inference through `gatewayz-metrics`. Moving on
+//! to the next candidate counts the failover. A periodic task calls
+//! [`tick`](HealthTracker::tick), which recomputes scores and anomalies and publishes them;
+//! admin endpoints call [`force_open`](HealthTracker::force_open),
+//! [`force_close`](HealthTracker::force_close) and [`reset`](HealthTracker::reset). What the
+//! tracker knows is read back from the metrics it publishes (the registry's gauges): there is
+//! one read model of provider health.
 //!
 //! ```
-//! use std::time::Duration;
+//! use std::{sync::Arc, time::Duration};
 //! use gatewayz_health::{
-//!     CallOutcome, Decision, HealthConfig, HealthTracker, ManualClock, ProviderConfig,
-//!     should_fail_over,
+//!     ErrorKind, HealthConfig, HealthTracker, Inference, ManualClock, Metrics, Outcome,
+//!     ProviderConfig,
 //! };
-//! use gatewayz_metrics::{CircuitState, ErrorKind, HealthStatus};
+//! use gatewayz_registry::{Category, RecorderBuilder};
 //!
+//! let recorder = RecorderBuilder::new().build()?;
+//! let handle = recorder.handle();
+//! let metrics = Metrics::with_recorder(Arc::new(recorder), Default::default());
 //! let clock = ManualClock::new();
-//! let tracker = HealthTracker::builder(HealthConfig::default()).clock(clock.clone()).build()?;
-//! tracker.register("openrouter", ProviderConfig::default())?;
+//! let tracker = HealthTracker::builder(HealthConfig::default())
+//!     .clock(clock.clone())
+//!     .metrics(metrics)
+//!     .build()?;
 //! tracker.register("groq", ProviderConfig::default())?;
+//! tracker.register("openrouter", ProviderConfig::default())?;
+//! let attempt = |outcome, ms| Inference {
+//!     model: "llama-3.1-70b",
+//!     outcome,
+//!     duration: Duration::from_millis(ms),
+//!     ..Inference::default()
+//! };
 //!
 //! // Five timeouts in a row open groq's circuit.
 //! for _ in 0..5 {
 //!     let permit = tracker.try_acquire("groq").expect("closed");
-//!     permit.record(CallOutcome::failure(ErrorKind::Timeout, Duration::from_secs(30)));
+//!     permit.finish(&attempt(Outcome::Error(ErrorKind::Timeout), 30_000));
 //! }
 //! assert!(tracker.try_acquire("groq").is_err());
-//! assert_eq!(should_fail_over(ErrorKind::Timeout), Decision::FailOver);
+//! // A request routed over both goes to openrouter; groq's refusal is counted, not tried.
 //! for _ in 0..20 {
-//!     tracker.try_acquire("openrouter").unwrap().record(CallOutcome::success(Duration::from_millis(900)));
+//!     for candidate in tracker.route(&["groq", "openrouter"]) {
+//!         if let Ok(permit) = candidate.admission {
+//!             permit.finish(&attempt(Outcome::Success, 900));
+//!             break;
+//!         }
+//!     }
 //! }
 //!
 //! clock.advance(Duration::from_secs(10));
 //! tracker.tick();
-//! assert_eq!(tracker.failover_order(&["groq", "openrouter"]), ["openrouter"]);
-//! let snapshot = tracker.provider("openrouter").unwrap();
-//! assert_eq!((snapshot.status, snapshot.score), (HealthStatus::Healthy, Some(1.0)));
-//! assert_eq!(tracker.provider("groq").unwrap().circuit.state, CircuitState::Open);
-//! # Ok::<(), gatewayz_health::Error>(())
+//! let summary = handle.summary(Some(Category::Providers));
+//! let providers = summary.metrics.providers.unwrap();
+//! let [groq, openrouter] = &providers.by_provider[..] else { unreachable!() };
+//! assert_eq!(groq.status.as_deref(), Some("unavailable"));
+//! assert_eq!((groq.circuit_state.as_deref(), groq.health_score), (Some("open"), Some(0.0)));
+//! assert_eq!((openrouter.status.as_deref(), openrouter.health_score), (Some("healthy"), Some(1.0)));
+//! assert_eq!((openrouter.requests_total, groq.failovers_total), (20, 20));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Behaviour
@@ -57,19 +79,19 @@
 //!   to order 20 providers.
 //! - **Memory.** Constant per provider: `window.buckets` buckets of counters and a 144-slot
 //!   latency histogram each (about 6 KB with the defaults), the same again for the baseline,
-//!   and at most `anomaly.recent_events` events. Providers are never forgotten: register the
+//!   Providers are never forgotten: register the
 //!   ones the gateway routes to, not names taken from requests.
 //! - **Scores move only on `tick`,** so they do not random-walk with each request. Before the
 //!   first tick every provider is `unknown`.
-//! - **Unregistered providers** are refused by `try_acquire` ([`Rejected::Unregistered`]),
-//!   errors for `record`, and left out of the failover order.
+//! - **Unregistered providers** are refused by `try_acquire` ([`Rejected::Unregistered`]) and
+//!   left out of routes and the failover order.
 //!
 //! # The window
 //!
 //! Scores are computed over the last `window.length` (5 minutes), kept as `window.buckets`
 //! (10) buckets of `length / buckets` (30 s): the window at a tick is the current, partial
 //! bucket and the nine before it, so it covers between 4.5 and 5 minutes. Each bucket counts
-//! calls made, calls refused by the circuit, failures, answers and health probes, and holds a
+//! calls made, calls refused by the circuit, failures, available answers and health probes, and holds a
 //! latency histogram of the calls that did not fail (log-linear: exact below 8 ms, 8 buckets
 //! per power of two up to about 17.5 minutes). The p95 is interpolated inside its histogram
 //! bucket and never exceeds the slowest call: it is within 12.5% of the true value, and exact
@@ -82,18 +104,24 @@
 //!
 //! | input | definition |
 //! | --- | --- |
-//! | availability | share of attempts that got any answer from the provider, where attempts are calls made, calls refused by its circuit (while the circuit is open the provider is unreachable for us) and health probes ([`probed`](HealthTracker::probed)); an answer is any HTTP response, as opposed to a timeout, a connection failure or a refusal |
-//! | error rate | calls that failed for a reason counted against the provider ([`counts_against_provider`]) over calls made |
+//! | availability | share of attempts the provider answered properly, where attempts are calls made, calls refused by its circuit (while the circuit is open the provider is unavailable to us) and health probes ([`probed`](HealthTracker::probed)); answered properly means any answer but one that counts against the provider ([`ErrorKind::counts_against_provider`]): not a timeout, a connection failure, a 5xx, a 429 or a refusal |
+//! | error rate | calls that failed for a reason counted against the provider over calls made |
 //! | latency score | from the p95 of calls that did not fail: 1 at or below `latency.target` (2 s), 0 at or above `latency.max` (30 s), linear between; 0 if no call succeeded |
 //!
 //! With fewer than `status.min_calls` (10) requests (calls made plus calls refused) in the
-//! window the status is `unknown` and the score is `None` (published as `NaN`); the inputs are
-//! still reported where defined. If every request was refused, the missing error rate and
+//! window the status is `unknown` and the score is unknown (published as `NaN`); the inputs
+//! are still reported where defined. If every request was refused, the missing error rate and
 //! latency count as their worst.
 //!
+//! While the circuit is open or half-open the score is 0: the provider takes no traffic (only
+//! probes reach it), so it can never score in the healthy band while its status says
+//! unavailable. A provider failing every call in the window scores 0 too (no availability, an
+//! error rate of 1, no latency from a success).
+//!
 //! With the default weights a provider that answers every call fast but fails a share `e` of
-//! them scores `1 − 0.3 e`, so it stays healthy up to `e = 2/3`: the circuit's failure-rate
-//! rule (50%) acts first. Raise `weights.error_rate` for a status that reacts sooner.
+//! them (for a reason that counts against it) scores `1 − 0.7 e`: healthy up to `e ≈ 0.29`,
+//! degraded up to `e ≈ 0.71`, unavailable above. The circuit's failure-rate rule (50%) usually
+//! acts first.
 //!
 //! # Status
 //!
@@ -101,7 +129,7 @@
 //! | --- | --- |
 //! | `healthy` | score ≥ `status.healthy` (0.8) |
 //! | `degraded` | `status.degraded` (0.5) ≤ score < `status.healthy` |
-//! | `unavailable` | score < `status.degraded`, or the circuit is open or half-open |
+//! | `unavailable` | score < `status.degraded`, or the circuit is open or half-open (score 0) |
 //! | `unknown` | fewer than `status.min_calls` requests in the window |
 //!
 //! Hysteresis: a provider falls to a worse status as soon as its score is below the
@@ -133,13 +161,20 @@
 //! - The breaker is per registered name. For per-model circuits, register one name per
 //!   provider and model (`openrouter/gpt-4o`); it is then also the `provider` label.
 //!
-//! # Failover
+//! # Routing and failover
 //!
-//! [`failover_order`](HealthTracker::failover_order) ranks candidates (open circuits skipped,
-//! half-open ones first while they have a probe slot, then by score, ties in the caller's
-//! order, optionally weighted by cost); if every circuit is open it returns the candidate
-//! whose cool-down ends first. [`should_fail_over`] is the table of which failures move a
-//! request on; [`counts_against_provider`] the table of which failures count.
+//! [`route`](HealthTracker::route) orders a request's candidates and hands them out one at a
+//! time, each with its admission. The order starts from
+//! [`failover_order`](HealthTracker::failover_order) (open circuits skipped, half-open ones
+//! first while they have a probe slot, then by score, ties in the caller's order; if every
+//! circuit is open, the candidate whose cool-down ends first), and the routing policy
+//! ([`RoutingPolicy`], `failover.policy`) decides the first choice: `spread` (the default)
+//! draws it at random among the leading healthy or unknown candidates, so every healthy
+//! provider gets traffic and stays measured; `priority` keeps the best score first.
+//! [`should_fail_over`] is the table of which failures move a request on;
+//! [`ErrorKind::counts_against_provider`] the table of which failures count against a provider.
+//! Asking the route for the next candidate counts the failover away from the previous one,
+//! with its reason (`circuit_open` for a refusal).
 //!
 //! # Anomalies
 //!
@@ -162,12 +197,20 @@
 //!
 //! # Publishing
 //!
-//! With a [`Metrics`](gatewayz_metrics::Metrics) facade given to the builder, `tick` publishes
-//! each provider's score, its three inputs, p95 and status (one-hot) and its circuit state
-//! (one-hot), and anomaly starts and ends; circuit transitions and rejections are published
-//! when they happen; failovers when the gateway calls
-//! [`failed_over`](HealthTracker::failed_over). The tracker does not record raw calls: the
-//! gateway does that through the facade, which owns the request and latency series.
+//! With a [`Metrics`] facade given to the builder, the tracker publishes, with that facade's
+//! recorder: at registration, the provider as unknown with a closed circuit; on every
+//! [`tick`](HealthTracker::tick), each provider's score, its three inputs, p95 and status
+//! (one-hot) and its circuit state (one-hot), and anomaly starts and ends; circuit transitions
+//! and refusals when they happen; failovers when a [`Route`] moves on. Each attempt reported on
+//! a permit is recorded by the facade too (requests, latency, tokens, cost, provider errors and
+//! availability). These health series have no other public way in: nothing can count a refusal
+//! or a failover twice.
+//!
+//! A **refused call** (circuit open, or half-open with every probe out) is not an attempt:
+//! [`try_acquire`](HealthTracker::try_acquire) counts it once, in
+//! `gatewayz_circuit_breaker_rejections_total` and in the window as a request the provider did
+//! not serve; it is never an [`Inference`] (an [`Outcome`] has no "refused" value) and never a
+//! provider error.
 
 mod anomaly;
 mod breaker;
@@ -176,8 +219,10 @@ mod config;
 mod error;
 mod failover;
 mod outcome;
+mod permit;
+mod publish;
+mod route;
 mod score;
-mod snapshot;
 mod tracker;
 mod window;
 
@@ -185,9 +230,16 @@ pub use anomaly::{AnomalyEvent, AnomalyPhase};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AnomalyConfig, CircuitConfig, FailoverConfig, HealthConfig, LatencyConfig, ProviderConfig,
-    StatusConfig, Weights, WindowConfig,
+    RoutingPolicy, StatusConfig, Weights, WindowConfig,
 };
 pub use error::Error;
-pub use outcome::{CallOutcome, Decision, counts_against_provider, should_fail_over};
-pub use snapshot::{CircuitSnapshot, ProviderSnapshot};
-pub use tracker::{HealthTracker, HealthTrackerBuilder, Permit, Rejected};
+/// The types this crate's API takes and returns, from `gatewayz-metrics` and the catalogue, so
+/// a service needs no other import for them.
+pub use gatewayz_metrics::{
+    AnomalyKind, CircuitState, ErrorKind, FailoverReason, HealthStatus, Inference, Metrics,
+    MetricsConfig, Outcome,
+};
+pub use outcome::{CallOutcome, Decision, should_fail_over};
+pub use permit::{Permit, Rejected};
+pub use route::{Candidate, Route};
+pub use tracker::{HealthTracker, HealthTrackerBuilder};

@@ -1,11 +1,14 @@
 //! What a call's end means: for the provider's health, for its circuit, and for the request
-//! (move on to the next provider or not). Both tables are fixed here, in one place.
+//! (move on to the next provider or not). Which failures count against a provider is
+//! [`ErrorKind::counts_against_provider`]; which move a request on is [`should_fail_over`].
 
 use std::time::Duration;
 
-use gatewayz_metrics::ErrorKind;
+use gatewayz_metrics::{ErrorKind, Inference};
 
-/// How one provider call ended.
+/// How one provider call that is not an inference (a model listing, an embedding) ended; see
+/// [`Permit::finish_call`](crate::Permit::finish_call). Inferences are reported as an
+/// [`Inference`] with [`Permit::finish`](crate::Permit::finish).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CallOutcome {
     /// Time from sending the request until the response (or the error) was complete.
@@ -40,13 +43,15 @@ impl CallOutcome {
     }
 
     pub(crate) fn class(&self) -> Class {
-        match self.result {
-            Ok(()) => Class::Good,
-            Err(ErrorKind::CircuitOpen) => Class::NotMade,
-            Err(kind) if counts_against_provider(kind) => Class::Failure {
-                answered: kind.provider_answered(),
-            },
-            Err(_) => Class::Good,
+        Class::of(self.result)
+    }
+}
+
+impl From<&Inference<'_>> for CallOutcome {
+    fn from(inference: &Inference<'_>) -> CallOutcome {
+        CallOutcome {
+            duration: inference.duration,
+            result: inference.outcome.result(),
         }
     }
 }
@@ -54,37 +59,20 @@ impl CallOutcome {
 /// What an outcome is for the tracker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Class {
-    /// Served, or failed for a reason that is not the provider's fault.
+    /// Served, or failed for a reason that is not the provider's fault: the provider answered
+    /// properly, and is available.
     Good,
-    /// Failed because of the provider.
-    Failure { answered: bool },
-    /// Never sent (refused by the circuit); the tracker counted it when it refused it.
-    NotMade,
+    /// Failed because of the provider ([`ErrorKind::counts_against_provider`]): not available.
+    Failure,
 }
 
-/// Whether a failure of this kind counts against the provider: in its error rate, its
-/// circuit's failure counts and its anomaly detection.
-///
-/// | kind | counts | why |
-/// | --- | --- | --- |
-/// | `timeout`, `connection` | yes | the provider is unreachable or too slow |
-/// | `server_error` (5xx) | yes | the provider is failing |
-/// | `rate_limited` (429) | yes | the provider cannot take our load right now |
-/// | `unauthorized` (401/403), `payment_required` (402) | no | our account with it is wrong; waiting will not fix it, the provider errors counter and an alert will |
-/// | `not_found` (404) | no | the provider does not serve that model; it says nothing about the others |
-/// | `bad_request` (400, other 4xx) | no | the client's own request is wrong |
-/// | `circuit_open` | no | the call was never made |
-///
-/// Calls that do not count are still calls: they count in the window's volume, as answered
-/// for availability and, like successes, their latency counts.
-pub fn counts_against_provider(kind: ErrorKind) -> bool {
-    matches!(
-        kind,
-        ErrorKind::Timeout
-            | ErrorKind::Connection
-            | ErrorKind::ServerError
-            | ErrorKind::RateLimited
-    )
+impl Class {
+    pub(crate) fn of(result: Result<(), ErrorKind>) -> Class {
+        match result {
+            Err(kind) if kind.counts_against_provider() => Class::Failure,
+            _ => Class::Good,
+        }
+    }
 }
 
 /// What the gateway should do with a request whose call to one provider failed.
@@ -114,8 +102,9 @@ impl Decision {
 /// | `rate_limited` (429) | fail over, keep `Retry-After` | another provider has its own limits; if all are limited, the client learns when to retry |
 /// | `unauthorized` (401/403), `payment_required` (402) | fail over | our account with this provider is the problem, not the request (never answer the client 5xx or 401 for it) |
 /// | `not_found` (404) | fail over | another provider may serve the model |
-/// | `circuit_open` | fail over | the call was not made |
 /// | `bad_request` (400) | stop | every provider would reject the same request |
+///
+/// A call the circuit refused was not made; [`Route`](crate::Route) always moves on from it.
 pub fn should_fail_over(kind: ErrorKind) -> Decision {
     match kind {
         ErrorKind::BadRequest => Decision::Stop,
@@ -125,8 +114,7 @@ pub fn should_fail_over(kind: ErrorKind) -> Decision {
         | ErrorKind::ServerError
         | ErrorKind::Unauthorized
         | ErrorKind::PaymentRequired
-        | ErrorKind::NotFound
-        | ErrorKind::CircuitOpen => Decision::FailOver,
+        | ErrorKind::NotFound => Decision::FailOver,
     }
 }
 
@@ -140,11 +128,10 @@ mod tests {
         assert_eq!(class(200), Class::Good);
         assert_eq!(class(400), Class::Good);
         assert_eq!(class(404), Class::Good);
-        assert_eq!(class(429), Class::Failure { answered: true });
-        assert_eq!(class(503), Class::Failure { answered: true });
+        assert_eq!(class(401), Class::Good);
+        assert_eq!(class(429), Class::Failure);
+        assert_eq!(class(503), Class::Failure);
         let timeout = CallOutcome::failure(ErrorKind::Timeout, Duration::ZERO);
-        assert_eq!(timeout.class(), Class::Failure { answered: false });
-        let refused = CallOutcome::failure(ErrorKind::CircuitOpen, Duration::ZERO);
-        assert_eq!(refused.class(), Class::NotMade);
+        assert_eq!(timeout.class(), Class::Failure);
     }
 }

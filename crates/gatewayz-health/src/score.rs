@@ -2,12 +2,37 @@
 
 use std::time::Duration;
 
-use gatewayz_metrics::{CircuitState, HealthReport, HealthStatus};
+use gatewayz_catalogue::{CircuitState, HealthStatus};
 
 use crate::{
     config::{LatencyConfig, StatusConfig, Weights},
     window::Totals,
 };
+
+/// A provider's health as computed over its window: the score, its inputs and the status.
+/// `None` means "not enough data".
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Report {
+    pub(crate) status: HealthStatus,
+    pub(crate) score: Option<f64>,
+    pub(crate) availability: Option<f64>,
+    pub(crate) error_rate: Option<f64>,
+    pub(crate) latency_score: Option<f64>,
+    pub(crate) latency_p95: Option<Duration>,
+}
+
+impl Report {
+    pub(crate) fn unknown() -> Report {
+        Report {
+            status: HealthStatus::Unknown,
+            score: None,
+            availability: None,
+            error_rate: None,
+            latency_score: None,
+            latency_p95: None,
+        }
+    }
+}
 
 /// 1 at or below the target, 0 at or above the maximum, linear between.
 pub(crate) fn latency_score(p95: Duration, config: &LatencyConfig) -> f64 {
@@ -27,10 +52,10 @@ pub(crate) fn assess(
     weights: &Weights,
     latency: &LatencyConfig,
     status: &StatusConfig,
-) -> HealthReport {
+) -> Report {
     let attempts = totals.demand() + totals.probes;
     let ratio = |n: u64, d: u64| (d > 0).then(|| n as f64 / d as f64);
-    let availability = ratio(totals.answered, attempts);
+    let availability = ratio(totals.available, attempts);
     let error_rate = ratio(totals.failures, totals.calls);
     let latency_p95 = totals.p95();
     let latency_score = match latency_p95 {
@@ -48,7 +73,7 @@ pub(crate) fn assess(
             + weights.latency * latency_score.unwrap_or(0.0);
         score.clamp(0.0, 1.0)
     });
-    HealthReport {
+    Report {
         status: HealthStatus::Unknown,
         score,
         availability,
@@ -100,6 +125,16 @@ pub(crate) fn next_status(
         lifted
     } else {
         previous
+    }
+}
+
+/// The score while the circuit is `circuit`: an open or half-open circuit takes no traffic
+/// (only probes get through), so the provider scores 0 whatever its window says, and its
+/// score can never sit in the healthy band while its status says unavailable.
+pub(crate) fn score_with_circuit(score: Option<f64>, circuit: CircuitState) -> Option<f64> {
+    match circuit {
+        CircuitState::Open | CircuitState::HalfOpen => Some(0.0),
+        CircuitState::Closed => score,
     }
 }
 

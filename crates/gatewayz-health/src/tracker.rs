@@ -12,23 +12,26 @@ use std::{
     time::Duration,
 };
 
-use gatewayz_metrics::{ErrorKind, HealthReport, HealthStatus, Metrics};
+use gatewayz_catalogue::HealthStatus;
+use gatewayz_metrics::Metrics;
 use hashbrown::HashMap;
 
 use crate::{
-    AnomalyEvent, AnomalyPhase, CallOutcome, CircuitSnapshot, Clock, Error, HealthConfig,
-    ProviderConfig, ProviderSnapshot, SystemClock,
+    AnomalyEvent, AnomalyPhase, Clock, Error, HealthConfig, Permit, ProviderConfig, Rejected,
+    SystemClock,
     anomaly::{Detector, Geometry},
     breaker::{Breaker, Phase, Refusal, Transition},
     config::Resolved,
     outcome::Class,
-    score::{assess, next_status, with_circuit},
+    permit::Slot,
+    publish::Published,
+    score::{Report, assess, next_status, score_with_circuit, with_circuit},
     window::Window,
 };
 
 /// Health, circuits and anomalies of a set of providers. Hold it in an `Arc` and share it
-/// between the request path (`try_acquire`, `Permit::record`), a periodic task (`tick`) and
-/// the admin and health endpoints (`snapshot`, `force_open`, ...).
+/// between the request path ([`route`](Self::route), [`Permit::finish`]), a periodic task
+/// ([`tick`](Self::tick)) and the admin endpoints ([`force_open`](Self::force_open), ...).
 pub struct HealthTracker {
     pub(crate) shared: Arc<Shared>,
     pub(crate) providers: RwLock<HashMap<Box<str>, Arc<Provider>>>,
@@ -59,7 +62,8 @@ impl HealthTrackerBuilder {
         self
     }
 
-    /// Publishes scores, states and events through `metrics`.
+    /// Records every attempt reported on a permit through `metrics` too, and publishes the
+    /// health series (scores, states, refusals, failovers, anomalies) with its recorder.
     pub fn metrics(mut self, metrics: Metrics) -> Self {
         self.metrics = Some(metrics);
         self
@@ -110,9 +114,11 @@ pub(crate) struct Shared {
 pub(crate) struct Provider {
     pub(crate) name: Box<str>,
     settings: Resolved,
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     state: Mutex<State>,
     pub(crate) view: View,
+    /// The health series, when the tracker has a `Metrics` facade.
+    pub(crate) published: Option<Published>,
 }
 
 #[derive(Debug)]
@@ -122,8 +128,6 @@ struct State {
     detector: Detector,
     /// Status from the score alone, before the circuit rule: what hysteresis starts from.
     score_status: HealthStatus,
-    report: HealthReport,
-    requests: u64,
 }
 
 /// Lock-free mirror of the circuit and score, written under the state lock.
@@ -199,116 +203,6 @@ pub(crate) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn unknown_report() -> HealthReport {
-    HealthReport {
-        status: HealthStatus::Unknown,
-        score: None,
-        availability: None,
-        error_rate: None,
-        latency_score: None,
-        latency_p95: None,
-    }
-}
-
-/// Why [`HealthTracker::try_acquire`] refused a call. The gateway moves on to the next
-/// candidate, counting a failover with reason `circuit_open`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejected {
-    /// The circuit is open; `retry_after` is the time left of its cool-down (`None` when an
-    /// operator forced it open).
-    Open {
-        /// Time until the circuit lets a probe through.
-        retry_after: Option<Duration>,
-    },
-    /// The circuit is half-open and every probe slot is taken.
-    ProbesBusy,
-    /// The provider is not registered.
-    Unregistered,
-}
-
-impl Rejected {
-    /// Time until a call may be admitted, when known.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Rejected::Open { retry_after } => *retry_after,
-            Rejected::ProbesBusy | Rejected::Unregistered => None,
-        }
-    }
-}
-
-impl fmt::Display for Rejected {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Rejected::Open {
-                retry_after: Some(after),
-            } => write!(
-                f,
-                "circuit open; try another provider, or this one in {:.1} s",
-                after.as_secs_f64()
-            ),
-            Rejected::Open { retry_after: None } => {
-                f.write_str("circuit forced open by an operator; try another provider")
-            }
-            Rejected::ProbesBusy => {
-                f.write_str("circuit half-open and its probe calls are taken; try another provider")
-            }
-            Rejected::Unregistered => f.write_str(
-                "provider not registered with the health tracker; register it at start-up",
-            ),
-        }
-    }
-}
-
-impl std::error::Error for Rejected {}
-
-/// Admission to call a provider. Record the call's outcome with [`Permit::record`]; a permit
-/// dropped without an outcome (a cancelled request) gives its probe slot back.
-#[must_use = "record the call's outcome with `Permit::record`, or drop the permit if the call was not made"]
-pub struct Permit {
-    provider: Arc<Provider>,
-    probe: Option<u64>,
-    finished: bool,
-}
-
-impl fmt::Debug for Permit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit")
-            .field("provider", &self.provider.name)
-            .field("probe", &self.is_probe())
-            .finish()
-    }
-}
-
-impl Permit {
-    /// The provider this permit is for.
-    pub fn provider(&self) -> &str {
-        &self.provider.name
-    }
-
-    /// Whether this call is a half-open probe: its outcome decides whether the circuit closes.
-    pub fn is_probe(&self) -> bool {
-        self.probe.is_some()
-    }
-
-    /// Records how the call ended.
-    pub fn record(mut self, outcome: CallOutcome) {
-        self.finished = true;
-        self.provider.record(outcome, self.probe);
-    }
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        if !self.finished
-            && let Some(generation) = self.probe
-        {
-            let mut state = lock(&self.provider.state);
-            state.breaker.release(generation);
-            self.provider.view.store(&state.breaker);
-        }
-    }
-}
-
 impl Provider {
     fn new(name: &str, settings: Resolved, shared: Arc<Shared>) -> Self {
         let now = shared.clock.now();
@@ -326,20 +220,21 @@ impl Provider {
                 breaker: Breaker::new(now, &settings.circuit),
                 detector: Detector::new(first),
                 score_status: HealthStatus::Unknown,
-                report: unknown_report(),
-                requests: 0,
             }),
+            published: shared.metrics.as_ref().map(|m| Published::register(m, name)),
             shared,
         }
     }
 
     fn publish(&self, transition: Option<Transition>) {
-        if let (Some((from, to)), Some(metrics)) = (transition, &self.shared.metrics) {
-            metrics.circuit_transitioned(&self.name, from, to);
+        if let (Some((from, to)), Some(published)) = (transition, &self.published) {
+            published.transition(from, to);
         }
     }
 
-    fn acquire(self: &Arc<Self>) -> Result<Permit, Rejected> {
+    /// The admission check; a refusal is counted here, once, in the window and as a
+    /// rejection.
+    pub(crate) fn acquire(self: &Arc<Self>, slot: Option<Arc<Slot>>) -> Result<Permit, Rejected> {
         let (admission, transition) = {
             let mut state = lock(&self.state);
             let now = self.shared.clock.now();
@@ -353,14 +248,10 @@ impl Provider {
         };
         self.publish(transition);
         match admission {
-            Ok(probe) => Ok(Permit {
-                provider: Arc::clone(self),
-                probe,
-                finished: false,
-            }),
+            Ok(probe) => Ok(Permit::new(Arc::clone(self), probe, slot)),
             Err(refusal) => {
-                if let Some(metrics) = &self.shared.metrics {
-                    metrics.call_rejected(&self.name);
+                if let Some(published) = &self.published {
+                    published.rejected();
                 }
                 Err(match refusal {
                     Refusal::Open { retry_after } => Rejected::Open { retry_after },
@@ -370,41 +261,48 @@ impl Provider {
         }
     }
 
-    fn record(&self, outcome: CallOutcome, probe: Option<u64>) {
-        let class = outcome.class();
+    /// A call admitted with probe generation `probe` ended as `class` after `duration`.
+    pub(crate) fn record(&self, class: Class, duration: Duration, probe: Option<u64>) {
         let transition = {
             let mut state = lock(&self.state);
             let now = self.shared.clock.now();
-            if class != Class::NotMade {
-                let bucket = state.window.current(now);
-                bucket.calls = bucket.calls.saturating_add(1);
-                match class {
-                    Class::Failure { answered } => {
-                        bucket.failures = bucket.failures.saturating_add(1);
-                        bucket.answered = bucket.answered.saturating_add(u32::from(answered));
-                    }
-                    _ => {
-                        bucket.answered = bucket.answered.saturating_add(1);
-                        bucket.latency(outcome.duration);
-                    }
+            let bucket = state.window.current(now);
+            bucket.calls = bucket.calls.saturating_add(1);
+            match class {
+                Class::Failure => bucket.failures = bucket.failures.saturating_add(1),
+                Class::Good => {
+                    bucket.available = bucket.available.saturating_add(1);
+                    bucket.latency(duration);
                 }
             }
             let transition =
                 state
                     .breaker
-                    .record(now, &self.settings.circuit, class, outcome.duration, probe);
+                    .record(now, &self.settings.circuit, class, duration, probe);
             self.view.store(&state.breaker);
             transition
         };
         self.publish(transition);
     }
 
-    fn probed(&self, reachable: bool) {
+    /// A probe permit of `generation` was dropped without an outcome: frees its slot.
+    pub(crate) fn release(&self, generation: u64) {
         let mut state = lock(&self.state);
-        let now = self.shared.clock.now();
-        let bucket = state.window.current(now);
-        bucket.probes = bucket.probes.saturating_add(1);
-        bucket.answered = bucket.answered.saturating_add(u32::from(reachable));
+        state.breaker.release(generation);
+        self.view.store(&state.breaker);
+    }
+
+    fn probed(&self, available: bool) {
+        {
+            let mut state = lock(&self.state);
+            let now = self.shared.clock.now();
+            let bucket = state.window.current(now);
+            bucket.probes = bucket.probes.saturating_add(1);
+            bucket.available = bucket.available.saturating_add(u32::from(available));
+        }
+        if let Some(metrics) = &self.shared.metrics {
+            metrics.provider_probed(&self.name, available);
+        }
     }
 
     fn tick(&self, events: &mut Vec<AnomalyEvent>) {
@@ -413,6 +311,7 @@ impl Provider {
             let mut state = lock(&self.state);
             let now = self.shared.clock.now();
             let transition = state.breaker.poll(now, &self.settings.circuit);
+            let circuit = state.breaker.state();
             let totals = state.window.window_totals(now);
             let mut report = assess(
                 &totals,
@@ -420,12 +319,10 @@ impl Provider {
                 &self.settings.latency,
                 &self.settings.status,
             );
+            report.score = score_with_circuit(report.score, circuit);
             state.score_status =
                 next_status(report.score, state.score_status, &self.settings.status);
-            let circuit = state.breaker.state();
             report.status = with_circuit(state.score_status, circuit);
-            state.report = report;
-            state.requests = totals.demand();
             let State {
                 detector, window, ..
             } = &mut *state;
@@ -442,55 +339,20 @@ impl Provider {
             (transition, report, circuit, found)
         };
         self.publish(transition);
-        if let Some(metrics) = &self.shared.metrics {
-            metrics.provider_health_computed(&self.name, &report);
-            metrics.circuit_state(&self.name, circuit);
+        if let Some(published) = &self.published {
+            published.report(&report);
+            published.circuit(circuit);
             for event in &found {
-                match event.phase {
-                    AnomalyPhase::Started => metrics.anomaly_started(&self.name, event.kind),
-                    AnomalyPhase::Ended => metrics.anomaly_ended(&self.name, event.kind),
-                }
+                published.anomaly(event.kind, event.phase == AnomalyPhase::Started);
             }
         }
         events.extend(found);
     }
 
-    fn status(&self) -> HealthStatus {
+    /// The status as published: the score's, overridden by the circuit.
+    pub(crate) fn status(&self) -> HealthStatus {
         let state = lock(&self.state);
         with_circuit(state.score_status, state.breaker.state())
-    }
-
-    fn snapshot(&self) -> ProviderSnapshot {
-        let state = lock(&self.state);
-        let now = self.shared.clock.now();
-        let report = state.report;
-        let phase = state.breaker.phase();
-        ProviderSnapshot {
-            provider: self.name.to_string(),
-            status: with_circuit(state.score_status, state.breaker.state()),
-            score: report.score,
-            availability: report.availability,
-            error_rate: report.error_rate,
-            latency_score: report.latency_score,
-            latency_p95: report.latency_p95,
-            requests: state.requests,
-            circuit: CircuitSnapshot {
-                state: state.breaker.state(),
-                forced: phase == Phase::Open { until: None },
-                consecutive_failures: state.breaker.consecutive_failures(),
-                trips: state.breaker.trips(),
-                retry_after: match phase {
-                    Phase::Open { until: Some(until) } => Some(until.saturating_sub(now)),
-                    _ => None,
-                },
-                probes_admitted: match phase {
-                    Phase::HalfOpen { admitted, .. } => admitted,
-                    _ => 0,
-                },
-            },
-            anomalies: state.detector.active().collect(),
-            recent_events: state.detector.recent().cloned().collect(),
-        }
     }
 
     fn admin(&self, action: Admin) {
@@ -507,8 +369,6 @@ impl Provider {
                     let first = state.window.epoch(now) + 1;
                     ended = state.detector.clear(first);
                     state.score_status = HealthStatus::Unknown;
-                    state.report = unknown_report();
-                    state.requests = 0;
                     let unknown = self.shared.config.failover.unknown_score;
                     self.view.score.store(unknown.to_bits(), Relaxed);
                     transition
@@ -518,13 +378,13 @@ impl Provider {
             (transition, ended, state.breaker.state())
         };
         self.publish(transition);
-        if let Some(metrics) = &self.shared.metrics {
-            metrics.circuit_state(&self.name, circuit);
+        if let Some(published) = &self.published {
+            published.circuit(circuit);
             for kind in ended {
-                metrics.anomaly_ended(&self.name, kind);
+                published.anomaly(kind, false);
             }
             if action == Admin::Reset {
-                metrics.provider_health_computed(&self.name, &unknown_report());
+                published.report(&Report::unknown());
             }
         }
     }
@@ -557,7 +417,9 @@ impl HealthTracker {
         &self.shared.config
     }
 
-    /// Starts tracking `provider` (spelled as its metric label) with `overrides`.
+    /// Starts tracking `provider` (spelled as its metric label) with `overrides`. With a
+    /// `Metrics` facade, its health series are registered now and published as unknown, its
+    /// circuit closed.
     pub fn register(&self, provider: &str, overrides: ProviderConfig) -> Result<(), Error> {
         let settings = self.shared.config.resolve_provider(provider, &overrides)?;
         let mut providers = self
@@ -584,37 +446,26 @@ impl HealthTracker {
         })
     }
 
-    /// The admission check of the request path: a permit to call `provider`, or why not.
+    /// The admission check for one call to `provider`: a permit, or why not.
     ///
     /// Closed circuits admit every call. Open ones refuse until their cool-down ends; the
     /// first check after that moves them to half-open, where at most `half_open_probes`
-    /// permits are out at once, however many threads ask. Refusals are counted (published as
-    /// rejections, and in the window as requests that did not reach the provider).
+    /// permits are out at once, however many threads ask. A refusal is not an attempt: it is
+    /// counted in `gatewayz_circuit_breaker_rejections_total` and in the window (as a request
+    /// the provider did not serve), never as an inference. A request that may fail over uses
+    /// [`route`](Self::route), which calls this for each candidate.
     pub fn try_acquire(&self, provider: &str) -> Result<Permit, Rejected> {
-        self.get(provider).ok_or(Rejected::Unregistered)?.acquire()
-    }
-
-    /// Records a call that was not admitted through [`try_acquire`](Self::try_acquire). It
-    /// counts in the window and, while the circuit is closed, towards opening it; it is never
-    /// a half-open probe.
-    pub fn record(&self, provider: &str, outcome: CallOutcome) -> Result<(), Error> {
-        self.known(provider)?.record(outcome, None);
-        Ok(())
+        self.get(provider)
+            .ok_or(Rejected::Unregistered)?
+            .acquire(None)
     }
 
     /// Records a health probe (a cheap request made only to see whether the provider
-    /// answers): it counts towards availability only.
-    pub fn probed(&self, provider: &str, reachable: bool) -> Result<(), Error> {
-        self.known(provider)?.probed(reachable);
+    /// answers): it counts towards availability only, as available when the provider answered
+    /// properly. Also sets `provider_availability` through the tracker's `Metrics`.
+    pub fn probed(&self, provider: &str, available: bool) -> Result<(), Error> {
+        self.known(provider)?.probed(available);
         Ok(())
-    }
-
-    /// The gateway moved a request on from `provider` because of `reason`: publishes it (for
-    /// any provider name; nothing is kept).
-    pub fn failed_over(&self, provider: &str, reason: ErrorKind) {
-        if let Some(metrics) = &self.shared.metrics {
-            metrics.failed_over(provider, reason);
-        }
     }
 
     /// Recomputes every provider's score, status and anomalies from its window as of now,
@@ -623,32 +474,12 @@ impl HealthTracker {
     /// started or ended, by provider name.
     pub fn tick(&self) -> Vec<AnomalyEvent> {
         let mut events = Vec::new();
-        for provider in self.sorted() {
+        let mut providers: Vec<Arc<Provider>> = read(&self.providers).values().cloned().collect();
+        providers.sort_by(|a, b| a.name.cmp(&b.name));
+        for provider in providers {
             provider.tick(&mut events);
         }
         events
-    }
-
-    fn sorted(&self) -> Vec<Arc<Provider>> {
-        let mut providers: Vec<Arc<Provider>> = read(&self.providers).values().cloned().collect();
-        providers.sort_by(|a, b| a.name.cmp(&b.name));
-        providers
-    }
-
-    /// Every provider's state, by provider name.
-    pub fn snapshot(&self) -> Vec<ProviderSnapshot> {
-        self.sorted().iter().map(|p| p.snapshot()).collect()
-    }
-
-    /// One provider's state.
-    pub fn provider(&self, provider: &str) -> Option<ProviderSnapshot> {
-        self.get(provider).map(|p| p.snapshot())
-    }
-
-    /// One provider's status, as [`provider`](Self::provider) reports it, without building
-    /// the whole snapshot: cheap enough for the request path.
-    pub fn status(&self, provider: &str) -> Option<HealthStatus> {
-        self.get(provider).map(|p| p.status())
     }
 
     /// Opens the circuit until [`force_close`](Self::force_close) or [`reset`](Self::reset):

@@ -68,8 +68,8 @@ pub(crate) struct Bucket {
     pub(crate) rejected: u32,
     /// Calls that failed and count against the provider.
     pub(crate) failures: u32,
-    /// Calls and probes that got an answer from the provider.
-    pub(crate) answered: u32,
+    /// Calls and probes the provider answered properly: not a failure that counts against it.
+    pub(crate) available: u32,
     /// Health probes.
     pub(crate) probes: u32,
     /// Latency of calls that did not fail, by latency bucket.
@@ -85,7 +85,7 @@ impl Bucket {
             calls: 0,
             rejected: 0,
             failures: 0,
-            answered: 0,
+            available: 0,
             probes: 0,
             latency: [0; LATENCY_BUCKETS],
             slowest: Duration::ZERO,
@@ -106,7 +106,7 @@ pub(crate) struct Totals {
     pub(crate) calls: u64,
     pub(crate) rejected: u64,
     pub(crate) failures: u64,
-    pub(crate) answered: u64,
+    pub(crate) available: u64,
     pub(crate) probes: u64,
     pub(crate) latency: [f64; LATENCY_BUCKETS],
     slowest: Duration,
@@ -118,7 +118,7 @@ impl Default for Totals {
             calls: 0,
             rejected: 0,
             failures: 0,
-            answered: 0,
+            available: 0,
             probes: 0,
             latency: [0.0; LATENCY_BUCKETS],
             slowest: Duration::ZERO,
@@ -131,7 +131,7 @@ impl Totals {
         self.calls += u64::from(bucket.calls);
         self.rejected += u64::from(bucket.rejected);
         self.failures += u64::from(bucket.failures);
-        self.answered += u64::from(bucket.answered);
+        self.available += u64::from(bucket.available);
         self.probes += u64::from(bucket.probes);
         for (sum, &count) in self.latency.iter_mut().zip(&bucket.latency) {
             *sum += f64::from(count);

@@ -1,10 +1,46 @@
-//! Resolving handles: building a normalised key from the catalogue and asking the recorder.
+//! Resolving handles: building a normalised key from the catalogue and asking the recorder the
+//! facade is bound to.
 
-use gatewayz_registry::MetricDef;
-use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata};
+use std::{fmt, sync::Arc};
+
+use gatewayz_catalogue::MetricDef;
+use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// The recorder handles are resolved with: a given one, or whichever `metrics` says is current
+/// (the thread's local recorder, else the global one).
+#[derive(Clone, Default)]
+pub(crate) struct Binding(Option<Arc<dyn Recorder + Send + Sync>>);
+
+impl fmt::Debug for Binding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "bound" } else { "current" })
+    }
+}
+
+impl Binding {
+    pub(crate) fn to(recorder: Arc<dyn Recorder + Send + Sync>) -> Binding {
+        Binding(Some(recorder))
+    }
+
+    /// Runs `f` with the recorder.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&dyn Recorder) -> R) -> R {
+        match &self.0 {
+            Some(recorder) => f(&**recorder),
+            None => metrics::with_recorder(f),
+        }
+    }
+
+    /// Runs `f` with the recorder current for the `metrics` macros.
+    pub(crate) fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.0 {
+            Some(recorder) => metrics::with_local_recorder(&**recorder, f),
+            None => f(),
+        }
+    }
+}
 
 /// The key of `def` with `values` for its labels, in catalogue order, normalised as the
 /// catalogue says (so any recorder sees the same values ours would store).
@@ -24,33 +60,14 @@ fn key(def: &'static MetricDef, values: &[&str]) -> Key {
     Key::from_parts(def.name, labels)
 }
 
-pub(crate) fn counter(def: &'static MetricDef, values: &[&str]) -> Counter {
-    let key = key(def, values);
-    metrics::with_recorder(|recorder| recorder.register_counter(&key, &METADATA))
+pub(crate) fn counter(r: &dyn Recorder, def: &'static MetricDef, values: &[&str]) -> Counter {
+    r.register_counter(&key(def, values), &METADATA)
 }
 
-pub(crate) fn gauge(def: &'static MetricDef, values: &[&str]) -> Gauge {
-    let key = key(def, values);
-    metrics::with_recorder(|recorder| recorder.register_gauge(&key, &METADATA))
+pub(crate) fn gauge(r: &dyn Recorder, def: &'static MetricDef, values: &[&str]) -> Gauge {
+    r.register_gauge(&key(def, values), &METADATA)
 }
 
-pub(crate) fn histogram(def: &'static MetricDef, values: &[&str]) -> Histogram {
-    let key = key(def, values);
-    metrics::with_recorder(|recorder| recorder.register_histogram(&key, &METADATA))
-}
-
-/// One handle per value of a closed label (in the catalogue's order), after `prefix` labels.
-pub(crate) fn per_value<T>(
-    values: &[&'static str],
-    prefix: &[&str],
-    make: impl Fn(&[&str]) -> T,
-) -> Box<[T]> {
-    values
-        .iter()
-        .map(|value| {
-            let mut labels = prefix.to_vec();
-            labels.push(value);
-            make(&labels)
-        })
-        .collect()
+pub(crate) fn histogram(r: &dyn Recorder, def: &'static MetricDef, values: &[&str]) -> Histogram {
+    r.register_histogram(&key(def, values), &METADATA)
 }

@@ -1,8 +1,8 @@
 //! HTTP requests served: count, duration, in flight; and the gateway's own overhead.
 
-use gatewayz_registry::catalogue::{HTTP_REQUEST_DURATION, HTTP_REQUESTS, METHOD, OTHER};
+use gatewayz_catalogue::{HTTP_REQUEST_DURATION, HTTP_REQUESTS, HttpMethod, OTHER, StatusClass};
 use hashbrown::Equivalent;
-use metrics::{Counter, Gauge, Histogram};
+use metrics::{Counter, Gauge, Histogram, Recorder};
 
 use crate::handles::{counter, histogram};
 
@@ -12,11 +12,11 @@ pub(crate) struct HttpHandles {
 }
 
 impl HttpHandles {
-    pub(crate) fn new(key: &HttpRef<'_>) -> Self {
+    pub(crate) fn new(r: &dyn Recorder, key: &HttpRef<'_>) -> Self {
         let labels = [key.method, key.route, key.class];
         HttpHandles {
-            requests: counter(&HTTP_REQUESTS, &labels),
-            duration: histogram(&HTTP_REQUEST_DURATION, &labels),
+            requests: counter(r, &HTTP_REQUESTS, &labels),
+            duration: histogram(r, &HTTP_REQUEST_DURATION, &labels),
         }
     }
 }
@@ -40,9 +40,9 @@ pub(crate) struct HttpRef<'a> {
 impl<'a> HttpRef<'a> {
     pub(crate) fn new(method: &str, route: &'a str, status: u16) -> Self {
         HttpRef {
-            method: METHOD.find_value(method).unwrap_or(OTHER),
+            method: HttpMethod::parse(method).map_or(OTHER, HttpMethod::as_str),
             route,
-            class: crate::labels::status_class(status),
+            class: StatusClass::of(status).map_or(OTHER, StatusClass::as_str),
         }
     }
 

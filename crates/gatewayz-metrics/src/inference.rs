@@ -5,25 +5,28 @@ use std::{
     time::Duration,
 };
 
-use gatewayz_registry::catalogue::{
-    COST_USD, CREDITS_USED, INFERENCE_STATUS, MODEL_INFERENCE_DURATION, MODEL_INFERENCE_REQUESTS,
-    PROVIDER_AVAILABILITY, PROVIDER_ERRORS, PROVIDER_RESPONSE_TIME, REASON, REQUEST_COST,
-    TIME_TO_FIRST_TOKEN, TOKEN_EFFICIENCY, TOKEN_TYPE, TOKENS_PER_REQUEST, TOKENS_USED,
+use gatewayz_catalogue::{
+    COST_USD, CREDITS_USED, ErrorKind, InferenceStatus, METRIC_CONFLICTS, MODEL_INFERENCE_DURATION,
+    MODEL_INFERENCE_REQUESTS, MetricDef, PROVIDER_AVAILABILITY, PROVIDER_ERRORS,
+    PROVIDER_RESPONSE_TIME, PerValue, REQUEST_COST, TIME_TO_FIRST_TOKEN, TOKEN_EFFICIENCY,
+    TOKENS_PER_REQUEST, TOKENS_USED, TokenType,
 };
 use hashbrown::Equivalent;
-use metrics::{Counter, Gauge, Histogram};
+use metrics::{Counter, Gauge, Histogram, Recorder};
 
 use crate::{
-    ErrorKind, Outcome, TokenType,
-    handles::{counter, gauge, histogram, per_value},
+    Outcome,
+    handles::{Binding, counter, gauge, histogram},
     labels::seconds,
 };
 
 /// One finished inference call to one provider: everything [`Metrics::inference_finished`]
 /// records, in one place so the metrics agree with each other.
 ///
-/// Record one per upstream attempt: a request that failed over from one provider to another
-/// is two inferences, one failed and one successful.
+/// One per upstream attempt: a request that failed over from one provider to another is two
+/// inferences, one failed and one successful. A call refused by a circuit breaker is not an
+/// attempt and never an inference. With `gatewayz-health`, give it to the attempt's permit
+/// (`Permit::finish`), which records it here and in the provider's health at once.
 ///
 /// [`Metrics::inference_finished`]: crate::Metrics::inference_finished
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -48,109 +51,134 @@ pub struct Inference<'a> {
     pub credits: f64,
 }
 
+/// A fractional counter (dollars, credits): counted in its scale's units when the recorder
+/// shows them in the base unit, refused and counted as a conflict otherwise.
+enum Money {
+    Scaled(&'static MetricDef, Counter),
+    Refused(Counter),
+}
+
+impl Money {
+    fn new(r: &dyn Recorder, scaled: bool, def: &'static MetricDef, values: &[&str]) -> Money {
+        if scaled {
+            Money::Scaled(def, counter(r, def, values))
+        } else {
+            Money::Refused(counter(r, &METRIC_CONFLICTS, &[def.name]))
+        }
+    }
+
+    /// Adds `amount`, in the base unit.
+    fn add(&self, amount: f64) {
+        match self {
+            Money::Scaled(def, counter) => {
+                let increment = def.scale.to_increment(amount);
+                if increment > 0 {
+                    counter.increment(increment);
+                }
+            }
+            Money::Refused(conflicts) => {
+                if amount > 0.0 {
+                    conflicts.increment(1);
+                }
+            }
+        }
+    }
+}
+
 /// Handles for everything recorded per provider, whatever the model.
 pub(crate) struct ProviderHandles {
     response_time: Histogram,
     /// Registered on first use: a gauge at 0 before anything is known would read "down".
     availability: OnceLock<Gauge>,
+    binding: Binding,
     provider: Box<str>,
-    errors: Box<[Counter]>,
-    tokens_per_request: Box<[Histogram]>,
+    errors: PerValue<ErrorKind, Counter>,
+    tokens_per_request: PerValue<TokenType, Histogram>,
     request_cost: Histogram,
 }
 
 impl ProviderHandles {
-    pub(crate) fn new(provider: &str) -> Self {
-        let errors = per_value(REASON.values().unwrap_or_default(), &[provider], |labels| {
-            counter(&PROVIDER_ERRORS, labels)
-        });
-        let tokens_per_request = per_value(
-            TOKEN_TYPE.values().unwrap_or_default(),
-            &[provider],
-            |labels| histogram(&TOKENS_PER_REQUEST, labels),
-        );
+    pub(crate) fn new(r: &dyn Recorder, binding: &Binding, provider: &str) -> Self {
+        let p = [provider];
         ProviderHandles {
-            response_time: histogram(&PROVIDER_RESPONSE_TIME, &[provider]),
+            response_time: histogram(r, &PROVIDER_RESPONSE_TIME, &p),
             availability: OnceLock::new(),
+            binding: binding.clone(),
             provider: provider.into(),
-            errors,
-            tokens_per_request,
-            request_cost: histogram(&REQUEST_COST, &[provider]),
+            errors: PerValue::new(|kind: ErrorKind| {
+                counter(r, &PROVIDER_ERRORS, &[provider, kind.as_str()])
+            }),
+            tokens_per_request: PerValue::new(|t: TokenType| {
+                histogram(r, &TOKENS_PER_REQUEST, &[provider, t.as_str()])
+            }),
+            request_cost: histogram(r, &REQUEST_COST, &p),
         }
     }
 
     /// A call that reached (or failed to reach) the provider.
     pub(crate) fn call(&self, duration: Duration, result: Result<(), ErrorKind>) {
         if let Err(kind) = result {
-            self.errors[kind as usize].increment(1);
-            if kind == ErrorKind::CircuitOpen {
-                // Never sent: there is no response time and nothing learnt about reachability.
-                return;
-            }
+            self.errors.get(kind).increment(1);
         }
         self.response_time.record(seconds(duration));
-        self.probe(result.map_or_else(ErrorKind::provider_answered, |()| true));
+        // Available only if it answered, and not with an answer that counts against it.
+        self.probe(result.map_or_else(|kind| !kind.counts_against_provider(), |()| true));
     }
 
-    pub(crate) fn probe(&self, reachable: bool) {
-        let availability = self
-            .availability
-            .get_or_init(|| gauge(&PROVIDER_AVAILABILITY, &[&self.provider]));
-        availability.set(if reachable { 1.0 } else { 0.0 });
+    pub(crate) fn probe(&self, available: bool) {
+        let availability = self.availability.get_or_init(|| {
+            self.binding
+                .with(|r| gauge(r, &PROVIDER_AVAILABILITY, &[&self.provider]))
+        });
+        availability.set(if available { 1.0 } else { 0.0 });
     }
 }
 
 /// Handles for one (provider, model) pair.
 pub(crate) struct InferenceHandles {
     provider: Arc<ProviderHandles>,
-    requests: Box<[Counter]>,
+    requests: PerValue<InferenceStatus, Counter>,
     duration: Histogram,
     time_to_first_token: Histogram,
-    tokens: Box<[Counter]>,
+    tokens: PerValue<TokenType, Counter>,
     /// Registered on the first success: before that there is no ratio to show.
     efficiency: OnceLock<Gauge>,
     model: Box<str>,
-    cost: Counter,
-    credits: Counter,
+    cost: Money,
+    credits: Money,
 }
 
 impl InferenceHandles {
-    pub(crate) fn new(provider_handles: Arc<ProviderHandles>, provider: &str, model: &str) -> Self {
+    pub(crate) fn new(
+        r: &dyn Recorder,
+        money: bool,
+        provider_handles: Arc<ProviderHandles>,
+        provider: &str,
+        model: &str,
+    ) -> Self {
         let pair = [provider, model];
-        let requests = per_value(
-            INFERENCE_STATUS.values().unwrap_or_default(),
-            &pair,
-            |labels| counter(&MODEL_INFERENCE_REQUESTS, labels),
-        );
-        let tokens = per_value(TOKEN_TYPE.values().unwrap_or_default(), &pair, |labels| {
-            counter(&TOKENS_USED, labels)
-        });
         InferenceHandles {
             provider: provider_handles,
-            requests,
-            duration: histogram(&MODEL_INFERENCE_DURATION, &pair),
-            time_to_first_token: histogram(&TIME_TO_FIRST_TOKEN, &pair),
-            tokens,
+            requests: PerValue::new(|status: InferenceStatus| {
+                counter(r, &MODEL_INFERENCE_REQUESTS, &[provider, model, status.as_str()])
+            }),
+            duration: histogram(r, &MODEL_INFERENCE_DURATION, &pair),
+            time_to_first_token: histogram(r, &TIME_TO_FIRST_TOKEN, &pair),
+            tokens: PerValue::new(|t: TokenType| {
+                counter(r, &TOKENS_USED, &[provider, model, t.as_str()])
+            }),
             efficiency: OnceLock::new(),
             model: model.into(),
-            cost: counter(&COST_USD, &pair),
-            credits: counter(&CREDITS_USED, &pair),
+            cost: Money::new(r, money, &COST_USD, &pair),
+            credits: Money::new(r, money, &CREDITS_USED, &pair),
         }
     }
 
     pub(crate) fn record(&self, inference: &Inference<'_>) {
         let succeeded = inference.outcome == Outcome::Success;
-        self.requests[usize::from(!succeeded)].increment(1);
-        self.provider.call(
-            inference.duration,
-            match inference.outcome {
-                Outcome::Success => Ok(()),
-                Outcome::Error(kind) => Err(kind),
-            },
-        );
-        if let Outcome::Error(ErrorKind::CircuitOpen) = inference.outcome {
-            return;
-        }
+        self.requests.get(inference.outcome.status()).increment(1);
+        self.provider
+            .call(inference.duration, inference.outcome.result());
         self.duration.record(seconds(inference.duration));
         if let Some(ttft) = inference.time_to_first_token {
             self.time_to_first_token.record(seconds(ttft));
@@ -160,25 +188,26 @@ impl InferenceHandles {
             (TokenType::Output, inference.output_tokens),
         ] {
             if count > 0 {
-                self.tokens[token_type as usize].increment(count);
-                self.provider.tokens_per_request[token_type as usize].record(count as f64);
+                self.tokens.get(token_type).increment(count);
+                self.provider
+                    .tokens_per_request
+                    .get(token_type)
+                    .record(count as f64);
             }
         }
         if succeeded && inference.input_tokens > 0 {
-            let efficiency = self
-                .efficiency
-                .get_or_init(|| gauge(&TOKEN_EFFICIENCY, &[&self.provider.provider, &self.model]));
+            let efficiency = self.efficiency.get_or_init(|| {
+                self.provider.binding.with(|r| {
+                    gauge(r, &TOKEN_EFFICIENCY, &[&self.provider.provider, &self.model])
+                })
+            });
             efficiency.set(inference.output_tokens as f64 / inference.input_tokens as f64);
         }
-        let cost = COST_USD.scale.to_increment(inference.cost_usd);
-        if cost > 0 {
-            self.cost.increment(cost);
+        if inference.cost_usd.is_finite() && inference.cost_usd > 0.0 {
             self.provider.request_cost.record(inference.cost_usd);
         }
-        let credits = CREDITS_USED.scale.to_increment(inference.credits);
-        if credits > 0 {
-            self.credits.increment(credits);
-        }
+        self.cost.add(inference.cost_usd);
+        self.credits.add(inference.credits);
     }
 }
 

@@ -1,76 +1,103 @@
 //! Typed instrumentation helpers for LLM API gateways, over the [`metrics`] facade.
 //!
 //! Every helper is named for what happened (an inference finished, a request was served, a
-//! circuit opened) and takes typed arguments; metric names and label names come from the
-//! `gatewayz-registry` catalogue. It works with whichever `metrics` recorder is installed:
+//! query ran) and takes typed arguments; metric names and label names come from the
+//! [`catalogue`]. It works with whichever `metrics` recorder is installed:
 //! `gatewayz-registry`'s, `metrics-exporter-prometheus`, or none (then every call is a no-op).
+//! It depends on neither the recorder nor serde: a library that instruments itself pulls the
+//! catalogue, `metrics` and a hash map.
 //!
 //! ```
-//! use std::time::Duration;
-//! use gatewayz_metrics::{Inference, Metrics, Outcome};
+//! use std::{sync::Arc, time::Duration};
+//! use gatewayz_metrics::{Inference, Metrics, MetricsConfig, Outcome};
 //!
 //! let recorder = gatewayz_registry::RecorderBuilder::new().build()?;
-//! metrics::with_local_recorder(&recorder, || {
-//!     let metrics = Metrics::new();
-//!     metrics.inference_finished(&Inference {
-//!         provider: "openrouter",
-//!         model: "gpt-4o-mini",
-//!         outcome: Outcome::Success,
-//!         duration: Duration::from_millis(840),
-//!         time_to_first_token: Some(Duration::from_millis(210)),
-//!         input_tokens: 1200,
-//!         output_tokens: 300,
-//!         cost_usd: 0.00036,
-//!         credits: 0.00036,
-//!     });
+//! let handle = recorder.handle();
+//! // A service installs the recorder globally and uses `Metrics::new()`; a test binds one.
+//! let metrics = Metrics::with_recorder(Arc::new(recorder), MetricsConfig::default());
+//! metrics.inference_finished(&Inference {
+//!     provider: "openrouter",
+//!     model: "gpt-4o-mini",
+//!     outcome: Outcome::Success,
+//!     duration: Duration::from_millis(840),
+//!     time_to_first_token: Some(Duration::from_millis(210)),
+//!     input_tokens: 1200,
+//!     output_tokens: 300,
+//!     cost_usd: 0.00036,
+//!     credits: 0.00036,
 //! });
-//! let summary = recorder.handle().summary(None);
+//! let summary = handle.summary(None);
 //! assert_eq!(summary.metrics.models.unwrap().tokens_used_total, 1500);
 //! # Ok::<(), gatewayz_registry::Error>(())
 //! ```
 //!
+//! # One call per provider attempt
+//!
+//! Each upstream attempt is reported once. A service without provider health calls
+//! [`Metrics::inference_finished`]; a service with `gatewayz-health` reports the attempt on its
+//! permit (`Permit::finish`), which records the same [`Inference`] here and in the provider's
+//! health window. Health scores, statuses, circuit states, refusals, failovers and anomalies
+//! are published by `gatewayz-health` alone: this crate has no hook for them, so they cannot be
+//! counted twice.
+//!
 //! # Behaviour
 //!
 //! - **Handles are resolved once.** The first call for a provider, a (provider, model) pair, a
-//!   route or a database operation registers its handles with the recorder that is current at
-//!   that moment; later calls find them in a small concurrent map and cost a few atomic
-//!   operations. Create [`Metrics`] after installing the recorder, and one per recorder.
+//!   route or a database operation registers its handles with the facade's recorder: the one
+//!   given to [`Metrics::with_recorder`], or else the one `metrics` says is current at that
+//!   moment (so create [`Metrics::new`] after installing the global recorder). Later calls find
+//!   them in a small concurrent map and cost a few atomic operations.
 //! - **Bounded.** Label values are normalised as the catalogue says (trimmed, lower-cased
 //!   identifiers, cut to 128 bytes). The cap on distinct values is the recorder's job
 //!   (`gatewayz-registry` folds the excess into `other`); this crate's maps stop growing at
 //!   [`MetricsConfig::cache_capacity`] entries each and resolve uncached keys per call.
 //! - **Nothing personal.** No helper takes an API key, user id, e-mail or prompt: there is no
 //!   way to make one a label.
-//! - **Money.** Dollars and credits are recorded in nano-units on `u64` counters; with our
-//!   recorder they are exposed as exact decimals in dollars. Other recorders expose the raw
-//!   nano-unit integer.
+//! - **Unknown is absent.** Gauges whose value comes from outside (business numbers,
+//!   availability, token efficiency) are registered when the first value arrives, so nothing
+//!   reads 0 before anything was collected.
+//! - **Money.** Dollars and credits are counted in nano-units on `u64` counters, which only a
+//!   recorder that knows the catalogue's scales can show in dollars. When the facade is built it
+//!   asks its recorder through the [`catalogue::handshake`]; `gatewayz-registry`'s answers. Any
+//!   other recorder gets no `gatewayz_cost_usd_total` or `credits_used_total` series at all
+//!   (never nano-dollars under a dollar name): each amount it could not take is counted in
+//!   `gatewayz_metric_conflicts_total{metric="gatewayz_cost_usd_total"}` instead, and
+//!   [`Metrics::records_money`] says so. The per-request cost histogram
+//!   (`gatewayz_request_cost_usd`, in dollars as `f64`) is recorded under any recorder.
 
 mod cache;
 mod handles;
-mod health;
 mod http;
 mod inference;
 mod labels;
 mod storage;
 
-use std::{sync::Arc, time::Duration};
-
-use gatewayz_registry::catalogue::{
-    ACTIVE_API_KEYS, ACTIVE_SUBSCRIPTIONS, GATEWAY_OVERHEAD, HTTP_REQUESTS_IN_FLIGHT, TRIALS_ACTIVE,
+use std::{
+    fmt,
+    sync::{Arc, OnceLock},
+    time::Duration,
 };
-use metrics::{Gauge, Histogram};
 
-pub use health::HealthReport;
+/// The metric catalogue (the `gatewayz-catalogue` crate), re-exported.
+pub use gatewayz_catalogue as catalogue;
+pub use gatewayz_catalogue::{
+    AnomalyKind, CircuitState, ErrorKind, FailoverReason, HealthStatus, HttpMethod,
+    InferenceStatus, StatusClass, TokenType,
+};
 pub use http::InFlight;
 pub use inference::Inference;
-pub use labels::{
-    AnomalyKind, CircuitState, ErrorKind, HealthStatus, Outcome, TokenType, status_class,
-};
+pub use labels::Outcome;
 pub use storage::{CacheMetrics, QueryTimer};
+
+use gatewayz_catalogue::{
+    ACTIVE_API_KEYS, ACTIVE_SUBSCRIPTIONS, CATALOGUE, GATEWAY_OVERHEAD, HTTP_REQUESTS_IN_FLIGHT,
+    MetricKind, TRIALS_ACTIVE, Unit, handshake,
+};
+use metrics::{Gauge, Histogram, KeyName, Recorder, SharedString};
 
 use crate::{
     cache::Cache,
-    health::HealthHandles,
+    handles::{Binding, gauge, histogram},
     http::{HttpHandles, HttpKey, HttpRef},
     inference::{InferenceHandles, Pair, PairKey, ProviderHandles},
     labels::seconds,
@@ -119,19 +146,24 @@ pub struct Metrics {
 }
 
 struct Inner {
+    binding: Binding,
+    /// The recorder acknowledged the money handshake.
+    money: bool,
     providers: Cache<Box<str>, Arc<ProviderHandles>>,
     inferences: Cache<PairKey, InferenceHandles>,
-    health: Cache<Box<str>, HealthHandles>,
     http: Cache<HttpKey, HttpHandles>,
     queries: Cache<Box<str>, QueryHandles>,
     overhead: Histogram,
     in_flight: Gauge,
-    business: [Gauge; 3],
+    /// Registered at the first collection: before it the numbers are unknown, not 0.
+    business: OnceLock<[Gauge; 3]>,
 }
 
-impl std::fmt::Debug for Metrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Metrics")
+            .field("recorder", &self.inner.binding)
+            .field("records_money", &self.inner.money)
             .field("providers", &self.inner.providers.len())
             .field("inferences", &self.inner.inferences.len())
             .finish_non_exhaustive()
@@ -145,7 +177,8 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// A facade over the current recorder, with default cache sizes.
+    /// A facade over the current recorder (the thread's local one, else the global one), with
+    /// default cache sizes.
     pub fn new() -> Self {
         Metrics::with_config(MetricsConfig::default())
     }
@@ -153,63 +186,102 @@ impl Metrics {
     /// A facade over the current recorder. Also describes the catalogue to it, so recorders
     /// that take help text from `describe_*` show the catalogue's.
     pub fn with_config(config: MetricsConfig) -> Self {
-        gatewayz_registry::describe_catalogue();
+        Metrics::build(Binding::default(), config)
+    }
+
+    /// A facade that records into `recorder`, whatever recorder is installed: for tests, and for
+    /// services that keep more than one recorder.
+    pub fn with_recorder(recorder: Arc<dyn Recorder + Send + Sync>, config: MetricsConfig) -> Self {
+        Metrics::build(Binding::to(recorder), config)
+    }
+
+    fn build(binding: Binding, config: MetricsConfig) -> Self {
         let capacity = config.cache_capacity;
+        let money = binding.with(|r| {
+            describe_catalogue(r);
+            handshake::ask(|| {
+                r.describe_counter(
+                    KeyName::from_const_str(handshake::PROBE),
+                    None,
+                    SharedString::const_str(""),
+                );
+            })
+        });
+        let (overhead, in_flight) = binding.with(|r| {
+            (
+                histogram(r, &GATEWAY_OVERHEAD, &[]),
+                gauge(r, &HTTP_REQUESTS_IN_FLIGHT, &[]),
+            )
+        });
         Metrics {
             inner: Arc::new(Inner {
+                binding,
+                money,
                 providers: Cache::new(capacity),
                 inferences: Cache::new(capacity),
-                health: Cache::new(capacity),
                 http: Cache::new(capacity),
                 queries: Cache::new(capacity),
-                overhead: handles::histogram(&GATEWAY_OVERHEAD, &[]),
-                in_flight: handles::gauge(&HTTP_REQUESTS_IN_FLIGHT, &[]),
-                business: [&ACTIVE_API_KEYS, &ACTIVE_SUBSCRIPTIONS, &TRIALS_ACTIVE]
-                    .map(|def| handles::gauge(def, &[])),
+                overhead,
+                in_flight,
+                business: OnceLock::new(),
             }),
         }
+    }
+
+    /// Whether dollars and credits are recorded: the recorder said, through the
+    /// [`catalogue::handshake`], that it shows them in dollars. See the crate docs.
+    pub fn records_money(&self) -> bool {
+        self.inner.money
+    }
+
+    /// Runs `f` with the facade's recorder as the current one for the `metrics` macros and
+    /// for `metrics::with_recorder`: how a crate that publishes catalogued series of its own
+    /// (such as `gatewayz-health`) registers them with the same recorder.
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.inner.binding.scope(f)
     }
 
     /// Handle sets held in the caches, across providers, pairs, routes and operations; bounded
     /// by [`MetricsConfig::cache_capacity`] per map.
     pub fn cached_entries(&self) -> usize {
         let inner = &self.inner;
-        inner.providers.len()
-            + inner.inferences.len()
-            + inner.health.len()
-            + inner.http.len()
-            + inner.queries.len()
+        inner.providers.len() + inner.inferences.len() + inner.http.len() + inner.queries.len()
     }
 
     fn provider(&self, provider: &str) -> Arc<ProviderHandles> {
+        let binding = &self.inner.binding;
         self.inner.providers.with(
             provider,
-            || (provider.into(), Arc::new(ProviderHandles::new(provider))),
+            || {
+                let handles = binding.with(|r| ProviderHandles::new(r, binding, provider));
+                (provider.into(), Arc::new(handles))
+            },
             Arc::clone,
-        )
-    }
-
-    fn with_health<R>(&self, provider: &str, f: impl FnOnce(&HealthHandles) -> R) -> R {
-        self.inner.health.with(
-            provider,
-            || (provider.into(), HealthHandles::new(provider)),
-            f,
         )
     }
 
     /// An inference call finished: updates requests, duration, time to first token, tokens,
     /// token efficiency, cost, credits, and the provider's response time, errors and
     /// availability, consistently.
+    ///
+    /// A service that tracks provider health reports the attempt on its permit instead
+    /// (`gatewayz_health::Permit::finish`), which calls this.
     pub fn inference_finished(&self, inference: &Inference<'_>) {
         let pair = Pair(inference.provider, inference.model);
         self.inner.inferences.with(
             &pair,
             || {
                 let provider = self.provider(inference.provider);
-                (
-                    pair.to_key(),
-                    InferenceHandles::new(provider, inference.provider, inference.model),
-                )
+                let handles = self.inner.binding.with(|r| {
+                    InferenceHandles::new(
+                        r,
+                        self.inner.money,
+                        provider,
+                        inference.provider,
+                        inference.model,
+                    )
+                });
+                (pair.to_key(), handles)
             },
             |handles| handles.record(inference),
         );
@@ -226,9 +298,10 @@ impl Metrics {
         self.provider(provider).call(duration, result);
     }
 
-    /// A health probe of `provider` got an answer (`true`) or not.
-    pub fn provider_probed(&self, provider: &str, reachable: bool) {
-        self.provider(provider).probe(reachable);
+    /// A health probe of `provider` was answered properly (`true`) or not: sets
+    /// `provider_availability`.
+    pub fn provider_probed(&self, provider: &str, available: bool) {
+        self.provider(provider).probe(available);
     }
 
     /// An HTTP request was served. `route` must be the route template (`/v1/models/{id}`),
@@ -243,7 +316,10 @@ impl Metrics {
         let key = HttpRef::new(method, route, status);
         self.inner.http.with(
             &key,
-            || (key.to_key(), HttpHandles::new(&key)),
+            || {
+                let handles = self.inner.binding.with(|r| HttpHandles::new(r, &key));
+                (key.to_key(), handles)
+            },
             |handles| {
                 handles.requests.increment(1);
                 handles.duration.record(seconds(duration));
@@ -274,61 +350,49 @@ impl Metrics {
     fn with_query<R>(&self, operation: &str, f: impl FnOnce(&QueryHandles) -> R) -> R {
         self.inner.queries.with(
             operation,
-            || (operation.into(), QueryHandles::new(operation)),
+            || {
+                let handles = self.inner.binding.with(|r| QueryHandles::new(r, operation));
+                (operation.into(), handles)
+            },
             f,
         )
     }
 
     /// Hit and miss counters for the cache named `cache`; resolve once and keep.
     pub fn cache(&self, cache: &str) -> CacheMetrics {
-        CacheMetrics::new(cache)
+        self.inner.binding.with(|r| CacheMetrics::new(r, cache))
     }
 
-    /// Business numbers were collected.
+    /// Business numbers were collected. Until the first collection the business gauges do not
+    /// exist: the summary says `null`, the exposition has no series.
     pub fn business_collected(&self, business: &Business) {
+        let gauges = self.inner.business.get_or_init(|| {
+            self.inner.binding.with(|r| {
+                [&ACTIVE_API_KEYS, &ACTIVE_SUBSCRIPTIONS, &TRIALS_ACTIVE].map(|def| gauge(r, def, &[]))
+            })
+        });
         let values = [
             business.active_api_keys,
             business.active_subscriptions,
             business.active_trials,
         ];
-        for (gauge, value) in self.inner.business.iter().zip(values) {
+        for (gauge, value) in gauges.iter().zip(values) {
             gauge.set(value as f64);
         }
     }
+}
 
-    /// A provider's health was recomputed.
-    pub fn provider_health_computed(&self, provider: &str, report: &HealthReport) {
-        self.with_health(provider, |h| h.report(report));
-    }
-
-    /// Publishes a circuit's current state (one-hot), without counting a transition.
-    pub fn circuit_state(&self, provider: &str, state: CircuitState) {
-        self.with_health(provider, |h| h.circuit(state));
-    }
-
-    /// A circuit changed state: counts the transition and publishes the new state.
-    pub fn circuit_transitioned(&self, provider: &str, from: CircuitState, to: CircuitState) {
-        health::transition(provider, from, to);
-        self.circuit_state(provider, to);
-    }
-
-    /// A call was refused because the provider's circuit was open (or its probes spent).
-    pub fn call_rejected(&self, provider: &str) {
-        self.with_health(provider, HealthHandles::rejected);
-    }
-
-    /// A request moved on from `provider` to the next candidate because of `reason`.
-    pub fn failed_over(&self, provider: &str, reason: ErrorKind) {
-        self.with_health(provider, |h| h.failed_over(reason));
-    }
-
-    /// An anomaly became active: counts it and sets its active gauge.
-    pub fn anomaly_started(&self, provider: &str, kind: AnomalyKind) {
-        self.with_health(provider, |h| h.anomaly(kind, true));
-    }
-
-    /// An anomaly is over.
-    pub fn anomaly_ended(&self, provider: &str, kind: AnomalyKind) {
-        self.with_health(provider, |h| h.anomaly(kind, false));
+/// Declares every catalogued metric to `recorder` (`describe_*`), so that other recorders, such
+/// as `metrics-exporter-prometheus`, show the catalogue's help text and units.
+fn describe_catalogue(recorder: &dyn Recorder) {
+    for def in CATALOGUE {
+        let unit = (def.unit == Unit::Seconds).then_some(metrics::Unit::Seconds);
+        let name = KeyName::from_const_str(def.name);
+        let help = SharedString::const_str(def.help);
+        match def.kind {
+            MetricKind::Counter => recorder.describe_counter(name, unit, help),
+            MetricKind::Gauge => recorder.describe_gauge(name, unit, help),
+            MetricKind::Histogram => recorder.describe_histogram(name, unit, help),
+        }
     }
 }

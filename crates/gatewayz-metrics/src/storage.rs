@@ -2,10 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use gatewayz_registry::catalogue::{
+use gatewayz_catalogue::{
     CACHE_HITS, CACHE_MISSES, DATABASE_QUERY_DURATION, DATABASE_QUERY_ERRORS,
 };
-use metrics::{Counter, Histogram};
+use metrics::{Counter, Histogram, Recorder};
 
 use crate::{
     handles::{counter, histogram},
@@ -19,10 +19,10 @@ pub(crate) struct QueryHandles {
 }
 
 impl QueryHandles {
-    pub(crate) fn new(operation: &str) -> Self {
+    pub(crate) fn new(r: &dyn Recorder, operation: &str) -> Self {
         QueryHandles {
-            duration: histogram(&DATABASE_QUERY_DURATION, &[operation]),
-            errors: counter(&DATABASE_QUERY_ERRORS, &[operation]),
+            duration: histogram(r, &DATABASE_QUERY_DURATION, &[operation]),
+            errors: counter(r, &DATABASE_QUERY_ERRORS, &[operation]),
         }
     }
 
@@ -79,10 +79,10 @@ pub struct CacheMetrics {
 }
 
 impl CacheMetrics {
-    pub(crate) fn new(cache: &str) -> Self {
+    pub(crate) fn new(r: &dyn Recorder, cache: &str) -> Self {
         CacheMetrics {
-            hits: counter(&CACHE_HITS, &[cache]),
-            misses: counter(&CACHE_MISSES, &[cache]),
+            hits: counter(r, &CACHE_HITS, &[cache]),
+            misses: counter(r, &CACHE_MISSES, &[cache]),
         }
     }
 

@@ -6,10 +6,7 @@ use gatewayz_testkit::exposition;
 use std::{panic, time::Duration};
 
 use exposition::{Exposition, parse};
-use gatewayz_metrics::{
-    AnomalyKind, Business, CircuitState, ErrorKind, HealthReport, HealthStatus, Inference, Metrics,
-    MetricsConfig, Outcome,
-};
+use gatewayz_metrics::{Business, ErrorKind, Inference, Metrics, MetricsConfig, Outcome};
 use gatewayz_registry::{GatewayzRecorder, RecorderBuilder};
 use metrics::with_local_recorder;
 
@@ -178,26 +175,29 @@ fn a_failed_inference_counts_the_error_and_its_reason() {
 }
 
 #[test]
-fn a_call_refused_by_an_open_circuit_records_no_latency() {
-    let e = record(|m| {
-        m.inference_finished(&Inference {
-            outcome: Outcome::Error(ErrorKind::CircuitOpen),
-            ..inference("p", "m")
+fn an_answer_that_counts_against_the_provider_makes_it_unavailable() {
+    // A provider that answers nothing but 5xx answers, but it is not available.
+    let provider = ("provider", "p");
+    for (kind, available) in [
+        (ErrorKind::ServerError, 0.0),
+        (ErrorKind::RateLimited, 0.0),
+        (ErrorKind::Connection, 0.0),
+        (ErrorKind::NotFound, 1.0),
+        (ErrorKind::Unauthorized, 1.0),
+        (ErrorKind::BadRequest, 1.0),
+    ] {
+        let e = record(|m| {
+            m.inference_finished(&Inference {
+                outcome: Outcome::Error(kind),
+                ..inference("p", "m")
+            });
         });
-    });
-    assert_eq!(
-        e.value(
-            "gatewayz_provider_errors_total",
-            &[("reason", "circuit_open")]
-        ),
-        1.0
-    );
-    assert_eq!(e.value("provider_response_time_seconds_count", &[]), 0.0);
-    assert_eq!(e.value("model_inference_duration_seconds_count", &[]), 0.0);
-    assert!(
-        e.family("provider_availability").is_none(),
-        "nothing was learnt about reachability"
-    );
+        assert_eq!(
+            e.value("provider_availability", &[provider]),
+            available,
+            "{kind}"
+        );
+    }
 }
 
 #[test]
@@ -379,91 +379,49 @@ fn business_gauges_take_the_collected_values() {
 }
 
 #[test]
-fn health_hooks_publish_scores_one_hot_states_and_events() {
-    let e = record(|m| {
-        m.provider_health_computed(
-            "anthropic",
-            &HealthReport {
-                status: HealthStatus::Degraded,
-                score: Some(0.7),
-                availability: Some(1.0),
-                error_rate: Some(0.2),
-                latency_score: Some(0.5),
-                latency_p95: Some(Duration::from_secs(9)),
-            },
-        );
-        m.provider_health_computed(
-            "groq",
-            &HealthReport {
-                status: HealthStatus::Unknown,
-                score: None,
-                availability: None,
-                error_rate: None,
-                latency_score: None,
-                latency_p95: None,
-            },
-        );
-        m.circuit_state("anthropic", CircuitState::Closed);
-        m.circuit_transitioned("anthropic", CircuitState::Closed, CircuitState::Open);
-        m.call_rejected("anthropic");
-        m.call_rejected("anthropic");
-        m.failed_over("anthropic", ErrorKind::RateLimited);
-        m.anomaly_started("anthropic", AnomalyKind::ErrorSurge);
-        m.anomaly_started("anthropic", AnomalyKind::LatencySpike);
-        m.anomaly_ended("anthropic", AnomalyKind::LatencySpike);
-    });
-    let a = ("provider", "anthropic");
-    assert_eq!(e.value("gatewayz_provider_health_score", &[a]), 0.7);
-    assert_eq!(e.value("gatewayz_provider_latency_p95_seconds", &[a]), 9.0);
-    assert!(
-        e.value("gatewayz_provider_health_score", &[("provider", "groq")])
-            .is_nan()
-    );
-    let status = |p: &str, s: &str| {
-        e.value(
-            "gatewayz_provider_status",
-            &[("provider", p), ("status", s)],
-        )
-    };
+fn business_gauges_are_absent_until_collected() {
+    let recorder = RecorderBuilder::new().build().unwrap();
+    let handle = recorder.handle();
+    let metrics = Metrics::with_recorder(std::sync::Arc::new(recorder), MetricsConfig::default());
+    metrics.inference_finished(&inference("openrouter", "gpt-4o"));
+    let e = parse(&handle.render_all()).unwrap();
+    for name in ["active_api_keys", "active_subscriptions", "trial_active"] {
+        assert!(e.family(name).is_none(), "{name} reads a value nobody collected");
+    }
+    let business = handle.summary(None).metrics.business.unwrap();
     assert_eq!(
         (
-            status("anthropic", "degraded"),
-            status("anthropic", "healthy")
+            business.active_api_keys,
+            business.active_subscriptions,
+            business.active_trials
         ),
-        (1.0, 0.0)
+        (None, None, None)
     );
-    assert_eq!(status("groq", "unknown"), 1.0);
-    let circuit = |s: &str| e.value("gatewayz_circuit_breaker_state", &[a, ("state", s)]);
+    metrics.business_collected(&Business {
+        active_api_keys: 3,
+        ..Business::default()
+    });
+    let business = handle.summary(None).metrics.business.unwrap();
     assert_eq!(
-        (circuit("open"), circuit("closed"), circuit("half_open")),
-        (1.0, 0.0, 0.0)
+        (business.active_api_keys, business.active_subscriptions),
+        (Some(3), Some(0))
     );
-    assert_eq!(
-        e.value(
-            "gatewayz_circuit_breaker_transitions_total",
-            &[a, ("from", "closed"), ("to", "open")]
-        ),
-        1.0
-    );
-    assert_eq!(
-        e.value("gatewayz_circuit_breaker_rejections_total", &[a]),
-        2.0
-    );
-    assert_eq!(
-        e.value("gatewayz_failovers_total", &[a, ("reason", "rate_limited")]),
-        1.0
-    );
-    let anomaly = |name: &str, kind: &str| e.value(name, &[a, ("kind", kind)]);
-    assert_eq!(
-        anomaly("gatewayz_anomalies_detected_total", "error_surge"),
-        1.0
-    );
-    assert_eq!(
-        anomaly("gatewayz_anomalies_detected_total", "latency_spike"),
-        1.0
-    );
-    assert_eq!(anomaly("gatewayz_anomalies_active", "error_surge"), 1.0);
-    assert_eq!(anomaly("gatewayz_anomalies_active", "latency_spike"), 0.0);
+}
+
+#[test]
+fn a_facade_bound_to_a_recorder_records_there_whatever_is_installed() {
+    let recorder = RecorderBuilder::new().build().unwrap();
+    let handle = recorder.handle();
+    let metrics = Metrics::with_recorder(std::sync::Arc::new(recorder), MetricsConfig::default());
+    // Another local recorder is current on this thread: the bound one still gets everything.
+    let other = RecorderBuilder::new().build().unwrap();
+    with_local_recorder(&other, || {
+        metrics.inference_finished(&inference("openrouter", "gpt-4o"));
+    });
+    assert!(metrics.records_money());
+    let e = parse(&handle.render_all()).unwrap();
+    assert_eq!(e.value("gatewayz_cost_usd_total", &PAIR), 0.0035);
+    assert!(parse(&other.handle().render_all()).unwrap().family("tokens_used_total").is_none());
 }
 
 #[test]
@@ -489,7 +447,6 @@ fn without_a_recorder_every_helper_is_a_silent_no_op() {
     drop(m.http_request_started());
     drop(m.time_database_query("q"));
     m.cache("c").hit();
-    m.circuit_transitioned("p", CircuitState::Closed, CircuitState::Open);
     m.business_collected(&Business::default());
 }
 
@@ -521,4 +478,54 @@ fn other_recorders_receive_the_same_names_and_the_catalogue_help() {
         ),
         1000.0
     );
+}
+
+/// `metrics-exporter-prometheus` as the recorder, its text made parseable by our strict parser.
+fn record_foreign(f: impl FnOnce(&Metrics)) -> (Exposition, String) {
+    // Buckets make it render histograms rather than summaries, which our parser refuses.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(&[1.0])
+        .unwrap()
+        .build_recorder();
+    let handle = recorder.handle();
+    with_local_recorder(&recorder, || f(&Metrics::new()));
+    // That exporter separates families with blank lines, which our strict parser refuses.
+    let text: String = handle
+        .render()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let e = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    (e, text)
+}
+
+#[test]
+fn under_another_recorder_no_series_named_in_dollars_shows_nano_dollars() {
+    let (e, text) = record_foreign(|m| {
+        assert!(!m.records_money(), "only our recorder answers the handshake");
+        m.inference_finished(&Inference {
+            cost_usd: 0.0036,
+            credits: 0.0036,
+            ..inference("openrouter", "gpt-4o")
+        });
+    });
+    // Before: `gatewayz_cost_usd_total{...} 3600000` under a name and help that say dollars.
+    assert!(!text.contains("3600000"), "{text}");
+    for name in ["gatewayz_cost_usd_total", "credits_used_total"] {
+        assert!(e.family(name).is_none(), "{name}:\n{text}");
+        // The refusal is loud: counted where an alert on dropped recordings sees it.
+        assert_eq!(
+            e.value("gatewayz_metric_conflicts_total", &[("metric", name)]),
+            1.0,
+            "{text}"
+        );
+    }
+    // Dollars still reach that recorder as dollars, per request.
+    assert_eq!(
+        e.value("gatewayz_request_cost_usd_sum", &[("provider", "openrouter")]),
+        0.0036
+    );
+    // And promtool accepts what it shows.
+    assert_eq!(gatewayz_testkit::promtool::check_metrics(&text), "", "{text}");
 }

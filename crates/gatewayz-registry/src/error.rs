@@ -1,20 +1,9 @@
 //! The crate's error type.
 
-use crate::Category;
-
 /// Everything that can go wrong when configuring the recorder or asking it for data.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// A category name that is not one of the five.
-    #[error(
-        "unknown category `{given}`; valid categories are {}",
-        valid_categories()
-    )]
-    UnknownCategory {
-        /// What was asked for (cut to 64 characters).
-        given: String,
-    },
     /// Buckets were given for a catalogued metric that is not a histogram.
     #[error("`{metric}` is a {kind}, not a histogram; only histograms take buckets")]
     NotAHistogram {
@@ -51,9 +40,4 @@ pub enum Error {
          start-up, or use `RecorderBuilder::build` with `metrics::with_local_recorder` in tests"
     )]
     AlreadyInstalled,
-}
-
-fn valid_categories() -> String {
-    let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
-    names.join(", ")
 }

@@ -29,11 +29,13 @@ pub(crate) enum Value {
 
 /// One series: its label values and its storage.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "summary"), allow(dead_code))]
 pub(crate) struct Series {
     labels: Box<[(Box<str>, Box<str>)]>,
     value: Value,
 }
 
+#[cfg_attr(not(feature = "summary"), allow(dead_code))]
 impl Series {
     /// The value of label `name`, if the series has it.
     pub(crate) fn label(&self, name: &str) -> Option<&str> {
@@ -156,6 +158,7 @@ impl Family {
     }
 
     /// Calls `f` with every series, in sorted order, under the family's read lock.
+    #[cfg_attr(not(feature = "summary"), allow(dead_code))]
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Series)) {
         let series = self.series.read().unwrap_or_else(PoisonError::into_inner);
         series.values().for_each(&mut f);

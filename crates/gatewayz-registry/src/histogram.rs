@@ -51,6 +51,7 @@ impl AtomicHistogram {
         }
     }
 
+    #[cfg_attr(not(feature = "summary"), allow(dead_code))]
     pub(crate) fn totals(&self) -> HistogramTotals {
         self.visit_cumulative(|_, _| {})
     }

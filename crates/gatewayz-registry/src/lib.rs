@@ -1,11 +1,17 @@
 //! The metric catalogue and Prometheus exposition engine of the gatewayz monitoring stack.
 //!
-//! - [`catalogue`] declares every metric once, as data: name, kind, unit, help, labels,
-//!   category, buckets. Everything else (HELP text, buckets, endpoints, docs, dashboards,
-//!   alert rules) is derived from it.
+//! - [`catalogue`] (the `gatewayz-catalogue` crate, re-exported) declares every metric once, as
+//!   data: name, kind, unit, help, labels, category, buckets. Everything else (HELP text,
+//!   buckets, endpoints, docs, dashboards, alert rules) is derived from it.
 //! - [`RecorderBuilder`] builds the `metrics` recorder that stores what services record through
 //!   the `metrics` macros (or `gatewayz-metrics`), and [`Handle`] renders it as Prometheus text,
-//!   one [`Category`] at a time or all at once, and as a JSON [`Summary`].
+//!   one [`Category`] at a time or all at once, and (feature `summary`, on by default) as a
+//!   JSON `Summary`.
+//!
+//! # Features
+//!
+//! - `summary` (default): [`Handle::summary`] and the summary types, with `serde` to serialise
+//!   them. Without it the crate needs neither `serde` nor a date formatter.
 //!
 //! ```
 //! use gatewayz_registry::{Category, RecorderBuilder, catalogue};
@@ -45,41 +51,33 @@
 //!   `describe_*` text or a placeholder help; their names are sanitised to the Prometheus
 //!   alphabet.
 //! - **Fractional counters.** Dollars and credits are counted in nano-units
-//!   ([`catalogue::Scale::Nano`]) and rendered as exact decimals in the base unit.
+//!   ([`catalogue::Scale::Nano`]) and rendered as exact decimals in the base unit. The recorder
+//!   says so through the [`catalogue::handshake`], so that `gatewayz-metrics` records money only
+//!   into a recorder that shows it in dollars.
 
 mod admission;
-pub mod catalogue;
-pub mod docs;
+mod builder;
+mod canonical;
 mod error;
 mod family;
+mod handle;
 mod histogram;
 mod recorder;
+mod storage;
+mod store;
+#[cfg(feature = "summary")]
 mod summary;
 mod text;
 
-pub use catalogue::{Category, MetricDef, MetricKind, Unit};
+pub use builder::{DEFAULT_BUCKETS, DEFAULT_LABEL_CAP, RecorderBuilder};
+/// The metric catalogue (the `gatewayz-catalogue` crate), re-exported for convenience.
+pub use gatewayz_catalogue as catalogue;
+pub use gatewayz_catalogue::{Category, MetricDef, MetricKind, Unit, docs};
 pub use error::Error;
-pub use recorder::{DEFAULT_BUCKETS, DEFAULT_LABEL_CAP, GatewayzRecorder, Handle, RecorderBuilder};
+pub use handle::Handle;
+pub use recorder::GatewayzRecorder;
+#[cfg(feature = "summary")]
 pub use summary::{
     BusinessSummary, ModelSummary, ModelsSummary, PerformanceSummary, ProviderSummary,
     ProvidersSummary, Sections, Summary, SystemSummary,
 };
-
-/// Declares every catalogued metric to the installed `metrics` recorder (`describe_*`), so that
-/// other recorders, such as `metrics-exporter-prometheus`, show the catalogue's help text.
-///
-/// Our own recorder takes help and kind from the catalogue and does not need this.
-pub fn describe_catalogue() {
-    for def in catalogue::CATALOGUE {
-        let unit = (def.unit == Unit::Seconds).then_some(metrics::Unit::Seconds);
-        metrics::with_recorder(|recorder| {
-            let name = metrics::KeyName::from_const_str(def.name);
-            let help = metrics::SharedString::const_str(def.help);
-            match def.kind {
-                MetricKind::Counter => recorder.describe_counter(name, unit, help),
-                MetricKind::Gauge => recorder.describe_gauge(name, unit, help),
-                MetricKind::Histogram => recorder.describe_histogram(name, unit, help),
-            }
-        });
-    }
-}

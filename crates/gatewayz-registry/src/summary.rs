@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::{
     Category,
     catalogue::{
+        AnomalyKind, CircuitState, HealthStatus, InferenceStatus, StatusClass, TokenType,
         ACTIVE_API_KEYS, ACTIVE_SUBSCRIPTIONS, ANOMALIES_ACTIVE, CACHE_HITS, CACHE_MISSES,
         CIRCUIT_BREAKER_STATE, COST_USD, CREDITS_USED, DATABASE_QUERY_DURATION,
         DATABASE_QUERY_ERRORS, FAILOVERS, GATEWAY_OVERHEAD, HTTP_REQUEST_DURATION, HTTP_REQUESTS,
@@ -22,9 +23,10 @@ use crate::{
         MODEL_INFERENCE_REQUESTS, MetricDef, PROVIDER, PROVIDER_AVAILABILITY_RATIO,
         PROVIDER_ERROR_RATE, PROVIDER_HEALTH_SCORE, PROVIDER_LATENCY_P95, PROVIDER_RESPONSE_TIME,
         PROVIDER_STATUS, STATUS_CLASS, TIME_TO_FIRST_TOKEN, TOKEN_TYPE, TOKENS_USED, TRIALS_ACTIVE,
+        ANOMALY_KIND, CIRCUIT_STATE, HEALTH_STATUS, INFERENCE_STATUS,
     },
     family::{Series, Value},
-    recorder::Store,
+    store::Store,
 };
 
 /// The summary document served at `/prometheus/metrics/summary`.
@@ -257,7 +259,10 @@ fn providers(store: &Store) -> ProvidersSummary {
     for_each(store, &PROVIDER_STATUS, |s| {
         let p = entry(map, s)?;
         if gauge(s)? == 1.0 {
-            p.status = s.label(PROVIDER_STATUS.labels[1].name).map(str::to_owned);
+            p.status = s
+                .label(HEALTH_STATUS.name)
+                .and_then(HealthStatus::parse)
+                .map(|status| status.as_str().to_owned());
         }
         Some(())
     });
@@ -282,16 +287,20 @@ fn providers(store: &Store) -> ProvidersSummary {
         let p = entry(map, s)?;
         if gauge(s)? == 1.0 {
             p.circuit_state = s
-                .label(CIRCUIT_BREAKER_STATE.labels[1].name)
-                .map(str::to_owned);
+                .label(CIRCUIT_STATE.name)
+                .and_then(CircuitState::parse)
+                .map(|state| state.as_str().to_owned());
         }
         Some(())
     });
     for_each(store, &ANOMALIES_ACTIVE, |s| {
         let p = entry(map, s)?;
         if gauge(s)? == 1.0 {
-            p.active_anomalies
-                .extend(s.label(ANOMALIES_ACTIVE.labels[1].name).map(str::to_owned));
+            p.active_anomalies.extend(
+                s.label(ANOMALY_KIND.name)
+                    .and_then(AnomalyKind::parse)
+                    .map(|kind| kind.as_str().to_owned()),
+            );
         }
         Some(())
     });
@@ -303,7 +312,7 @@ fn providers(store: &Store) -> ProvidersSummary {
         let n = raw_counter(s)?;
         let p = entry(map, s)?;
         p.requests_total += n;
-        if s.label(MODEL_INFERENCE_REQUESTS.labels[2].name) == Some("error") {
+        if failed(s) {
             p.failed_requests_total += n;
         }
         Some(())
@@ -320,16 +329,16 @@ fn providers(store: &Store) -> ProvidersSummary {
     }
 
     let by_provider: Vec<ProviderSummary> = by_provider.into_values().collect();
-    let count_status = |status: &str| {
+    let count_status = |status: HealthStatus| {
         by_provider
             .iter()
-            .filter(|p| p.status.as_deref() == Some(status))
+            .filter(|p| p.status.as_deref() == Some(status.as_str()))
             .count()
     };
     let (healthy, degraded, unavailable) = (
-        count_status("healthy"),
-        count_status("degraded"),
-        count_status("unavailable"),
+        count_status(HealthStatus::Healthy),
+        count_status(HealthStatus::Degraded),
+        count_status(HealthStatus::Unavailable),
     );
     let (mut response_count, mut response_sum) = (0, 0.0);
     for_each(store, &PROVIDER_RESPONSE_TIME, |s| {
@@ -349,7 +358,7 @@ fn providers(store: &Store) -> ProvidersSummary {
         avg_health_score: mean(by_provider.iter().filter_map(|p| p.health_score)),
         open_circuits: by_provider
             .iter()
-            .filter(|p| p.circuit_state.as_deref() == Some("open"))
+            .filter(|p| p.circuit_state.as_deref() == Some(CircuitState::Open.as_str()))
             .count(),
         failovers_total: by_provider.iter().map(|p| p.failovers_total).sum(),
         active_anomalies: by_provider.iter().map(|p| p.active_anomalies.len()).sum(),
@@ -396,7 +405,7 @@ fn models(store: &Store) -> ModelsSummary {
     let mut by_model: BTreeMap<String, ModelSummary> = BTreeMap::new();
     for_each(store, &MODEL_INFERENCE_REQUESTS, |s| {
         let n = raw_counter(s)?;
-        let failed = s.label(MODEL_INFERENCE_REQUESTS.labels[2].name) == Some("error");
+        let failed = failed(s);
         summary.total_inference_requests += n;
         if failed {
             summary.failed_inference_requests += n;
@@ -415,18 +424,17 @@ fn models(store: &Store) -> ModelsSummary {
     );
     for_each(store, &TOKENS_USED, |s| {
         let n = raw_counter(s)?;
-        let token_type = s.label(TOKEN_TYPE.name)?;
+        let token_type = TokenType::parse(s.label(TOKEN_TYPE.name)?)?;
         let model = s.label(MODEL.name).map(|m| model_entry(&mut by_model, m));
         let (total, per_model) = match token_type {
-            "input" => (
+            TokenType::Input => (
                 &mut summary.input_tokens,
                 model.map(|m| &mut m.input_tokens),
             ),
-            "output" => (
+            TokenType::Output => (
                 &mut summary.output_tokens,
                 model.map(|m| &mut m.output_tokens),
             ),
-            _ => return None,
         };
         *total += n;
         if let Some(per_model) = per_model {
@@ -497,7 +505,7 @@ fn system(store: &Store, uptime_seconds: f64) -> SystemSummary {
     for_each(store, &HTTP_REQUESTS, |s| {
         let n = raw_counter(s)?;
         total += n;
-        if s.label(STATUS_CLASS.name) == Some("5xx") {
+        if s.label(STATUS_CLASS.name).and_then(StatusClass::parse) == Some(StatusClass::ServerError) {
             server_errors += n;
         }
         Some(())
@@ -513,16 +521,26 @@ fn system(store: &Store, uptime_seconds: f64) -> SystemSummary {
     }
 }
 
-/// Visits every series of a catalogued family; `f` returns `None` to skip one.
-fn for_each(store: &Store, def: &MetricDef, mut f: impl FnMut(&Series) -> Option<()>) {
-    store.family(def).for_each(|series| {
-        let _ = f(series);
-    });
+/// Whether an inference series counts failed calls.
+fn failed(series: &Series) -> bool {
+    series.label(INFERENCE_STATUS.name).and_then(InferenceStatus::parse)
+        == Some(InferenceStatus::Error)
 }
 
+/// Visits every series of a catalogued family; `f` returns `None` to skip one.
+fn for_each(store: &Store, def: &MetricDef, mut f: impl FnMut(&Series) -> Option<()>) {
+    if let Some(family) = store.family(def) {
+        family.for_each(|series| {
+            let _ = f(series);
+        });
+    }
+}
+
+/// A gauge's value; `None` when it is not a finite number (a health score published as NaN
+/// while unknown): a NaN must never reach a mean or the API.
 fn gauge(series: &Series) -> Option<f64> {
     match series.value() {
-        Value::Gauge(g) => Some(f64::from_bits(g.load(Relaxed))),
+        Value::Gauge(g) => Some(f64::from_bits(g.load(Relaxed))).filter(|v| v.is_finite()),
         _ => None,
     }
 }
@@ -590,7 +608,10 @@ fn ratio(numerator: f64, denominator: f64) -> Option<f64> {
     (denominator > 0.0).then(|| numerator / denominator)
 }
 
+/// The mean of the finite values; `None` when there is none.
 fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
-    let (sum, n) = values.fold((0.0, 0usize), |(sum, n), v| (sum + v, n + 1));
+    let (sum, n) = values
+        .filter(|v| v.is_finite())
+        .fold((0.0, 0usize), |(sum, n), v| (sum + v, n + 1));
     ratio(sum, n as f64)
 }

@@ -1,4 +1,6 @@
-//! Test support shared by the gatewayz crates' tests and benchmarks, never by their code.
+//! Test support for the gatewayz crates' tests and benchmarks, and for services that adopt the
+//! stack and want to test what they expose: a dev-dependency, never a dependency of run-time
+//! code. It is published so that the published crates' own tests build from their packages.
 //!
 //! - [`bench`](mod@bench): the `BENCH {json}` result lines the benchmarks print for
 //!   `cargo xtask bench`.

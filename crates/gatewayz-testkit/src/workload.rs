@@ -1,10 +1,7 @@
 //! A workload derived from the catalogue itself: every metric, every label combination of a
 //! given number of providers and models, so a new catalogue entry is covered without editing.
 
-use gatewayz_registry::{
-    MetricKind,
-    catalogue::{CATALOGUE, Domain, Label, MetricDef},
-};
+use gatewayz_catalogue::{CATALOGUE, Domain, Label, MetricDef, MetricKind};
 use metrics::{Histogram, Key, Label as MetricsLabel, Recorder};
 
 /// How many providers and models the workload spans.

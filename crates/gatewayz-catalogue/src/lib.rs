@@ -1,25 +1,42 @@
-//! The metric catalogue: every metric the stack emits, declared once, as data.
+//! The metric catalogue of the gatewayz monitoring stack: every metric it emits, declared
+//! once, as data, with the vocabulary of its labels.
 //!
 //! Everything else is derived from this table: the recorder's bucket layout and label rules, the
-//! category endpoints, the JSON summary, the Markdown reference, the Grafana dashboards and the
-//! Prometheus rules. Code that records a metric refers to its [`MetricDef`] (for example
-//! [`MODEL_INFERENCE_REQUESTS`]) and never spells the name again.
+//! category endpoints, the JSON summary, the Markdown reference ([`docs`]), the Grafana
+//! dashboards and the Prometheus rules. Code that records a metric refers to its [`MetricDef`]
+//! (for example [`MODEL_INFERENCE_REQUESTS`]) and never spells the name again; code that sets a
+//! label with a closed set of values uses its enum ([`ErrorKind`], [`HealthStatus`], ...), which
+//! is declared in the same place as the label's values, so the two cannot drift apart.
+//!
+//! The crate has no dependencies: a library that only needs names and labels (an artefact
+//! generator, a facade) builds it in a second.
+//!
+//! ```
+//! use gatewayz_catalogue::{CATALOGUE, Category, ErrorKind, PROVIDER_ERRORS, find};
+//!
+//! assert_eq!(PROVIDER_ERRORS.name, "gatewayz_provider_errors_total");
+//! assert_eq!(PROVIDER_ERRORS.category, Category::Providers);
+//! assert!(std::ptr::eq(find(PROVIDER_ERRORS.name).unwrap(), &PROVIDER_ERRORS));
+//! assert_eq!(ErrorKind::from_status(503), Some(ErrorKind::ServerError));
+//! assert_eq!(ErrorKind::ServerError.as_str(), "server_error");
+//! assert!(CATALOGUE.windows(2).all(|w| w[0].name < w[1].name));
+//! ```
 
+pub mod docs;
+pub mod handshake;
 mod labels;
 mod table;
 
-use std::{fmt, str::FromStr};
+use std::{error::Error as StdError, fmt, str::FromStr};
 
 pub use labels::*;
 pub use table::*;
-
-use crate::Error;
 
 /// The five groups of metrics, each served by its own endpoint.
 ///
 /// Every catalogued metric belongs to exactly one category. Metrics recorded through the facade
 /// that are not in the catalogue belong to none: they are rendered only by
-/// [`Handle::render_all`](crate::Handle::render_all).
+/// the recorder's "all" rendering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Category {
     /// Provider health, circuit breakers, failover and anomalies.
@@ -71,17 +88,39 @@ impl fmt::Display for Category {
 }
 
 impl FromStr for Category {
-    type Err = Error;
+    type Err = UnknownCategory;
 
-    fn from_str(s: &str) -> Result<Self, Error> {
+    fn from_str(s: &str) -> Result<Self, UnknownCategory> {
         Category::ALL
             .into_iter()
             .find(|c| c.as_str() == s)
-            .ok_or_else(|| Error::UnknownCategory {
+            .ok_or_else(|| UnknownCategory {
                 given: s.chars().take(64).collect(),
             })
     }
 }
+
+/// A category name that is not one of the five.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownCategory {
+    /// What was asked for (cut to 64 characters).
+    pub given: String,
+}
+
+impl fmt::Display for UnknownCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown category `{}`; valid categories are ", self.given)?;
+        for (i, category) in Category::ALL.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(category.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for UnknownCategory {}
 
 /// The Prometheus metric type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -161,7 +200,9 @@ impl fmt::Display for Unit {
 /// incremented in fixed-point units (nano-dollars, say) and rendered as an exact decimal in the
 /// base unit, so `gatewayz_cost_usd_total` is exposed in dollars with no floating-point drift.
 ///
-/// Recorders other than ours do not know the scale and expose the raw integer.
+/// Only a recorder that knows the scale may be given these increments: `gatewayz-metrics` asks
+/// the installed recorder through the [`handshake`] and, when it does not answer, records no
+/// scaled counter at all rather than nano-dollars under a name that says dollars.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scale {
     /// The increment is the value.

@@ -5,10 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::{
-    Category, MetricKind, Unit,
-    catalogue::{self, CATALOGUE, Domain, LABELS, MetricDef, Scale},
-};
+use crate::{CATALOGUE, Category, Domain, LABELS, MetricDef, MetricKind, Scale, Unit};
 
 /// A question operators ask, and the PromQL that answers it.
 #[derive(Debug, Clone)]
@@ -21,7 +18,7 @@ pub struct Question {
 
 /// The questions every reference page answers first.
 pub fn common_questions() -> Vec<Question> {
-    use catalogue::*;
+    use crate::*;
     vec![
         Question {
             question: "Error rate per provider (share of failed inference calls, 5 m)",
@@ -105,7 +102,7 @@ pub fn reference_markdown() -> String {
     md.push_str("# Metrics reference\n\n");
     md.push_str(
         "Every metric the gatewayz stack emits, from the catalogue in \
-         `crates/gatewayz-registry/src/catalogue/`. Each category is served at \
+         `crates/gatewayz-catalogue/src/table.rs`. Each category is served at \
          `/prometheus/metrics/<category>`; `/prometheus/metrics/all` serves them all.\n\n",
     );
     md.push_str("## Common questions\n\n");
@@ -198,7 +195,7 @@ fn metric_section(md: &mut String, def: &MetricDef) {
         let buckets: Vec<String> = def
             .buckets
             .iter()
-            .map(|b| crate::text::format_f64(*b))
+            .map(|b| b.to_string())
             .collect();
         let _ = writeln!(md, "- buckets: {}", buckets.join(", "));
     }

@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 
-use gatewayz_registry::{
-    Category, MetricKind, Unit,
-    catalogue::{self, CATALOGUE, Domain, LABELS, MetricDef, Scale},
+use gatewayz_catalogue::{
+    self as catalogue, CATALOGUE, Category, ClosedValue, Domain, LABELS, MetricDef, MetricKind,
+    Scale, Unit,
 };
 
 fn check_all(rule: &str, ok: impl Fn(&MetricDef) -> bool) {
@@ -280,4 +280,93 @@ fn scale_round_trips_money_and_refuses_garbage() {
     assert_eq!(Scale::Nano.to_increment(f64::NAN), 0);
     assert_eq!(Scale::Nano.to_value(1_500_000_000), 1.5);
     assert_eq!(Scale::One.to_increment(3.0), 3);
+}
+
+#[test]
+fn every_metric_def_in_the_sources_is_in_the_catalogue() {
+    // The `catalogue!` macro declares the statics and the list together; a `MetricDef` declared
+    // anywhere else would be a metric the recorder has no family for.
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut declared = Vec::new();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in text.lines() {
+            if let Some(rest) = line.trim().strip_prefix("pub static ")
+                && let Some((name, ty)) = rest.split_once(':')
+                && ty.trim_start().starts_with("MetricDef")
+            {
+                declared.push(name.trim().to_owned());
+            }
+        }
+    }
+    assert_eq!(declared.len(), CATALOGUE.len(), "{declared:?}");
+}
+
+/// Each closed label's domain is its enum's `VALUES`, and each enum round-trips its spellings.
+fn check_closed<E: ClosedValue>(label: &catalogue::Label) {
+    assert_eq!(
+        label.values(),
+        Some(E::VALUES),
+        "{}: the domain is not the enum's list",
+        label.name
+    );
+    for (i, value) in E::ALL.iter().enumerate() {
+        assert_eq!(value.index(), i);
+        assert_eq!(value.as_str(), E::VALUES[i]);
+        assert_eq!(label.find_value(&value.as_str().to_uppercase()), Some(value.as_str()));
+    }
+}
+
+#[test]
+fn every_closed_label_is_the_value_list_of_its_enum() {
+    use catalogue::*;
+    check_closed::<InferenceStatus>(&INFERENCE_STATUS);
+    check_closed::<TokenType>(&TOKEN_TYPE);
+    check_closed::<ErrorKind>(&ERROR_REASON);
+    check_closed::<FailoverReason>(&FAILOVER_REASON);
+    check_closed::<HealthStatus>(&HEALTH_STATUS);
+    check_closed::<CircuitState>(&CIRCUIT_STATE);
+    check_closed::<CircuitState>(&FROM_STATE);
+    check_closed::<CircuitState>(&TO_STATE);
+    check_closed::<AnomalyKind>(&ANOMALY_KIND);
+    check_closed::<HttpMethod>(&METHOD);
+    check_closed::<StatusClass>(&STATUS_CLASS);
+    let closed = LABELS.iter().filter(|l| l.values().is_some()).count();
+    assert_eq!(closed, 11, "a closed label without an enum check above");
+}
+
+#[test]
+fn every_failure_class_is_a_failover_reason_of_the_same_spelling() {
+    use catalogue::{ErrorKind, FailoverReason};
+    for kind in ErrorKind::ALL {
+        assert_eq!(FailoverReason::from(*kind).as_str(), kind.as_str());
+    }
+    // A refusal is a reason to move on, never a failure of a call.
+    assert_eq!(FailoverReason::ALL.len(), ErrorKind::ALL.len() + 1);
+    assert_eq!(ErrorKind::parse("circuit_open"), None);
+}
+
+#[test]
+fn http_statuses_classify() {
+    use catalogue::{ErrorKind, StatusClass};
+    assert_eq!(ErrorKind::from_status(200), None);
+    assert_eq!(ErrorKind::from_status(400), Some(ErrorKind::BadRequest));
+    assert_eq!(ErrorKind::from_status(403), Some(ErrorKind::Unauthorized));
+    assert_eq!(ErrorKind::from_status(408), Some(ErrorKind::Timeout));
+    assert_eq!(ErrorKind::from_status(429), Some(ErrorKind::RateLimited));
+    assert_eq!(ErrorKind::from_status(503), Some(ErrorKind::ServerError));
+    assert_eq!(ErrorKind::from_status(422), Some(ErrorKind::BadRequest));
+    assert_eq!(StatusClass::of(204), Some(StatusClass::Success));
+    assert_eq!(StatusClass::of(599), Some(StatusClass::ServerError));
+    assert_eq!(StatusClass::of(99), None);
+    assert_eq!(StatusClass::of(600), None);
+    let against: Vec<&str> = ErrorKind::ALL
+        .iter()
+        .filter(|k| k.counts_against_provider())
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(
+        against,
+        ["timeout", "connection", "server_error", "rate_limited"]
+    );
 }
