@@ -1,4 +1,5 @@
-//! Request-path costs of the health tracker: recording an outcome and ordering 20 providers.
+//! Request-path costs of the health tracker: reporting an attempt, ordering and routing over 20
+//! providers. The tracker has no `Metrics` facade here: these are the health crate's own costs.
 //!
 //! `cargo bench -p gatewayz-health --bench health` prints one table of medians. Each sample
 //! times a batch of operations on the system clock and divides; the median of the samples is
@@ -11,8 +12,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use gatewayz_health::{CallOutcome, HealthConfig, HealthTracker, ProviderConfig};
-use gatewayz_metrics::ErrorKind;
+use gatewayz_health::{
+    ErrorKind, HealthConfig, HealthTracker, Inference, Outcome, ProviderConfig, RoutingPolicy,
+};
 use gatewayz_testkit::bench::Line;
 
 const PROVIDERS: usize = 20;
@@ -53,22 +55,37 @@ fn tracker(names: &[String]) -> HealthTracker {
     let mut config = HealthConfig::default();
     config.circuit.cool_down = Duration::from_secs(3600);
     config.circuit.max_cool_down = Duration::from_secs(3600);
+    config.failover.policy = RoutingPolicy::Spread;
     let tracker = HealthTracker::new(config).expect("valid configuration");
     for (i, name) in names.iter().enumerate() {
         tracker.register(name, ProviderConfig::default()).unwrap();
         let latency = Duration::from_millis(500 + 900 * i as u64);
         for _ in 0..50 {
-            tracker.record(name, CallOutcome::success(latency)).unwrap();
+            report(&tracker, name, attempt(Outcome::Success, latency));
         }
     }
     for name in &names[..2] {
         for _ in 0..5 {
-            let timeout = CallOutcome::failure(ErrorKind::Timeout, Duration::from_secs(30));
-            tracker.record(name, timeout).unwrap();
+            let timeout = attempt(Outcome::Error(ErrorKind::Timeout), Duration::from_secs(30));
+            report(&tracker, name, timeout);
         }
     }
     tracker.tick();
     tracker
+}
+
+fn attempt(outcome: Outcome, duration: Duration) -> Inference<'static> {
+    Inference {
+        model: "m",
+        outcome,
+        duration,
+        ..Inference::default()
+    }
+}
+
+fn report(tracker: &HealthTracker, provider: &str, inference: Inference<'_>) {
+    let permit = tracker.try_acquire(provider).expect("closed");
+    permit.finish(&inference);
 }
 
 fn main() {
@@ -86,11 +103,14 @@ fn main() {
     let tracker = tracker(&names);
     let target = "provider-10";
     let outcomes = [
-        CallOutcome::success(Duration::from_millis(850)),
-        CallOutcome::success(Duration::from_millis(2300)),
-        CallOutcome::success(Duration::from_millis(12_000)),
+        attempt(Outcome::Success, Duration::from_millis(850)),
+        attempt(Outcome::Success, Duration::from_millis(2300)),
+        attempt(Outcome::Success, Duration::from_millis(12_000)),
     ];
-    let failure = CallOutcome::failure(ErrorKind::ServerError, Duration::from_millis(400));
+    let failure = attempt(
+        Outcome::Error(ErrorKind::ServerError),
+        Duration::from_millis(400),
+    );
     // Mostly successes with a failure now and then, so the circuit stays closed.
     let pick = |i: usize| {
         if i % 16 == 0 {
@@ -102,12 +122,14 @@ fn main() {
 
     let acquire_record = per_op(samples, batch, |i| {
         let permit = tracker.try_acquire(black_box(target)).expect("closed");
-        permit.record(black_box(pick(i)));
+        permit.finish(black_box(&pick(i)));
     });
-    let record = per_op(samples, batch, |i| {
-        tracker
-            .record(black_box(target), black_box(pick(i)))
-            .unwrap();
+    let route = per_op(samples, batch, |i| {
+        let mut route = tracker.route(black_box(&candidates));
+        let candidate = route.next().expect("a candidate");
+        if let Ok(permit) = candidate.admission {
+            permit.finish(black_box(&outcomes[i % 3]));
+        }
     });
     let order = per_op(samples, batch, |_| {
         black_box(tracker.failover_order(black_box(&candidates)));
@@ -118,9 +140,6 @@ fn main() {
     let (tick_samples, tick_batch) = if quick { (5, 20) } else { (31, 200) };
     let tick = per_op(tick_samples, tick_batch, |_| {
         black_box(tracker.tick());
-    });
-    let snapshot = per_op(tick_samples, tick_batch, |_| {
-        black_box(tracker.snapshot());
     });
     assert_eq!(tracker.failover_order(&candidates).len(), PROVIDERS - 2);
 
@@ -135,14 +154,14 @@ fn main() {
     println!("| measure | median | target | |");
     println!("| --- | --- | --- | --- |");
     println!(
-        "| record an outcome: `try_acquire` + `Permit::record` | {} | <= 1 µs | {} |",
+        "| report an attempt: `try_acquire` + `Permit::finish` | {} | <= 1 µs | {} |",
         ns(acquire_record),
         verdict(acquire_record, us)
     );
     println!(
-        "| record an outcome: `HealthTracker::record` | {} | <= 1 µs | {} |",
-        ns(record),
-        verdict(record, us)
+        "| route a request: `route`, first candidate, `Permit::finish`, 20 providers | {} | <= 2 µs | {} |",
+        ns(route),
+        verdict(route, 2 * us)
     );
     println!(
         "| `failover_order`, 20 providers | {} | <= 1 µs | {} |",
@@ -158,27 +177,35 @@ fn main() {
         "| `tick`, 20 providers (periodic) | {:.1} µs | | |",
         tick.as_secs_f64() * 1e6
     );
-    println!(
-        "| `snapshot`, 20 providers | {:.1} µs | | |",
-        snapshot.as_secs_f64() * 1e6
-    );
 
-    for (measure, d) in [
+    for (measure, d, target, limit) in [
         (
-            "record an outcome: try_acquire + Permit::record",
+            "report an attempt: try_acquire + Permit::finish",
             acquire_record,
+            "<= 1 µs",
+            us,
         ),
-        ("record an outcome: HealthTracker::record", record),
-        ("failover_order, 20 providers", order),
-        ("failover_order_by_cost, 20 providers", order_cost),
+        (
+            "route a request: route + Permit::finish, 20 providers",
+            route,
+            "<= 2 µs",
+            2 * us,
+        ),
+        ("failover_order, 20 providers", order, "<= 1 µs", us),
+        (
+            "failover_order_by_cost, 20 providers",
+            order_cost,
+            "<= 1 µs",
+            us,
+        ),
     ] {
         Line {
             bench: "health",
             measure,
             ours: d.as_secs_f64() * 1e9,
             unit: "ns",
-            target: "<= 1 µs",
-            pass: judged(d, us),
+            target,
+            pass: judged(d, limit),
             ..Line::default()
         }
         .print();

@@ -44,7 +44,7 @@
 //!     permit.finish(&attempt(Outcome::Error(ErrorKind::Timeout), 30_000));
 //! }
 //! assert!(tracker.try_acquire("groq").is_err());
-//! // A request routed over both goes to openrouter; groq's refusal is counted, not tried.
+//! // Requests routed over both go to openrouter: groq's open circuit leaves it out.
 //! for _ in 0..20 {
 //!     for candidate in tracker.route(&["groq", "openrouter"]) {
 //!         if let Ok(permit) = candidate.admission {
@@ -62,7 +62,7 @@
 //! assert_eq!(groq.status.as_deref(), Some("unavailable"));
 //! assert_eq!((groq.circuit_state.as_deref(), groq.health_score), (Some("open"), Some(0.0)));
 //! assert_eq!((openrouter.status.as_deref(), openrouter.health_score), (Some("healthy"), Some(1.0)));
-//! assert_eq!((openrouter.requests_total, groq.failovers_total), (20, 20));
+//! assert_eq!((openrouter.requests_total, groq.requests_total), (20, 5));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

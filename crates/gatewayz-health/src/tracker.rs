@@ -128,7 +128,25 @@ struct State {
     detector: Detector,
     /// Status from the score alone, before the circuit rule: what hysteresis starts from.
     score_status: HealthStatus,
+    /// The last tick's report, before the circuit rule.
+    report: Report,
 }
+
+impl State {
+    /// The health as published: the last tick's report with the live circuit's rule applied,
+    /// so a circuit that opens between ticks reads unavailable, score 0, at once.
+    fn published(&self) -> Report {
+        let circuit = self.breaker.state();
+        Report {
+            status: with_circuit(self.score_status, circuit),
+            score: score_with_circuit(self.report.score, circuit),
+            ..self.report
+        }
+    }
+}
+
+/// A circuit transition, with the health to publish along with it.
+type Change = Option<(Transition, Report)>;
 
 /// Lock-free mirror of the circuit and score, written under the state lock.
 #[derive(Debug)]
@@ -220,15 +238,17 @@ impl Provider {
                 breaker: Breaker::new(now, &settings.circuit),
                 detector: Detector::new(first),
                 score_status: HealthStatus::Unknown,
+                report: Report::unknown(),
             }),
             published: shared.metrics.as_ref().map(|m| Published::register(m, name)),
             shared,
         }
     }
 
-    fn publish(&self, transition: Option<Transition>) {
-        if let (Some((from, to)), Some(published)) = (transition, &self.published) {
+    fn publish(&self, change: Change) {
+        if let (Some(((from, to), report)), Some(published)) = (change, &self.published) {
             published.transition(from, to);
+            published.report(&report);
         }
     }
 
@@ -244,7 +264,7 @@ impl Provider {
                 bucket.rejected = bucket.rejected.saturating_add(1);
             }
             self.view.store(&state.breaker);
-            (admission, transition)
+            (admission, transition.map(|t| (t, state.published())))
         };
         self.publish(transition);
         match admission {
@@ -280,7 +300,7 @@ impl Provider {
                     .breaker
                     .record(now, &self.settings.circuit, class, duration, probe);
             self.view.store(&state.breaker);
-            transition
+            transition.map(|t| (t, state.published()))
         };
         self.publish(transition);
     }
@@ -313,16 +333,15 @@ impl Provider {
             let transition = state.breaker.poll(now, &self.settings.circuit);
             let circuit = state.breaker.state();
             let totals = state.window.window_totals(now);
-            let mut report = assess(
+            state.report = assess(
                 &totals,
                 &config.weights,
                 &self.settings.latency,
                 &self.settings.status,
             );
-            report.score = score_with_circuit(report.score, circuit);
-            state.score_status =
-                next_status(report.score, state.score_status, &self.settings.status);
-            report.status = with_circuit(state.score_status, circuit);
+            let score = score_with_circuit(state.report.score, circuit);
+            state.score_status = next_status(score, state.score_status, &self.settings.status);
+            let report = state.published();
             let State {
                 detector, window, ..
             } = &mut *state;
@@ -338,7 +357,9 @@ impl Provider {
             self.view.store(&state.breaker);
             (transition, report, circuit, found)
         };
-        self.publish(transition);
+        if let (Some((from, to)), Some(published)) = (transition, &self.published) {
+            published.transition(from, to);
+        }
         if let Some(published) = &self.published {
             published.report(&report);
             published.circuit(circuit);
@@ -356,7 +377,7 @@ impl Provider {
     }
 
     fn admin(&self, action: Admin) {
-        let (transition, ended, circuit) = {
+        let (transition, ended, circuit, report) = {
             let mut state = lock(&self.state);
             let now = self.shared.clock.now();
             let mut ended = Vec::new();
@@ -369,22 +390,23 @@ impl Provider {
                     let first = state.window.epoch(now) + 1;
                     ended = state.detector.clear(first);
                     state.score_status = HealthStatus::Unknown;
+                    state.report = Report::unknown();
                     let unknown = self.shared.config.failover.unknown_score;
                     self.view.score.store(unknown.to_bits(), Relaxed);
                     transition
                 }
             };
             self.view.store(&state.breaker);
-            (transition, ended, state.breaker.state())
+            (transition, ended, state.breaker.state(), state.published())
         };
-        self.publish(transition);
         if let Some(published) = &self.published {
+            if let Some((from, to)) = transition {
+                published.transition(from, to);
+            }
             published.circuit(circuit);
+            published.report(&report);
             for kind in ended {
                 published.anomaly(kind, false);
-            }
-            if action == Admin::Reset {
-                published.report(&Report::unknown());
             }
         }
     }

@@ -5,8 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use gatewayz_health::{AnomalyEvent, AnomalyPhase, CallOutcome, HealthConfig};
-use gatewayz_metrics::{AnomalyKind, ErrorKind};
+use gatewayz_health::{
+    AnomalyEvent, AnomalyKind, AnomalyPhase, CallOutcome, ErrorKind, HealthConfig,
+};
 use support::{Fixture, fixture, ms, ok, secs};
 
 const P: &str = "anthropic";
@@ -23,7 +24,7 @@ fn lenient() -> HealthConfig {
 fn minute(f: &Fixture, n: u32, outcome: impl Fn(u32) -> CallOutcome) -> Vec<AnomalyEvent> {
     let step = Duration::from_secs(60) / n.max(1);
     for i in 0..n {
-        f.tracker.record(P, outcome(i)).unwrap();
+        f.calls(P, 1, outcome(i));
         f.advance(step);
     }
     if n == 0 {
@@ -59,7 +60,7 @@ fn a_latency_spike_starts_and_clears_by_itself() {
     assert_eq!(spike.observed, 20.0, "{spike:?}");
     assert!((spike.baseline - 1.0208).abs() < 1e-6, "{spike:?}");
     assert_eq!(
-        f.tracker.provider(P).unwrap().anomalies,
+        f.health(P).anomalies,
         [AnomalyKind::LatencySpike]
     );
     let events = minute(&f, 60, |_| ok(secs(1)));
@@ -67,7 +68,7 @@ fn a_latency_spike_starts_and_clears_by_itself() {
         kinds(&events),
         [(AnomalyKind::LatencySpike, AnomalyPhase::Ended)]
     );
-    assert!(f.tracker.provider(P).unwrap().anomalies.is_empty());
+    assert!(f.health(P).anomalies.is_empty());
 }
 
 #[test]
@@ -263,38 +264,12 @@ fn a_lasting_change_becomes_the_new_normal_after_adapt_after() {
 }
 
 #[test]
-fn recent_events_are_kept_and_bounded() {
-    let mut config = lenient();
-    config.anomaly.recent_events = 3;
-    let f = fixture(config, &[P]);
-    normal(&f, 6);
-    for _ in 0..3 {
-        minute(&f, 60, |_| ok(secs(20)));
-        minute(&f, 60, |_| ok(secs(1)));
-    }
-    let snapshot = f.tracker.provider(P).unwrap();
-    let phases: Vec<_> = snapshot
-        .recent_events
-        .iter()
-        .map(|e| (e.phase, e.at))
-        .collect();
-    assert_eq!(
-        phases,
-        [
-            (AnomalyPhase::Ended, secs(600)),
-            (AnomalyPhase::Started, secs(660)),
-            (AnomalyPhase::Ended, secs(720)),
-        ]
-    );
-}
-
-#[test]
 fn reset_ends_active_anomalies() {
     let f = fixture(lenient(), &[P]);
     normal(&f, 6);
     minute(&f, 60, |_| ok(secs(20)));
     f.tracker.reset(P).unwrap();
-    assert!(f.tracker.provider(P).unwrap().anomalies.is_empty());
+    assert!(f.health(P).anomalies.is_empty());
     assert!(
         minute(&f, 60, |_| ok(secs(20))).is_empty(),
         "warming up again"

@@ -4,9 +4,10 @@ mod support;
 
 use std::time::Duration;
 
-use gatewayz_health::{CallOutcome, CircuitConfig, HealthConfig, Rejected};
-use gatewayz_metrics::{CircuitState, ErrorKind};
-use support::{Fixture, fail, fixture, ms, ok, secs, timeout};
+use gatewayz_health::{
+    CallOutcome, CircuitConfig, CircuitState, ErrorKind, HealthConfig, HealthStatus, Rejected,
+};
+use support::{Fixture, fail, fixture, inference, ms, ok, secs, timeout};
 
 const P: &str = "groq";
 
@@ -27,10 +28,6 @@ fn opens_after_exactly_n_consecutive_failures_not_one_fewer() {
     let f = default();
     f.calls(P, 4, timeout());
     assert_eq!(f.state(P), CircuitState::Closed);
-    assert_eq!(
-        f.tracker.provider(P).unwrap().circuit.consecutive_failures,
-        4
-    );
     f.calls(P, 1, timeout());
     assert_eq!(f.state(P), CircuitState::Open);
     assert_eq!(
@@ -170,7 +167,6 @@ fn half_open_admits_exactly_the_probe_budget() {
     let permits: Vec<_> = (0..3).map(|_| f.tracker.try_acquire(P).unwrap()).collect();
     assert!(permits.iter().all(|p| p.is_probe()));
     assert_eq!(f.tracker.try_acquire(P).unwrap_err(), Rejected::ProbesBusy);
-    assert_eq!(f.tracker.provider(P).unwrap().circuit.probes_admitted, 3);
 }
 
 #[test]
@@ -206,18 +202,22 @@ fn one_failed_probe_reopens_with_a_doubled_cool_down() {
 #[test]
 fn the_cool_down_doubles_on_each_trip_and_caps() {
     let f = opened();
-    let mut seen = vec![f.tracker.provider(P).unwrap().circuit.retry_after.unwrap()];
+    let mut seen = vec![retry_after(&f).unwrap()];
     for _ in 0..6 {
         f.advance(*seen.last().unwrap());
         assert_eq!(f.call(P, timeout()), Ok(true));
         seen.push(f.tracker.try_acquire(P).unwrap_err().retry_after().unwrap());
     }
     assert_eq!(seen, [30, 60, 120, 240, 300, 300, 300].map(secs));
-    assert_eq!(f.tracker.provider(P).unwrap().circuit.trips, 7);
+}
+
+/// The refusal's time to retry, as a caller learns it.
+fn retry_after(f: &Fixture) -> Option<Duration> {
+    f.tracker.try_acquire(P).unwrap_err().retry_after()
 }
 
 fn recovered(f: &Fixture) {
-    let cool_down = f.tracker.provider(P).unwrap().circuit.retry_after.unwrap();
+    let cool_down = retry_after(f).unwrap();
     f.advance(cool_down);
     f.calls(P, 3, ok(ms(500)));
     assert_eq!(f.state(P), CircuitState::Closed);
@@ -229,10 +229,7 @@ fn trips_are_forgotten_after_staying_closed_for_the_reset_time() {
     recovered(&f);
     f.advance(secs(600));
     f.calls(P, 5, timeout());
-    assert_eq!(
-        f.tracker.provider(P).unwrap().circuit.retry_after,
-        Some(secs(30))
-    );
+    assert_eq!(retry_after(&f), Some(secs(30)));
 }
 
 #[test]
@@ -241,10 +238,7 @@ fn trips_are_remembered_when_the_circuit_reopens_soon() {
     recovered(&f);
     f.advance(secs(599));
     f.calls(P, 5, timeout());
-    assert_eq!(
-        f.tracker.provider(P).unwrap().circuit.retry_after,
-        Some(secs(60))
-    );
+    assert_eq!(retry_after(&f), Some(secs(60)));
 }
 
 #[test]
@@ -280,27 +274,12 @@ fn a_call_admitted_before_the_circuit_opened_does_not_affect_it() {
     let f = default();
     let early = f.tracker.try_acquire(P).unwrap();
     f.calls(P, 5, timeout());
-    early.record(ok(ms(300)));
+    early.finish(&inference(ok(ms(300))));
     assert_eq!(f.state(P), CircuitState::Open);
     f.advance(secs(30));
     let probe = f.tracker.try_acquire(P).unwrap();
     assert!(probe.is_probe());
     drop(probe);
-}
-
-#[test]
-fn calls_recorded_without_a_permit_open_a_closed_circuit_but_never_probe() {
-    let f = default();
-    for _ in 0..5 {
-        f.tracker.record(P, timeout()).unwrap();
-    }
-    assert_eq!(f.state(P), CircuitState::Open);
-    f.advance(secs(30));
-    f.tracker.tick();
-    for _ in 0..10 {
-        f.tracker.record(P, ok(ms(100))).unwrap();
-    }
-    assert_eq!(f.state(P), CircuitState::HalfOpen);
 }
 
 #[test]
@@ -313,7 +292,6 @@ fn forced_open_stays_open_past_any_cool_down_until_forced_closed() {
         f.tracker.try_acquire(P).unwrap_err(),
         Rejected::Open { retry_after: None }
     );
-    assert!(f.tracker.provider(P).unwrap().circuit.forced);
     f.tracker.force_close(P).unwrap();
     assert_eq!(f.call(P, ok(ms(100))), Ok(false));
 }
@@ -323,10 +301,7 @@ fn force_close_forgets_the_trips() {
     let f = opened();
     f.tracker.force_close(P).unwrap();
     f.calls(P, 5, timeout());
-    assert_eq!(
-        f.tracker.provider(P).unwrap().circuit.retry_after,
-        Some(secs(30))
-    );
+    assert_eq!(retry_after(&f), Some(secs(30)));
 }
 
 #[test]
@@ -334,17 +309,16 @@ fn reset_forgets_the_circuit_and_the_window() {
     let f = opened();
     f.advance(secs(5));
     f.tracker.reset(P).unwrap();
-    let snapshot = f.tracker.provider(P).unwrap();
-    assert_eq!(snapshot.circuit.state, CircuitState::Closed);
-    assert_eq!(snapshot.circuit.trips, 0);
+    assert_eq!(f.state(P), CircuitState::Closed);
     f.calls(P, 9, ok(ms(100)));
-    f.tracker.tick();
-    let snapshot = f.tracker.provider(P).unwrap();
+    let health = f.tick(P);
     assert_eq!(
-        (snapshot.requests, snapshot.score),
-        (9, None),
-        "old failures are gone"
+        (health.status, health.score),
+        (HealthStatus::Unknown, None),
+        "old failures are gone: 9 calls are too few to judge"
     );
+    f.calls(P, 5, timeout());
+    assert_eq!(retry_after(&f), Some(secs(30)), "the trips are gone");
 }
 
 #[test]
@@ -369,6 +343,6 @@ fn a_smaller_probe_budget_closes_with_fewer_successes() {
     f.advance(secs(30));
     let probe = f.tracker.try_acquire(P).unwrap();
     assert_eq!(f.tracker.try_acquire(P).unwrap_err(), Rejected::ProbesBusy);
-    probe.record(ok(Duration::from_millis(10)));
+    probe.finish(&inference(ok(Duration::from_millis(10))));
     assert_eq!(f.state(P), CircuitState::Closed);
 }

@@ -10,9 +10,8 @@ use std::{
     thread,
 };
 
-use gatewayz_health::{HealthConfig, HealthTracker, ManualClock, Permit, Rejected};
-use gatewayz_metrics::CircuitState;
-use support::{fixture, ms, ok, secs, timeout};
+use gatewayz_health::{CircuitState, HealthConfig, HealthTracker, ManualClock, Permit, Rejected};
+use support::{fixture, inference, ms, ok, secs, timeout};
 
 const P: &str = "openrouter";
 const THREADS: usize = 8;
@@ -53,7 +52,7 @@ fn racing_callers_in_half_open_get_exactly_the_probe_budget() {
         assert!(permits.iter().all(|p| p.is_probe()));
         assert_eq!(busy.load(Ordering::Relaxed), THREADS * 50 - 3);
         for permit in permits {
-            permit.record(ok(ms(400)));
+            permit.finish(&inference(ok(ms(400))));
         }
         assert_eq!(f.state(P), CircuitState::Closed, "round {round}");
     }
@@ -86,7 +85,10 @@ fn cancelled_probes_racing_new_callers_never_exceed_the_budget() {
         most.load(Ordering::SeqCst)
     );
     assert_eq!(f.state(P), CircuitState::HalfOpen);
-    assert_eq!(f.tracker.provider(P).unwrap().circuit.probes_admitted, 0);
+    // Every slot came back: the whole budget can be taken again, and no more.
+    let again: Vec<_> = (0..3).map(|_| f.tracker.try_acquire(P).unwrap()).collect();
+    assert_eq!(f.tracker.try_acquire(P).unwrap_err(), Rejected::ProbesBusy);
+    drop(again);
 }
 
 #[test]
@@ -109,13 +111,8 @@ fn concurrent_recording_loses_no_call() {
             }
         });
     });
-    f.tracker.tick();
     for provider in [P, "groq"] {
-        assert_eq!(
-            f.tracker.provider(provider).unwrap().requests,
-            4_000,
-            "{provider}"
-        );
+        assert_eq!(f.health(provider).calls, 4_000, "{provider}");
     }
 }
 
@@ -128,9 +125,8 @@ fn the_tracker_is_shared_and_permits_move_between_threads() {
     sent::<Permit>();
     let f = fixture(HealthConfig::default(), &[P]);
     let permit = f.tracker.try_acquire(P).unwrap();
-    thread::spawn(move || permit.record(ok(ms(100))))
+    thread::spawn(move || permit.finish(&inference(ok(ms(100)))))
         .join()
         .unwrap();
-    f.tracker.tick();
-    assert_eq!(f.tracker.provider(P).unwrap().requests, 1);
+    assert_eq!(f.health(P).calls, 1);
 }

@@ -262,8 +262,13 @@ fn provider_overrides_deserialise_and_apply() {
         ProviderConfig::default().with_latency(Duration::from_millis(500), Duration::from_secs(5))
     );
     let tracker = HealthTracker::new(config).unwrap();
-    let names: Vec<String> = tracker.snapshot().into_iter().map(|s| s.provider).collect();
-    assert_eq!(names, ["cerebras", "groq"]);
+    for provider in ["cerebras", "groq"] {
+        assert!(tracker.try_acquire(provider).is_ok(), "{provider}");
+    }
+    assert_eq!(
+        tracker.try_acquire("openrouter").unwrap_err(),
+        gatewayz_health::Rejected::Unregistered
+    );
 }
 
 #[test]

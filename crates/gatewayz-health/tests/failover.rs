@@ -4,8 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use gatewayz_health::{Decision, HealthConfig, counts_against_provider, should_fail_over};
-use gatewayz_metrics::ErrorKind;
+use gatewayz_health::{Decision, ErrorKind, HealthConfig, should_fail_over};
 use support::{Fixture, fixture, ms, ok, secs, timeout};
 
 /// Providers whose calls take 1 s, 9 s, 16 s and 23 s: latency scores 1, 0.75, 0.5 and 0.25,
@@ -208,28 +207,9 @@ fn the_failover_table() {
             (PaymentRequired, FailOver),
             (NotFound, FailOver),
             (BadRequest, Stop),
-            (CircuitOpen, FailOver),
         ]
     );
     assert!(!Stop.fails_over() && FailOverKeepRetryAfter.fails_over());
-}
-
-#[test]
-fn the_table_of_failures_that_count_against_the_provider() {
-    let counted: Vec<ErrorKind> = ErrorKind::ALL
-        .iter()
-        .copied()
-        .filter(|&k| counts_against_provider(k))
-        .collect();
-    assert_eq!(
-        counted,
-        [
-            ErrorKind::Timeout,
-            ErrorKind::Connection,
-            ErrorKind::ServerError,
-            ErrorKind::RateLimited
-        ]
-    );
 }
 
 #[test]

@@ -1,14 +1,15 @@
-//! Invariants over arbitrary traffic: scores stay in [0, 1], weights are respected, a provider
-//! with only fast successes is healthy, the probe budget holds, the failover order is sound.
+//! Invariants over arbitrary traffic, read from what the tracker publishes: scores stay in
+//! [0, 1], weights are respected, the score agrees with the status, a provider failing every
+//! call is never available, a provider with only fast successes is healthy, the probe budget
+//! holds, the failover order is sound.
 
 mod support;
 
 use std::time::Duration;
 
-use gatewayz_health::{CallOutcome, HealthConfig, Permit};
-use gatewayz_metrics::{CircuitState, ErrorKind, HealthStatus};
+use gatewayz_health::{CallOutcome, CircuitState, ErrorKind, HealthConfig, HealthStatus, Permit};
 use proptest::prelude::*;
-use support::{Fixture, fixture};
+use support::{Fixture, fixture, inference};
 
 const P: &str = "openrouter";
 
@@ -16,8 +17,6 @@ const P: &str = "openrouter";
 enum Op {
     /// A call through the admission check, ending as given.
     Call(Option<ErrorKind>, u64),
-    /// A call recorded without a permit.
-    Record(Option<ErrorKind>, u64),
     Probe(bool),
     Advance(u64),
     Tick,
@@ -32,8 +31,7 @@ fn kind() -> impl Strategy<Value = Option<ErrorKind>> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        8 => (kind(), 0..120_000u64).prop_map(|(k, ms)| Op::Call(k, ms)),
-        2 => (kind(), 0..120_000u64).prop_map(|(k, ms)| Op::Record(k, ms)),
+        10 => (kind(), 0..120_000u64).prop_map(|(k, ms)| Op::Call(k, ms)),
         1 => any::<bool>().prop_map(Op::Probe),
         2 => (0..90_000u64).prop_map(Op::Advance),
         1 => Just(Op::Tick),
@@ -60,10 +58,9 @@ fn play(f: &Fixture, ops: &[Op]) {
         match *op {
             Op::Call(kind, ms) => {
                 if let Ok(permit) = f.tracker.try_acquire(P) {
-                    permit.record(outcome(kind, ms));
+                    permit.finish(&inference(outcome(kind, ms)));
                 }
             }
-            Op::Record(kind, ms) => f.tracker.record(P, outcome(kind, ms)).unwrap(),
             Op::Probe(reachable) => f.tracker.probed(P, reachable).unwrap(),
             Op::Advance(ms) => f.advance(Duration::from_millis(ms)),
             Op::Tick => {
@@ -90,7 +87,7 @@ proptest! {
         config.weights.latency = wl;
         let f = fixture(config, &[P]);
         play(&f, &ops);
-        let s = f.tracker.provider(P).unwrap();
+        let s = f.health(P);
         prop_assert!(in_unit(s.score), "{s:?}");
         prop_assert!(in_unit(s.availability) && in_unit(s.error_rate) && in_unit(s.latency_score), "{s:?}");
         prop_assert_eq!(s.score.is_none(), s.status == HealthStatus::Unknown);
@@ -107,8 +104,10 @@ proptest! {
         config.weights.latency = wl;
         let f = fixture(config, &[P]);
         play(&f, &ops);
-        let s = f.tracker.provider(P).unwrap();
-        if let Some(score) = s.score {
+        let s = f.health(P);
+        if s.circuit != CircuitState::Closed {
+            prop_assert_eq!(s.score, Some(0.0), "{:?}", s);
+        } else if let Some(score) = s.score {
             // Missing inputs (every request refused) count as their worst.
             let expected = wa * s.availability.unwrap()
                 + we * (1.0 - s.error_rate.unwrap_or(1.0))
@@ -126,11 +125,10 @@ proptest! {
             f.call(P, CallOutcome::success(Duration::from_millis(latency))).unwrap();
             f.advance(Duration::from_millis(gap));
         }
-        f.tracker.tick();
-        let s = f.tracker.provider(P).unwrap();
+        let s = f.tick(P);
         prop_assert_eq!(s.status, HealthStatus::Healthy);
         prop_assert_eq!(s.score, Some(1.0));
-        prop_assert_eq!(s.circuit.state, CircuitState::Closed);
+        prop_assert_eq!(s.circuit, CircuitState::Closed);
     }
 
     #[test]
@@ -141,28 +139,23 @@ proptest! {
         let budget = f.tracker.config().circuit.half_open_probes;
         let mut held: Vec<Permit> = Vec::new();
         for (action, kind, value) in steps {
-            let before = f.tracker.provider(P).unwrap().circuit;
             match action {
                 0 => {
-                    let admitted = f.tracker.try_acquire(P);
-                    if before.state == CircuitState::HalfOpen {
-                        prop_assert_eq!(admitted.is_ok(), before.probes_admitted < budget);
-                    }
-                    if let Ok(permit) = admitted {
+                    if let Ok(permit) = f.tracker.try_acquire(P) {
                         held.push(permit);
                     }
                 }
                 1 if !held.is_empty() => {
                     let permit = held.swap_remove(value as usize % held.len());
-                    permit.record(outcome(kind, value));
+                    permit.finish(&inference(outcome(kind, value)));
                 }
                 2 if !held.is_empty() => {
                     drop(held.swap_remove(value as usize % held.len()));
                 }
                 _ => f.advance(Duration::from_millis(value)),
             }
-            let circuit = f.tracker.provider(P).unwrap().circuit;
-            prop_assert!(circuit.probes_admitted <= budget, "{circuit:?}");
+            let probes = held.iter().filter(|p| p.is_probe()).count() as u32;
+            prop_assert!(probes <= budget, "{probes} probes out");
         }
     }
 
@@ -198,7 +191,7 @@ proptest! {
         let open: Vec<&str> = refs
             .iter()
             .copied()
-            .filter(|p| f.tracker.provider(p).unwrap().circuit.state == CircuitState::Open)
+            .filter(|p| f.health(p).circuit == CircuitState::Open)
             .collect();
         prop_assert!(order.iter().all(|p| refs.contains(p)), "{order:?}");
         if open.len() < refs.len() {
@@ -206,5 +199,58 @@ proptest! {
         } else {
             prop_assert_eq!(order.len(), 1);
         }
+    }
+
+    #[test]
+    fn the_score_agrees_with_the_status(ops in proptest::collection::vec(op(), 0..300)) {
+        let f = fixture(HealthConfig::default(), &[P]);
+        play(&f, &ops);
+        let s = f.health(P);
+        let (healthy, degraded, margin) = (0.8, 0.5, 0.05);
+        // Falling is immediate, rising needs the margin: each status has its band, widened
+        // upwards by the margin.
+        match s.status {
+            HealthStatus::Healthy => prop_assert!(s.score.unwrap() >= healthy, "{s:?}"),
+            HealthStatus::Degraded => {
+                let score = s.score.unwrap();
+                prop_assert!((degraded..healthy + margin).contains(&score), "{s:?}");
+            }
+            HealthStatus::Unavailable => prop_assert!(s.score.unwrap() < degraded + margin, "{s:?}"),
+            HealthStatus::Unknown => prop_assert_eq!(s.score, None, "{:?}", s),
+        }
+        if s.circuit != CircuitState::Closed {
+            prop_assert_eq!(s.status, HealthStatus::Unavailable);
+            prop_assert_eq!(s.score, Some(0.0), "an open circuit never scores in a band: {:?}", s);
+        }
+    }
+
+    #[test]
+    fn a_provider_failing_every_call_is_never_available(
+        calls in proptest::collection::vec(
+            (proptest::sample::select(&[
+                ErrorKind::Timeout,
+                ErrorKind::Connection,
+                ErrorKind::ServerError,
+                ErrorKind::RateLimited,
+            ][..]), 0..60_000u64, 0..20_000u64),
+            10..200,
+        ),
+    ) {
+        let mut config = HealthConfig::default();
+        // With the defaults the circuit opens after 5 failures; let the window see them all.
+        config.circuit.consecutive_failures = 1_000_000;
+        config.circuit.min_calls = 1_000_000;
+        let f = fixture(config, &[P]);
+        for (kind, ms, gap) in calls {
+            f.calls(P, 1, outcome(Some(kind), ms));
+            f.advance(Duration::from_millis(gap));
+        }
+        let s = f.tick(P);
+        prop_assert!(s.availability.is_none_or(|a| a == 0.0), "{s:?}");
+        prop_assert!(s.score.is_none_or(|score| score == 0.0), "{s:?}");
+        prop_assert!(
+            matches!(s.status, HealthStatus::Unavailable | HealthStatus::Unknown),
+            "{s:?}"
+        );
     }
 }

@@ -1,27 +1,20 @@
-//! What the tracker publishes through `gatewayz-metrics`, read back by parsing the Prometheus
-//! text a local `gatewayz-registry` recorder renders.
+//! What the tracker publishes, read back by parsing the Prometheus text its recorder renders.
 
-use gatewayz_testkit::exposition;
 mod support;
 
-use exposition::{Exposition, parse};
-use gatewayz_health::HealthConfig;
-use gatewayz_metrics::{ErrorKind, Metrics};
-use gatewayz_registry::{GatewayzRecorder, RecorderBuilder};
-use support::{Fixture, fixture_with_metrics, ms, ok, secs, timeout};
+use gatewayz_health::{ErrorKind, HealthConfig, RoutingPolicy};
+use gatewayz_testkit::exposition::Exposition;
+use support::{Fixture, fail, fixture, inference, ms, ok, secs, timeout};
 
 const P: &str = "anthropic";
 const PROVIDER: (&str, &str) = ("provider", P);
+const BACKUP: &str = "backup";
 
-/// Runs `f` against a tracker publishing to a fresh local recorder, then parses the render.
+/// Runs `f` against a tracker publishing to a fresh recorder, then parses the render.
 fn published(config: HealthConfig, f: impl FnOnce(&Fixture)) -> Exposition {
-    let recorder: GatewayzRecorder = RecorderBuilder::new().build().unwrap();
-    metrics::with_local_recorder(&recorder, || {
-        let fixture = fixture_with_metrics(config, &[P], Metrics::new());
-        f(&fixture);
-    });
-    let text = recorder.handle().render_all();
-    parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    let fixture = fixture(config, &[P, BACKUP]);
+    f(&fixture);
+    fixture.exposition()
 }
 
 fn one_hot(e: &Exposition, name: &str, label: &str) -> Vec<(String, f64)> {
@@ -85,10 +78,45 @@ fn an_unknown_status_is_published_with_a_nan_score() {
 }
 
 #[test]
-fn nothing_is_published_before_the_first_event() {
+fn a_registered_provider_is_published_as_unknown_with_a_closed_circuit() {
+    // Never a score of 0 before anything is known: unknown, NaN, until the first tick.
     let e = published(HealthConfig::default(), |_| {});
-    assert!(e.family("gatewayz_provider_health_score").is_none());
-    assert!(e.family("gatewayz_circuit_breaker_state").is_none());
+    assert!(
+        e.value("gatewayz_provider_health_score", &[PROVIDER])
+            .is_nan()
+    );
+    assert_eq!(hot(&e, "gatewayz_provider_status", "status"), ["unknown"]);
+    assert_eq!(
+        hot(&e, "gatewayz_circuit_breaker_state", "state"),
+        ["closed"]
+    );
+    assert_eq!(
+        e.value("gatewayz_circuit_breaker_rejections_total", &[PROVIDER]),
+        0.0
+    );
+    assert!(e.family("model_inference_requests_total").is_none());
+}
+
+#[test]
+fn one_report_per_attempt_feeds_the_health_window_and_the_inference_series() {
+    let e = published(HealthConfig::default(), |f| {
+        f.calls(P, 8, ok(ms(300)));
+        f.calls(P, 2, fail(ErrorKind::ServerError));
+        f.tracker.tick();
+    });
+    let status = |s| e.value("model_inference_requests_total", &[PROVIDER, ("status", s)]);
+    assert_eq!((status("success"), status("error")), (8.0, 2.0));
+    assert_eq!(
+        e.value(
+            "gatewayz_provider_errors_total",
+            &[PROVIDER, ("reason", "server_error")]
+        ),
+        2.0
+    );
+    assert_eq!(e.value("provider_error_rate", &[PROVIDER]), 0.2);
+    assert_eq!(e.value("gatewayz_provider_availability_ratio", &[PROVIDER]), 0.8);
+    // The last call was a 5xx: answered, but not available.
+    assert_eq!(e.value("provider_availability", &[PROVIDER]), 0.0);
 }
 
 fn transitions(e: &Exposition) -> Vec<(String, String, f64)> {
@@ -118,7 +146,7 @@ fn transitions_and_rejections_are_published_when_they_happen() {
         let probes: Vec<_> = (0..3).map(|_| f.tracker.try_acquire(P).unwrap()).collect();
         assert!(f.tracker.try_acquire(P).is_err());
         for probe in probes {
-            probe.record(ok(ms(300)));
+            probe.finish(&inference(ok(ms(300))));
         }
     });
     let t = |from: &str, to: &str, n: f64| (from.to_owned(), to.to_owned(), n);
@@ -158,10 +186,17 @@ fn admin_operations_publish_their_transitions() {
 
 #[test]
 fn failovers_are_published_by_reason() {
-    let e = published(HealthConfig::default(), |f| {
-        f.tracker.failed_over(P, ErrorKind::Timeout);
-        f.tracker.failed_over(P, ErrorKind::Timeout);
-        f.tracker.failed_over(P, ErrorKind::RateLimited);
+    let mut config = HealthConfig::default();
+    config.failover.policy = RoutingPolicy::Priority;
+    let e = published(config, |f| {
+        for failure in [ErrorKind::Timeout, ErrorKind::Timeout, ErrorKind::RateLimited] {
+            let mut route = f.tracker.route(&[P, BACKUP]);
+            let first = route.next().unwrap();
+            assert_eq!(first.provider, P);
+            first.admission.unwrap().finish(&inference(fail(failure)));
+            let second = route.next().unwrap();
+            second.admission.unwrap().finish(&inference(ok(ms(300))));
+        }
     });
     let reason = |r| e.value("gatewayz_failovers_total", &[PROVIDER, ("reason", r)]);
     assert_eq!(
@@ -178,7 +213,7 @@ fn failovers_are_published_by_reason() {
 fn anomalies_are_published_when_they_start_and_end() {
     let minute = |f: &Fixture, latency| {
         for _ in 0..60 {
-            f.tracker.record(P, ok(latency)).unwrap();
+            f.calls(P, 1, ok(latency));
             f.advance(secs(1));
         }
         f.tracker.tick();
@@ -225,7 +260,7 @@ fn reset_publishes_an_unknown_status_and_ends_anomalies() {
         for m in 0..7 {
             let latency = if m == 6 { secs(20) } else { secs(1) };
             for _ in 0..60 {
-                f.tracker.record(P, ok(latency)).unwrap();
+                f.calls(P, 1, ok(latency));
                 f.advance(secs(1));
             }
             f.tracker.tick();

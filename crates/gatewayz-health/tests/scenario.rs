@@ -2,7 +2,7 @@
 //! statuses, failover order, anomaly events and the metrics published.
 //!
 //! Three providers each serve their own models at one call per second (pinned traffic), and
-//! one shared request per second is routed through `failover_order` as a gateway would
+//! one shared request per second is routed through `route` (priority policy) as a gateway would
 //! (routed traffic goes to the first candidate that admits it and succeeds). Calls take 1 s
 //! on alpha, 2.5 s on beta and 3 s on gamma, so the scores are 1.0, 0.9946 and 0.9893 and the
 //! order is alpha, beta, gamma. Then:
@@ -17,16 +17,16 @@
 //! Each tick is at the end of its minute; every expectation below is derived in the comments
 //! next to it.
 
-use gatewayz_testkit::exposition;
 mod support;
 
 use std::time::Duration;
 
-use exposition::{Exposition, parse};
-use gatewayz_health::{AnomalyEvent, AnomalyPhase, CallOutcome, HealthConfig, should_fail_over};
-use gatewayz_metrics::{AnomalyKind, CircuitState, ErrorKind, HealthStatus, Metrics};
-use gatewayz_registry::RecorderBuilder;
-use support::{Fixture, fixture_with_metrics, ms, secs};
+use gatewayz_health::{
+    AnomalyEvent, AnomalyKind, AnomalyPhase, CallOutcome, CircuitState, ErrorKind, HealthConfig,
+    HealthStatus, RoutingPolicy, should_fail_over,
+};
+use gatewayz_testkit::exposition::Exposition;
+use support::{Fixture, fixture, inference, ms, secs};
 
 const NAMES: [&str; 3] = ["alpha", "beta", "gamma"];
 const MINUTES: u64 = 40;
@@ -46,22 +46,19 @@ fn pinned(f: &Fixture, provider: &str, t: u64) {
         return;
     }
     if let Ok(permit) = f.tracker.try_acquire(provider) {
-        permit.record(outcome(provider, t));
+        permit.finish(&inference(outcome(provider, t)));
     }
 }
 
 fn routed(f: &Fixture, t: u64) {
-    for provider in f.tracker.failover_order(&NAMES) {
-        let Ok(permit) = f.tracker.try_acquire(provider) else {
-            f.tracker.failed_over(provider, ErrorKind::CircuitOpen);
+    for candidate in f.tracker.route(&NAMES) {
+        let Ok(permit) = candidate.admission else {
             continue;
         };
-        let result = outcome(provider, t);
-        permit.record(result);
+        let result = outcome(candidate.provider, t);
+        permit.finish(&inference(result));
         match result.result {
-            Err(kind) if should_fail_over(kind).fails_over() => {
-                f.tracker.failed_over(provider, kind)
-            }
+            Err(kind) if should_fail_over(kind).fails_over() => {}
             _ => return,
         }
     }
@@ -146,10 +143,11 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn an_outage_and_recovery_minute_by_minute() {
-    let recorder = RecorderBuilder::new().build().unwrap();
-    let handle = recorder.handle();
-    metrics::with_local_recorder(&recorder, || {
-        let f = fixture_with_metrics(HealthConfig::default(), &NAMES, Metrics::new());
+    let mut config = HealthConfig::default();
+    config.failover.policy = RoutingPolicy::Priority;
+    let f = fixture(config, &NAMES);
+    let handle = &f.handle;
+    {
         let mut all_events: Vec<AnomalyEvent> = Vec::new();
         for m in 0..MINUTES {
             for s in 0..60 {
@@ -170,31 +168,25 @@ fn an_outage_and_recovery_minute_by_minute() {
             assert_eq!(got, expected_events(m), "{at}: {events:?}");
             assert!(events.iter().all(|e| e.at == secs(60 * (m + 1))), "{at}");
 
-            let snapshots = f.tracker.snapshot();
-            let statuses: Vec<HealthStatus> = snapshots.iter().map(|s| s.status).collect();
+            let health = NAMES.map(|p| f.health(p));
+            let statuses: Vec<HealthStatus> = health.iter().map(|h| h.status).collect();
             assert_eq!(statuses, expected_status(m), "{at}");
-            assert_eq!(
-                snapshots[0].circuit.state,
-                expected_alpha_circuit(m),
-                "{at}"
-            );
+            assert_eq!(health[0].circuit, expected_alpha_circuit(m), "{at}");
             assert_eq!(f.tracker.failover_order(&NAMES), expected_order(m), "{at}");
-
-            let text = handle.render_all();
-            let e = parse(&text).unwrap_or_else(|err| panic!("{at}: {err}\n{text}"));
-            for (snapshot, status) in snapshots.iter().zip(expected_status(m)) {
-                let p = snapshot.provider.as_str();
-                assert_eq!(
-                    hot(&e, "gatewayz_provider_status", p, "status"),
-                    [status.as_str()],
-                    "{at}: {p}"
-                );
-                let score = e.value("gatewayz_provider_health_score", &[("provider", p)]);
-                match snapshot.score {
-                    Some(expected) => assert!(close(score, expected), "{at}: {p} {score}"),
-                    None => assert!(score.is_nan(), "{at}: {p} {score}"),
+            for (h, p) in health.iter().zip(NAMES) {
+                // The score agrees with the status: healthy only at or above 0.8, and an open
+                // circuit scores 0.
+                match h.status {
+                    HealthStatus::Healthy => assert!(h.score.unwrap() >= 0.8, "{at}: {p} {h:?}"),
+                    HealthStatus::Unknown => assert_eq!(h.score, None, "{at}: {p}"),
+                    _ => assert!(h.score.unwrap() < 0.85, "{at}: {p} {h:?}"),
+                }
+                if h.circuit != CircuitState::Closed {
+                    assert_eq!(h.score, Some(0.0), "{at}: {p}");
                 }
             }
+
+            let e = f.exposition();
             assert_eq!(
                 hot(&e, "gatewayz_circuit_breaker_state", "alpha", "state"),
                 [expected_alpha_circuit(m).as_str()],
@@ -219,7 +211,7 @@ fn an_outage_and_recovery_minute_by_minute() {
                 "{at}"
             );
 
-            let score = |i: usize| snapshots[i].score.unwrap();
+            let score = |i: usize| health[i].score.unwrap();
             match m {
                 // 29 answers of 271 requests, 1 failure of 30 calls (see expected_status).
                 17 => assert!(
@@ -261,7 +253,7 @@ fn an_outage_and_recovery_minute_by_minute() {
             all_events.extend(events);
         }
 
-        let e = parse(&handle.render_all()).unwrap();
+        let e = f.exposition();
         let transitions = |from: &str, to: &str| {
             e.value(
                 "gatewayz_circuit_breaker_transitions_total",
@@ -325,7 +317,7 @@ fn an_outage_and_recovery_minute_by_minute() {
             .unwrap();
         assert_eq!(drop.observed, 2.0);
         assert!((55.0..=70.0).contains(&drop.baseline), "{drop:?}");
-        let recent = &f.tracker.provider("alpha").unwrap().recent_events;
-        assert_eq!(recent.len(), 2);
-    });
+        let alpha = all_events.iter().filter(|e| e.provider == "alpha").count();
+        assert_eq!(alpha, 2);
+    }
 }

@@ -1,12 +1,11 @@
-//! The health score, its inputs and the status, as seen in snapshots after a tick.
+//! The health score, its inputs and the status, as published after a tick.
 
 mod support;
 
 use std::time::Duration;
 
-use gatewayz_health::{CallOutcome, HealthConfig, ProviderConfig, ProviderSnapshot};
-use gatewayz_metrics::{ErrorKind, HealthStatus};
-use support::{Fixture, fail, fixture, ms, ok, secs, timeout};
+use gatewayz_health::{CallOutcome, ErrorKind, HealthConfig, HealthStatus, ProviderConfig};
+use support::{Fixture, Health, fail, fixture, ms, ok, secs, timeout};
 
 const P: &str = "openrouter";
 
@@ -19,9 +18,8 @@ fn lenient() -> HealthConfig {
     config
 }
 
-fn tick(f: &Fixture) -> ProviderSnapshot {
-    f.tracker.tick();
-    f.tracker.provider(P).unwrap()
+fn tick(f: &Fixture) -> Health {
+    f.tick(P)
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -33,10 +31,7 @@ fn below_the_minimum_volume_the_status_is_unknown_without_a_score() {
     let f = fixture(HealthConfig::default(), &[P]);
     f.calls(P, 9, ok(ms(300)));
     let s = tick(&f);
-    assert_eq!(
-        (s.status, s.score, s.requests),
-        (HealthStatus::Unknown, None, 9)
-    );
+    assert_eq!((s.status, s.score), (HealthStatus::Unknown, None));
     assert_eq!(
         (s.availability, s.error_rate, s.latency_score),
         (Some(1.0), Some(0.0), Some(1.0))
@@ -50,12 +45,12 @@ fn below_the_minimum_volume_the_status_is_unknown_without_a_score() {
 fn before_the_first_tick_every_provider_is_unknown() {
     let f = fixture(HealthConfig::default(), &[P]);
     f.calls(P, 100, ok(ms(300)));
-    let s = f.tracker.provider(P).unwrap();
+    let s = f.health(P);
     assert_eq!((s.status, s.score), (HealthStatus::Unknown, None));
 }
 
 #[test]
-fn availability_is_the_share_of_attempts_that_got_an_answer() {
+fn availability_is_the_share_of_attempts_answered_properly() {
     let f = fixture(lenient(), &[P]);
     f.calls(P, 6, ok(ms(300)));
     f.calls(P, 1, fail(ErrorKind::ServerError));
@@ -65,15 +60,16 @@ fn availability_is_the_share_of_attempts_that_got_an_answer() {
     f.tracker.probed(P, true).unwrap();
     f.tracker.probed(P, false).unwrap();
     let s = tick(&f);
-    // 8 answered calls + 1 answered probe over 10 calls + 2 probes.
-    assert!(close(s.availability.unwrap(), 9.0 / 12.0), "{s:?}");
+    // 6 successes, the 400 (the provider answered properly) and one probe, over 10 calls and
+    // 2 probes. The 5xx was an answer, but one that counts against the provider: not available.
+    assert!(close(s.availability.unwrap(), 8.0 / 12.0), "{s:?}");
     // The 5xx, the timeout and the connection error count; the 400 does not.
     assert!(close(s.error_rate.unwrap(), 3.0 / 10.0), "{s:?}");
-    assert_eq!(s.requests, 10, "probes are not requests");
+    assert_eq!(s.calls, 10, "probes are not calls");
 }
 
 #[test]
-fn calls_refused_by_the_circuit_count_as_unreachable() {
+fn calls_refused_by_the_circuit_count_as_unavailable_and_an_open_circuit_scores_zero() {
     let f = fixture(HealthConfig::default(), &[P]);
     f.calls(P, 15, ok(ms(300)));
     f.calls(P, 5, timeout());
@@ -81,11 +77,12 @@ fn calls_refused_by_the_circuit_count_as_unreachable() {
         assert!(f.tracker.try_acquire(P).is_err());
     }
     let s = tick(&f);
-    assert_eq!(s.requests, 30);
+    assert_eq!((s.calls, s.rejections), (20, 10));
     assert!(close(s.availability.unwrap(), 15.0 / 30.0), "{s:?}");
     assert!(close(s.error_rate.unwrap(), 5.0 / 20.0), "{s:?}");
-    // 0.4 × 0.5 + 0.3 × 0.75 + 0.3 × 1.
-    assert!(close(s.score.unwrap(), 0.725), "{s:?}");
+    // The window alone would say 0.4 × 0.5 + 0.3 × 0.75 + 0.3 × 1 = 0.725, but an open
+    // circuit takes no traffic: the score agrees with the status.
+    assert_eq!(s.score, Some(0.0), "{s:?}");
     assert_eq!(s.status, HealthStatus::Unavailable, "open circuit");
 }
 
@@ -146,7 +143,7 @@ fn latency_thresholds_can_be_set_per_provider() {
     f.calls(P, 20, ok(ms(2500)));
     f.calls("cerebras", 20, ok(ms(2500)));
     f.tracker.tick();
-    let score = |p| f.tracker.provider(p).unwrap().latency_score.unwrap();
+    let score = |p| f.health(p).latency_score.unwrap();
     assert!(close(score(P), 1.0 - 0.5 / 28.0), "{}", score(P));
     assert!(
         close(score("cerebras"), 1.0 - 2.0 / 4.5),
@@ -161,26 +158,21 @@ fn status_thresholds_can_be_set_per_provider() {
     f.tracker
         .register(P, ProviderConfig::default().with_thresholds(0.95, 0.9))
         .unwrap();
-    f.calls(P, 9, ok(ms(300)));
+    f.calls(P, 19, ok(ms(300)));
     f.calls(P, 1, fail(ErrorKind::ServerError));
-    // 1 - 0.3 × 0.1 = 0.97: healthy.
+    // 1 - 0.7 × 0.05 = 0.965: healthy.
     assert_eq!(tick(&f).status, HealthStatus::Healthy);
-    f.calls(P, 10, fail(ErrorKind::ServerError));
-    // 11 of 20 failed: 1 - 0.3 × 0.55 = 0.835: below 0.9.
+    f.calls(P, 5, fail(ErrorKind::ServerError));
+    // 6 of 25 failed: 1 - 0.7 × 0.24 = 0.832: below 0.9.
     assert_eq!(tick(&f).status, HealthStatus::Unavailable);
 }
 
-/// A fresh window of 100 fast calls, `failed` of them 5xx: score `1 - 0.3 × failed / 100`.
-fn window_with(f: &Fixture, failed: usize) -> ProviderSnapshot {
+/// A fresh window of 100 fast calls, `failed` of them 5xx: score `1 - 0.7 × failed / 100`
+/// (0.4 of it availability, 0.3 the error rate).
+fn window_with(f: &Fixture, failed: usize) -> Health {
     f.advance(secs(300));
-    for i in 0..100 {
-        let outcome = if i < failed {
-            fail(ErrorKind::ServerError)
-        } else {
-            ok(ms(300))
-        };
-        f.tracker.record(P, outcome).unwrap();
-    }
+    f.calls(P, failed, fail(ErrorKind::ServerError));
+    f.calls(P, 100 - failed, ok(ms(300)));
     tick(f)
 }
 
@@ -189,12 +181,12 @@ fn hysteresis_needs_the_margin_to_improve_but_not_to_worsen() {
     let f = fixture(lenient(), &[P]);
     let steps = [
         (0, 1.0, HealthStatus::Healthy),
-        (70, 0.79, HealthStatus::Degraded),
-        (60, 0.82, HealthStatus::Degraded),
-        (40, 0.88, HealthStatus::Healthy),
-        (60, 0.82, HealthStatus::Healthy),
-        (90, 0.73, HealthStatus::Degraded),
-        (100, 0.4, HealthStatus::Unavailable),
+        (30, 0.79, HealthStatus::Degraded),
+        (26, 0.818, HealthStatus::Degraded),
+        (20, 0.86, HealthStatus::Healthy),
+        (26, 0.818, HealthStatus::Healthy),
+        (40, 0.72, HealthStatus::Degraded),
+        (100, 0.0, HealthStatus::Unavailable),
     ];
     for (i, (failed, score, status)) in steps.into_iter().enumerate() {
         let s = window_with(&f, failed);
@@ -227,9 +219,10 @@ fn the_circuit_caps_the_status() {
     f.calls(P, 100, ok(ms(300)));
     assert_eq!(tick(&f).status, HealthStatus::Healthy);
     f.calls(P, 5, timeout());
-    // 100 good, 5 timeouts: score 0.4 × 100/105 + 0.3 × 100/105 + 0.3 ≈ 0.967, but open.
-    let s = f.tracker.provider(P).unwrap();
-    assert_eq!(s.status, HealthStatus::Unavailable, "live in the snapshot");
+    // 100 good, 5 timeouts: the window says 0.4 × 100/105 + 0.3 × 100/105 + 0.3 ≈ 0.967, but
+    // the circuit is open: published at once, without waiting for a tick.
+    let s = f.health(P);
+    assert_eq!((s.status, s.score), (HealthStatus::Unavailable, Some(0.0)), "live");
     assert_eq!(tick(&f).status, HealthStatus::Unavailable);
     f.advance(secs(30));
     let s = tick(&f);
@@ -245,10 +238,27 @@ fn old_calls_leave_the_window() {
     f.calls(P, 20, ok(ms(300)));
     f.advance(secs(300) - Duration::from_nanos(1));
     assert_eq!(
-        tick(&f).requests,
-        20,
+        tick(&f).score,
+        Some(1.0),
         "bucket 0 is still one of the last ten"
     );
     f.advance(Duration::from_nanos(1));
-    assert_eq!(tick(&f).requests, 0);
+    let s = tick(&f);
+    assert_eq!((s.status, s.score, s.availability), (HealthStatus::Unknown, None, None));
+}
+
+#[test]
+fn a_provider_failing_every_call_is_unavailable_and_scores_zero() {
+    // Seen on the example gateway: a simulated provider answering 5xx to every call reported
+    // availability 1 and a score of 0.87 while its status said unavailable.
+    for kind in [ErrorKind::ServerError, ErrorKind::RateLimited, ErrorKind::Timeout] {
+        let f = fixture(lenient(), &[P]);
+        f.calls(P, 50, fail(kind));
+        let s = tick(&f);
+        assert_eq!(
+            (s.status, s.score, s.availability, s.error_rate),
+            (HealthStatus::Unavailable, Some(0.0), Some(0.0), Some(1.0)),
+            "{kind}"
+        );
+    }
 }
