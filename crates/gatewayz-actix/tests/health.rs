@@ -197,8 +197,8 @@ async fn health_providers_lists_score_status_circuit_and_anomalies() {
         providers,
         [
             json!({"provider": "cerebras", "status": "degraded", "health_score": 0.6,
-                   "circuit_state": "half_open", "active_anomalies": []}),
-            json!({"provider": "groq", "status": "unavailable", "health_score": 0.1,
+                   "circuit_state": "closed", "active_anomalies": []}),
+            json!({"provider": "groq", "status": "unavailable", "health_score": 0.0,
                    "circuit_state": "open", "active_anomalies": ["error_surge"]}),
             json!({"provider": "openrouter", "status": "healthy", "health_score": 0.97,
                    "circuit_state": "closed", "active_anomalies": []}),

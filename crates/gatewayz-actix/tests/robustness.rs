@@ -100,10 +100,9 @@ fn record_until(thread: usize, stop: &AtomicBool) -> Tally {
     while !stop.load(Ordering::Relaxed) {
         let provider = format!("load-provider-{}", (thread + i as usize) % 3);
         let model = format!("load-model-{}", i % 5);
-        // Circuit-open rejections are never sent: counted as requests, nothing else.
         let outcome = match i % 10 {
             0 => Outcome::Error(ErrorKind::Timeout),
-            1 => Outcome::Error(ErrorKind::CircuitOpen),
+            1 => Outcome::Error(ErrorKind::ServerError),
             _ => Outcome::Success,
         };
         let (input, output) = (1 + i % 7, 1 + i % 11);
@@ -130,12 +129,10 @@ fn record_until(thread: usize, stop: &AtomicBool) -> Tally {
             .requests
             .entry((pair.0.clone(), pair.1.clone(), status))
             .or_default() += 1;
-        if outcome != Outcome::Error(ErrorKind::CircuitOpen) {
-            *tally.input_tokens.entry(pair.clone()).or_default() += input;
-            *tally.output_tokens.entry(pair.clone()).or_default() += output;
-            *tally.cost_nano.entry(pair.clone()).or_default() += cost_nano;
-            *tally.timed.entry(pair).or_default() += 1;
-        }
+        *tally.input_tokens.entry(pair.clone()).or_default() += input;
+        *tally.output_tokens.entry(pair.clone()).or_default() += output;
+        *tally.cost_nano.entry(pair.clone()).or_default() += cost_nano;
+        *tally.timed.entry(pair).or_default() += 1;
         i += 1;
     }
     tally

@@ -192,11 +192,7 @@ fn metric_section(md: &mut String, def: &MetricDef) {
         let _ = writeln!(md, "- labels: {}", labels.join(", "));
     }
     if !def.buckets.is_empty() {
-        let buckets: Vec<String> = def
-            .buckets
-            .iter()
-            .map(|b| b.to_string())
-            .collect();
+        let buckets: Vec<String> = def.buckets.iter().map(|b| b.to_string()).collect();
         let _ = writeln!(md, "- buckets: {}", buckets.join(", "));
     }
     if def.scale != Scale::One {

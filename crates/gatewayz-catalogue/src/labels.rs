@@ -484,7 +484,8 @@ impl StatusClass {
 }
 
 /// The upstream provider, e.g. `openrouter`.
-pub static PROVIDER: Label = Label::open("provider", "Upstream provider id, lower-case.", 100, true);
+pub static PROVIDER: Label =
+    Label::open("provider", "Upstream provider id, lower-case.", 100, true);
 
 /// The model as routed, e.g. `gpt-4o-mini`.
 pub static MODEL: Label = Label::open(
@@ -575,12 +576,8 @@ pub static OPERATION: Label = Label::open(
 pub static CACHE: Label = Label::open("cache", "Cache name, e.g. `api_keys`.", 20, true);
 
 /// Version of the service.
-pub static VERSION: Label = Label::open(
-    "version",
-    "Version of the instrumented service.",
-    10,
-    false,
-);
+pub static VERSION: Label =
+    Label::open("version", "Version of the instrumented service.", 10, false);
 
 /// Name of a metric, for self-monitoring.
 pub static METRIC: Label = Label::open("metric", "Name of the metric concerned.", 500, false);

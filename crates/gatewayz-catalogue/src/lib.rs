@@ -109,7 +109,11 @@ pub struct UnknownCategory {
 
 impl fmt::Display for UnknownCategory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown category `{}`; valid categories are ", self.given)?;
+        write!(
+            f,
+            "unknown category `{}`; valid categories are ",
+            self.given
+        )?;
         for (i, category) in Category::ALL.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;

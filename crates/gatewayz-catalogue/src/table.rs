@@ -32,7 +32,9 @@ const fn before(a: &str, b: &str) -> bool {
 }
 
 /// Sorts the catalogue by name at compile time; a duplicate name fails the build.
-const fn sorted_by_name<const N: usize>(mut defs: [&'static MetricDef; N]) -> [&'static MetricDef; N] {
+const fn sorted_by_name<const N: usize>(
+    mut defs: [&'static MetricDef; N],
+) -> [&'static MetricDef; N] {
     let mut i = 1;
     while i < N {
         let mut j = i;

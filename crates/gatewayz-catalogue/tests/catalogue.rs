@@ -313,7 +313,10 @@ fn check_closed<E: ClosedValue>(label: &catalogue::Label) {
     for (i, value) in E::ALL.iter().enumerate() {
         assert_eq!(value.index(), i);
         assert_eq!(value.as_str(), E::VALUES[i]);
-        assert_eq!(label.find_value(&value.as_str().to_uppercase()), Some(value.as_str()));
+        assert_eq!(
+            label.find_value(&value.as_str().to_uppercase()),
+            Some(value.as_str())
+        );
     }
 }
 

@@ -111,7 +111,6 @@ impl Detector {
             .filter(|kind| self.active[kind.index()].is_some())
     }
 
-
     fn learning(&self, kind: AnomalyKind, now: Duration, config: &AnomalyConfig) -> bool {
         self.active[kind.index()]
             .is_none_or(|active| now.saturating_sub(active.since) >= config.adapt_after)

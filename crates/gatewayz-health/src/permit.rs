@@ -116,7 +116,11 @@ impl fmt::Debug for Permit {
 }
 
 impl Permit {
-    pub(crate) fn new(provider: Arc<Provider>, probe: Option<u64>, slot: Option<Arc<Slot>>) -> Self {
+    pub(crate) fn new(
+        provider: Arc<Provider>,
+        probe: Option<u64>,
+        slot: Option<Arc<Slot>>,
+    ) -> Self {
         Permit {
             provider,
             probe,

@@ -5,11 +5,7 @@ use std::sync::Arc;
 
 use gatewayz_catalogue::{FailoverReason, HealthStatus};
 
-use crate::{
-    HealthTracker, Permit, Rejected, RoutingPolicy,
-    permit::Slot,
-    tracker::Provider,
-};
+use crate::{HealthTracker, Permit, Rejected, RoutingPolicy, permit::Slot, tracker::Provider};
 
 /// The candidates of one request, in the order to try them, each with its admission.
 ///

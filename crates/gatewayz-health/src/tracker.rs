@@ -240,7 +240,10 @@ impl Provider {
                 score_status: HealthStatus::Unknown,
                 report: Report::unknown(),
             }),
-            published: shared.metrics.as_ref().map(|m| Published::register(m, name)),
+            published: shared
+                .metrics
+                .as_ref()
+                .map(|m| Published::register(m, name)),
             shared,
         }
     }

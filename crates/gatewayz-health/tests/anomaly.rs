@@ -59,10 +59,7 @@ fn a_latency_spike_starts_and_clears_by_itself() {
     // [960, 1024) ms.
     assert_eq!(spike.observed, 20.0, "{spike:?}");
     assert!((spike.baseline - 1.0208).abs() < 1e-6, "{spike:?}");
-    assert_eq!(
-        f.health(P).anomalies,
-        [AnomalyKind::LatencySpike]
-    );
+    assert_eq!(f.health(P).anomalies, [AnomalyKind::LatencySpike]);
     let events = minute(&f, 60, |_| ok(secs(1)));
     assert_eq!(
         kinds(&events),

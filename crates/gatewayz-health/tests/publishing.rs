@@ -114,7 +114,10 @@ fn one_report_per_attempt_feeds_the_health_window_and_the_inference_series() {
         2.0
     );
     assert_eq!(e.value("provider_error_rate", &[PROVIDER]), 0.2);
-    assert_eq!(e.value("gatewayz_provider_availability_ratio", &[PROVIDER]), 0.8);
+    assert_eq!(
+        e.value("gatewayz_provider_availability_ratio", &[PROVIDER]),
+        0.8
+    );
     // The last call was a 5xx: answered, but not available.
     assert_eq!(e.value("provider_availability", &[PROVIDER]), 0.0);
 }
@@ -189,7 +192,11 @@ fn failovers_are_published_by_reason() {
     let mut config = HealthConfig::default();
     config.failover.policy = RoutingPolicy::Priority;
     let e = published(config, |f| {
-        for failure in [ErrorKind::Timeout, ErrorKind::Timeout, ErrorKind::RateLimited] {
+        for failure in [
+            ErrorKind::Timeout,
+            ErrorKind::Timeout,
+            ErrorKind::RateLimited,
+        ] {
             let mut route = f.tracker.route(&[P, BACKUP]);
             let first = route.next().unwrap();
             assert_eq!(first.provider, P);

@@ -101,12 +101,22 @@ fn moving_on_counts_one_failover_with_the_reason_of_the_failed_attempt() {
         _ => ok(ms(300)),
     };
     assert_eq!(serve(&f, &["a", "b", "c"], outcome), Some("c"));
-    assert_eq!(failovers(&f, "a"), BTreeMap::from([("server_error".into(), 1)]));
-    assert_eq!(failovers(&f, "b"), BTreeMap::from([("rate_limited".into(), 1)]));
+    assert_eq!(
+        failovers(&f, "a"),
+        BTreeMap::from([("server_error".into(), 1)])
+    );
+    assert_eq!(
+        failovers(&f, "b"),
+        BTreeMap::from([("rate_limited".into(), 1)])
+    );
     assert!(failovers(&f, "c").is_empty());
     // Three attempts, each reported once on its permit.
     assert_eq!(
-        [f.health("a").calls, f.health("b").calls, f.health("c").calls],
+        [
+            f.health("a").calls,
+            f.health("b").calls,
+            f.health("c").calls
+        ],
         [1, 1, 1]
     );
 }
@@ -122,7 +132,10 @@ fn with_every_circuit_open_the_route_holds_one_refused_candidate_and_counts_no_f
     assert!(matches!(only.admission, Err(Rejected::Open { .. })));
     assert!(route.next().is_none(), "nothing to move on to: no failover");
     let health = f.health(only.provider);
-    assert_eq!((health.calls, health.rejections, health.failovers), (5, 1, 0));
+    assert_eq!(
+        (health.calls, health.rejections, health.failovers),
+        (5, 1, 0)
+    );
 }
 
 #[test]
@@ -136,7 +149,9 @@ fn a_refusal_followed_by_another_candidate_is_a_circuit_open_failover() {
     // a is half-open and ranked first; a concurrent request takes its probe slots between
     // our ordering and our admission.
     let mut route = f.tracker.route(&["a", "b"]);
-    let probes: Vec<_> = (0..3).map(|_| f.tracker.try_acquire("a").unwrap()).collect();
+    let probes: Vec<_> = (0..3)
+        .map(|_| f.tracker.try_acquire("a").unwrap())
+        .collect();
     let first = route.next().unwrap();
     assert_eq!(
         (first.provider, first.admission.unwrap_err()),

@@ -222,7 +222,11 @@ fn the_circuit_caps_the_status() {
     // 100 good, 5 timeouts: the window says 0.4 × 100/105 + 0.3 × 100/105 + 0.3 ≈ 0.967, but
     // the circuit is open: published at once, without waiting for a tick.
     let s = f.health(P);
-    assert_eq!((s.status, s.score), (HealthStatus::Unavailable, Some(0.0)), "live");
+    assert_eq!(
+        (s.status, s.score),
+        (HealthStatus::Unavailable, Some(0.0)),
+        "live"
+    );
     assert_eq!(tick(&f).status, HealthStatus::Unavailable);
     f.advance(secs(30));
     let s = tick(&f);
@@ -244,14 +248,21 @@ fn old_calls_leave_the_window() {
     );
     f.advance(Duration::from_nanos(1));
     let s = tick(&f);
-    assert_eq!((s.status, s.score, s.availability), (HealthStatus::Unknown, None, None));
+    assert_eq!(
+        (s.status, s.score, s.availability),
+        (HealthStatus::Unknown, None, None)
+    );
 }
 
 #[test]
 fn a_provider_failing_every_call_is_unavailable_and_scores_zero() {
     // Seen on the example gateway: a simulated provider answering 5xx to every call reported
     // availability 1 and a score of 0.87 while its status said unavailable.
-    for kind in [ErrorKind::ServerError, ErrorKind::RateLimited, ErrorKind::Timeout] {
+    for kind in [
+        ErrorKind::ServerError,
+        ErrorKind::RateLimited,
+        ErrorKind::Timeout,
+    ] {
         let f = fixture(lenient(), &[P]);
         f.calls(P, 50, fail(kind));
         let s = tick(&f);

@@ -160,7 +160,11 @@ impl InferenceHandles {
         InferenceHandles {
             provider: provider_handles,
             requests: PerValue::new(|status: InferenceStatus| {
-                counter(r, &MODEL_INFERENCE_REQUESTS, &[provider, model, status.as_str()])
+                counter(
+                    r,
+                    &MODEL_INFERENCE_REQUESTS,
+                    &[provider, model, status.as_str()],
+                )
             }),
             duration: histogram(r, &MODEL_INFERENCE_DURATION, &pair),
             time_to_first_token: histogram(r, &TIME_TO_FIRST_TOKEN, &pair),
@@ -198,7 +202,11 @@ impl InferenceHandles {
         if succeeded && inference.input_tokens > 0 {
             let efficiency = self.efficiency.get_or_init(|| {
                 self.provider.binding.with(|r| {
-                    gauge(r, &TOKEN_EFFICIENCY, &[&self.provider.provider, &self.model])
+                    gauge(
+                        r,
+                        &TOKEN_EFFICIENCY,
+                        &[&self.provider.provider, &self.model],
+                    )
                 })
             });
             efficiency.set(inference.output_tokens as f64 / inference.input_tokens as f64);

@@ -368,7 +368,8 @@ impl Metrics {
     pub fn business_collected(&self, business: &Business) {
         let gauges = self.inner.business.get_or_init(|| {
             self.inner.binding.with(|r| {
-                [&ACTIVE_API_KEYS, &ACTIVE_SUBSCRIPTIONS, &TRIALS_ACTIVE].map(|def| gauge(r, def, &[]))
+                [&ACTIVE_API_KEYS, &ACTIVE_SUBSCRIPTIONS, &TRIALS_ACTIVE]
+                    .map(|def| gauge(r, def, &[]))
             })
         });
         let values = [

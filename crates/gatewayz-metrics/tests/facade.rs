@@ -386,7 +386,10 @@ fn business_gauges_are_absent_until_collected() {
     metrics.inference_finished(&inference("openrouter", "gpt-4o"));
     let e = parse(&handle.render_all()).unwrap();
     for name in ["active_api_keys", "active_subscriptions", "trial_active"] {
-        assert!(e.family(name).is_none(), "{name} reads a value nobody collected");
+        assert!(
+            e.family(name).is_none(),
+            "{name} reads a value nobody collected"
+        );
     }
     let business = handle.summary(None).metrics.business.unwrap();
     assert_eq!(
@@ -421,7 +424,12 @@ fn a_facade_bound_to_a_recorder_records_there_whatever_is_installed() {
     assert!(metrics.records_money());
     let e = parse(&handle.render_all()).unwrap();
     assert_eq!(e.value("gatewayz_cost_usd_total", &PAIR), 0.0035);
-    assert!(parse(&other.handle().render_all()).unwrap().family("tokens_used_total").is_none());
+    assert!(
+        parse(&other.handle().render_all())
+            .unwrap()
+            .family("tokens_used_total")
+            .is_none()
+    );
 }
 
 #[test]
@@ -503,7 +511,10 @@ fn record_foreign(f: impl FnOnce(&Metrics)) -> (Exposition, String) {
 #[test]
 fn under_another_recorder_no_series_named_in_dollars_shows_nano_dollars() {
     let (e, text) = record_foreign(|m| {
-        assert!(!m.records_money(), "only our recorder answers the handshake");
+        assert!(
+            !m.records_money(),
+            "only our recorder answers the handshake"
+        );
         m.inference_finished(&Inference {
             cost_usd: 0.0036,
             credits: 0.0036,
@@ -523,9 +534,16 @@ fn under_another_recorder_no_series_named_in_dollars_shows_nano_dollars() {
     }
     // Dollars still reach that recorder as dollars, per request.
     assert_eq!(
-        e.value("gatewayz_request_cost_usd_sum", &[("provider", "openrouter")]),
+        e.value(
+            "gatewayz_request_cost_usd_sum",
+            &[("provider", "openrouter")]
+        ),
         0.0036
     );
     // And promtool accepts what it shows.
-    assert_eq!(gatewayz_testkit::promtool::check_metrics(&text), "", "{text}");
+    assert_eq!(
+        gatewayz_testkit::promtool::check_metrics(&text),
+        "",
+        "{text}"
+    );
 }

@@ -2,9 +2,9 @@
 
 use std::sync::{Arc, atomic::Ordering::Relaxed};
 
-use crate::{Category, recorder::Inner};
 #[cfg(feature = "summary")]
 use crate::summary::{self, Summary};
+use crate::{Category, recorder::Inner};
 
 /// Reads what a [`GatewayzRecorder`] holds: Prometheus text per category, the JSON summary.
 ///

@@ -70,10 +70,10 @@ mod summary;
 mod text;
 
 pub use builder::{DEFAULT_BUCKETS, DEFAULT_LABEL_CAP, RecorderBuilder};
+pub use error::Error;
 /// The metric catalogue (the `gatewayz-catalogue` crate), re-exported for convenience.
 pub use gatewayz_catalogue as catalogue;
 pub use gatewayz_catalogue::{Category, MetricDef, MetricKind, Unit, docs};
-pub use error::Error;
 pub use handle::Handle;
 pub use recorder::GatewayzRecorder;
 #[cfg(feature = "summary")]

@@ -15,15 +15,15 @@ use serde::Serialize;
 use crate::{
     Category,
     catalogue::{
-        AnomalyKind, CircuitState, HealthStatus, InferenceStatus, StatusClass, TokenType,
-        ACTIVE_API_KEYS, ACTIVE_SUBSCRIPTIONS, ANOMALIES_ACTIVE, CACHE_HITS, CACHE_MISSES,
-        CIRCUIT_BREAKER_STATE, COST_USD, CREDITS_USED, DATABASE_QUERY_DURATION,
-        DATABASE_QUERY_ERRORS, FAILOVERS, GATEWAY_OVERHEAD, HTTP_REQUEST_DURATION, HTTP_REQUESTS,
-        HTTP_REQUESTS_IN_FLIGHT, LABEL_OVERFLOW, METRIC_CONFLICTS, MODEL, MODEL_INFERENCE_DURATION,
-        MODEL_INFERENCE_REQUESTS, MetricDef, PROVIDER, PROVIDER_AVAILABILITY_RATIO,
-        PROVIDER_ERROR_RATE, PROVIDER_HEALTH_SCORE, PROVIDER_LATENCY_P95, PROVIDER_RESPONSE_TIME,
-        PROVIDER_STATUS, STATUS_CLASS, TIME_TO_FIRST_TOKEN, TOKEN_TYPE, TOKENS_USED, TRIALS_ACTIVE,
-        ANOMALY_KIND, CIRCUIT_STATE, HEALTH_STATUS, INFERENCE_STATUS,
+        ACTIVE_API_KEYS, ACTIVE_SUBSCRIPTIONS, ANOMALIES_ACTIVE, ANOMALY_KIND, AnomalyKind,
+        CACHE_HITS, CACHE_MISSES, CIRCUIT_BREAKER_STATE, CIRCUIT_STATE, COST_USD, CREDITS_USED,
+        CircuitState, DATABASE_QUERY_DURATION, DATABASE_QUERY_ERRORS, FAILOVERS, GATEWAY_OVERHEAD,
+        HEALTH_STATUS, HTTP_REQUEST_DURATION, HTTP_REQUESTS, HTTP_REQUESTS_IN_FLIGHT, HealthStatus,
+        INFERENCE_STATUS, InferenceStatus, LABEL_OVERFLOW, METRIC_CONFLICTS, MODEL,
+        MODEL_INFERENCE_DURATION, MODEL_INFERENCE_REQUESTS, MetricDef, PROVIDER,
+        PROVIDER_AVAILABILITY_RATIO, PROVIDER_ERROR_RATE, PROVIDER_HEALTH_SCORE,
+        PROVIDER_LATENCY_P95, PROVIDER_RESPONSE_TIME, PROVIDER_STATUS, STATUS_CLASS, StatusClass,
+        TIME_TO_FIRST_TOKEN, TOKEN_TYPE, TOKENS_USED, TRIALS_ACTIVE, TokenType,
     },
     family::{Series, Value},
     store::Store,
@@ -505,7 +505,8 @@ fn system(store: &Store, uptime_seconds: f64) -> SystemSummary {
     for_each(store, &HTTP_REQUESTS, |s| {
         let n = raw_counter(s)?;
         total += n;
-        if s.label(STATUS_CLASS.name).and_then(StatusClass::parse) == Some(StatusClass::ServerError) {
+        if s.label(STATUS_CLASS.name).and_then(StatusClass::parse) == Some(StatusClass::ServerError)
+        {
             server_errors += n;
         }
         Some(())
@@ -523,7 +524,9 @@ fn system(store: &Store, uptime_seconds: f64) -> SystemSummary {
 
 /// Whether an inference series counts failed calls.
 fn failed(series: &Series) -> bool {
-    series.label(INFERENCE_STATUS.name).and_then(InferenceStatus::parse)
+    series
+        .label(INFERENCE_STATUS.name)
+        .and_then(InferenceStatus::parse)
         == Some(InferenceStatus::Error)
 }
 

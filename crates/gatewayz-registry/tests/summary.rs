@@ -228,3 +228,28 @@ fn failures_and_cost_per_provider_and_usage_per_model_are_summed_across_series()
     assert_eq!(m["models"]["models"], 2);
     assert_eq!(m["business"]["total_cost_usd"], 0.9375);
 }
+
+#[test]
+fn an_unknown_provider_never_turns_the_means_into_null_or_nan() {
+    // Seen on the example gateway right after start: one provider still unknown (its score and
+    // error rate published as NaN) made the means `null`, though another was healthy at 1.0.
+    let recorder = RecorderBuilder::new().build().unwrap();
+    with_local_recorder(&recorder, || {
+        for (provider, score, error_rate) in
+            [("openrouter", 1.0, 0.1), ("groq", f64::NAN, f64::NAN)]
+        {
+            gauge!(c::PROVIDER_HEALTH_SCORE.name, "provider" => provider).set(score);
+            gauge!(c::PROVIDER_ERROR_RATE.name, "provider" => provider).set(error_rate);
+        }
+    });
+    let summary = recorder.handle().summary(Some(Category::Providers));
+    let providers = summary.metrics.providers.unwrap();
+    assert_eq!(providers.avg_health_score, Some(1.0));
+    assert_eq!(providers.avg_error_rate, Some(0.1));
+    // The Rust API hands out no NaN either: unknown is `None`.
+    let groq = &providers.by_provider[0];
+    assert_eq!(groq.provider, "groq");
+    assert_eq!((groq.health_score, groq.error_rate), (None, None));
+    let json = serde_json::to_value(&providers).unwrap();
+    assert_eq!(json["avg_health_score"], 1.0);
+}

@@ -1,11 +1,12 @@
 //! `POST /v1/chat/completions` and `GET /v1/models`: routing, failover, metering, charging.
 //!
 //! A request is authenticated (401), parsed (400), checked for credits (402) and routed by
-//! model name (404). Its candidate providers are tried in the health tracker's failover order,
-//! each behind an admission permit; a failure moves on to the next candidate when the
-//! failover table says so, until a provider answers or none is left (429, 502, 503 or 504).
-//! Every attempt is recorded as an inference, and the successful one is charged to the key at
-//! the model's price. Streams are passed through chunk by chunk and metered on the side; a
+//! model name (404). Its candidate providers are tried along the health tracker's route (the
+//! failover order, the first choice spread over the healthy front), each behind an admission
+//! permit; a failure moves on to the next candidate when the failover table says so, until a
+//! provider answers or none is left (429, 502, 503 or 504). Every attempt is reported once, on
+//! its permit, which records it as an inference too, and the successful one is charged to the
+//! key at the model's price. Streams are passed through chunk by chunk and metered on the side; a
 //! stream can only fail over before its first byte reaches the client.
 
 use std::{
@@ -22,8 +23,8 @@ use std::{
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use bytes::Bytes;
 use futures_util::Stream;
-use gatewayz_health::{CallOutcome, Decision, HealthTracker, Permit, should_fail_over};
-use gatewayz_metrics::{ErrorKind, Inference, Metrics, Outcome};
+use gatewayz_health::{Decision, HealthTracker, Permit, should_fail_over};
+use gatewayz_metrics::{ErrorKind, FailoverReason, Inference, Metrics, Outcome};
 use serde_json::{Value, json};
 
 use crate::{
@@ -174,25 +175,20 @@ pub async fn chat_completions(
         .candidates(request.model())
         .ok_or_else(|| ApiError::unknown_model(request.model()))?;
     let names: Vec<&str> = candidates.iter().map(|p| p.name.as_str()).collect();
-    let mut order = gateway.health.failover_order(&names);
-    spread(&mut order, &gateway.health);
 
     let mut upstream_time = Duration::ZERO;
-    let mut failures: Vec<(ErrorKind, Option<u64>)> = Vec::new();
-    for (attempt, name) in order.iter().enumerate() {
-        let is_last = attempt + 1 == order.len();
-        let Some(provider) = candidates.iter().find(|p| p.name == *name) else {
+    let mut failures: Vec<(FailoverReason, Option<u64>)> = Vec::new();
+    // Asking the route for the next candidate is moving on: it counts the failover.
+    for candidate in gateway.health.route(&names) {
+        let Some(provider) = candidates.iter().find(|p| p.name == candidate.provider) else {
             continue;
         };
         let model = &provider.models[request.model()];
-        let permit = match gateway.health.try_acquire(name) {
+        let permit = match candidate.admission {
             Ok(permit) => permit,
             Err(rejected) => {
                 let retry_after = rejected.retry_after().map(|d| d.as_secs().max(1));
-                failures.push((ErrorKind::CircuitOpen, retry_after));
-                if !is_last {
-                    gateway.health.failed_over(name, ErrorKind::CircuitOpen);
-                }
+                failures.push((FailoverReason::CircuitOpen, retry_after));
                 continue;
             }
         };
@@ -234,10 +230,7 @@ pub async fn chat_completions(
                 }
                 Err(failure) => {
                     upstream_time += call.started.elapsed();
-                    failures.push((failure.kind(), None));
-                    if !is_last {
-                        gateway.health.failed_over(name, failure.kind());
-                    }
+                    failures.push((failure.kind().into(), None));
                 }
             },
             Err(failure) => {
@@ -257,10 +250,7 @@ pub async fn chat_completions(
                     Failure::Status { retry_after, .. } => retry_after,
                     _ => None,
                 };
-                failures.push((kind, retry_after));
-                if !is_last {
-                    gateway.health.failed_over(name, kind);
-                }
+                failures.push((kind.into(), retry_after));
             }
         }
     }
@@ -270,34 +260,18 @@ pub async fn chat_completions(
     Err(exhausted(request.model(), &failures))
 }
 
-/// Spreads load over the healthy front of the failover order.
-///
-/// The leading candidates that are healthy, or not judged yet, are equally good first choices:
-/// the first is picked among them at random, and the rest keep their order for failover.
-/// Always taking the best score would send a model's whole traffic to one provider and leave
-/// the others without calls, so their health would never be measured (and a slower but healthy
-/// primary would never serve). Degraded and unavailable providers are only failed over to.
-fn spread(order: &mut [&str], health: &HealthTracker) {
-    use gatewayz_metrics::HealthStatus::{Healthy, Unknown};
-    let front = order
-        .iter()
-        .take_while(|name| matches!(health.status(name), Some(Healthy | Unknown)))
-        .count();
-    if front > 1 {
-        order[..front].rotate_left(fastrand::usize(..front));
-    }
-}
-
 /// The client's error once every candidate failed.
-fn exhausted(model: &str, failures: &[(ErrorKind, Option<u64>)]) -> ApiError {
-    let all =
-        |f: &dyn Fn(ErrorKind) -> bool| !failures.is_empty() && failures.iter().all(|(k, _)| f(*k));
+fn exhausted(model: &str, failures: &[(FailoverReason, Option<u64>)]) -> ApiError {
+    use FailoverReason::{CircuitOpen, RateLimited, Timeout};
+    let all = |f: &dyn Fn(FailoverReason) -> bool| {
+        !failures.is_empty() && failures.iter().all(|(k, _)| f(*k))
+    };
     let retry_after = failures.iter().filter_map(|(_, r)| *r).min();
-    if failures.is_empty() || all(&|k| k == ErrorKind::CircuitOpen) {
+    if failures.is_empty() || all(&|k| k == CircuitOpen) {
         ApiError::unavailable(model, retry_after)
-    } else if all(&|k| matches!(k, ErrorKind::RateLimited | ErrorKind::CircuitOpen)) {
+    } else if all(&|k| matches!(k, RateLimited | CircuitOpen)) {
         ApiError::rate_limited(retry_after)
-    } else if all(&|k| matches!(k, ErrorKind::Timeout | ErrorKind::CircuitOpen)) {
+    } else if all(&|k| matches!(k, Timeout | CircuitOpen)) {
         ApiError::timeout(model)
     } else {
         ApiError::bad_gateway(model)
@@ -334,18 +308,24 @@ impl Attempt {
     }
 
     fn failed(&self, permit: Permit, kind: ErrorKind) {
-        permit.record(CallOutcome::failure(kind, self.started.elapsed()));
-        self.gateway.metrics.inference_finished(&self.inference(
-            Outcome::Error(kind),
-            None,
-            Usage::default(),
-        ));
+        permit.finish(&self.inference(Outcome::Error(kind), None, Usage::default()));
     }
 
-    /// Records a call that produced `usage` and charges the key for it.
-    fn charge(&self, outcome: Outcome, ttft: Option<Duration>, usage: Usage) {
+    /// Reports a call that produced `usage` (on its permit, which records the inference; as an
+    /// inference alone when the client went away and the provider did nothing wrong) and
+    /// charges the key for it.
+    fn charge(
+        &self,
+        permit: Option<Permit>,
+        outcome: Outcome,
+        ttft: Option<Duration>,
+        usage: Usage,
+    ) {
         let inference = self.inference(outcome, ttft, usage);
-        self.gateway.metrics.inference_finished(&inference);
+        match permit {
+            Some(permit) => permit.finish(&inference),
+            None => self.gateway.metrics.inference_finished(&inference),
+        }
         if usage.prompt_tokens == 0 && usage.completion_tokens == 0 {
             return;
         }
@@ -389,13 +369,12 @@ impl Attempt {
                 return Err(failure);
             }
         };
-        permit.record(CallOutcome::success(self.started.elapsed()));
         let usage = serde_json::from_slice::<Value>(&body)
             .ok()
             .and_then(|v| Usage::from_body(&v));
         let usage =
             usage.unwrap_or_else(|| Usage::new(self.prompt_estimate, (body.len() / 4) as u64));
-        self.charge(Outcome::Success, None, usage);
+        self.charge(Some(permit), Outcome::Success, None, usage);
         Ok(body)
     }
 
@@ -439,24 +418,14 @@ impl Metered {
             .usage
             .unwrap_or_else(|| Usage::new(attempt.prompt_estimate, self.scan.completion_tokens()));
         let permit = self.permit.take();
-        let outcome = match ended {
-            Some(Ok(())) => {
-                if let Some(permit) = permit {
-                    permit.record(CallOutcome::success(attempt.started.elapsed()));
-                }
-                Outcome::Success
-            }
-            Some(Err(kind)) => {
-                if let Some(permit) = permit {
-                    permit.record(CallOutcome::failure(kind, attempt.started.elapsed()));
-                }
-                Outcome::Error(kind)
-            }
-            // The provider did nothing wrong; dropping the permit unrecorded says so.
-            None => Outcome::Success,
+        let (permit, outcome) = match ended {
+            Some(Ok(())) => (permit, Outcome::Success),
+            Some(Err(kind)) => (permit, Outcome::Error(kind)),
+            // The provider did nothing wrong; dropping the permit unreported says so.
+            None => (None, Outcome::Success),
         };
         // Tokens streamed are paid for upstream, so they are charged even when the stream broke.
-        attempt.charge(outcome, self.first_chunk, usage);
+        attempt.charge(permit, outcome, self.first_chunk, usage);
     }
 }
 
@@ -499,29 +468,18 @@ mod tests {
 
     #[test]
     fn exhausted_candidates_map_to_the_right_status() {
+        use FailoverReason::*;
         let status =
-            |failures: &[(ErrorKind, Option<u64>)]| exhausted("m", failures).status.as_u16();
+            |failures: &[(FailoverReason, Option<u64>)]| exhausted("m", failures).status.as_u16();
         assert_eq!(status(&[]), 503);
-        assert_eq!(status(&[(ErrorKind::CircuitOpen, Some(12))]), 503);
-        assert_eq!(
-            status(&[
-                (ErrorKind::RateLimited, Some(3)),
-                (ErrorKind::CircuitOpen, None)
-            ]),
-            429
-        );
-        assert_eq!(
-            status(&[(ErrorKind::Timeout, None), (ErrorKind::Timeout, None)]),
-            504
-        );
-        assert_eq!(
-            status(&[(ErrorKind::Timeout, None), (ErrorKind::ServerError, None)]),
-            502
-        );
+        assert_eq!(status(&[(CircuitOpen, Some(12))]), 503);
+        assert_eq!(status(&[(RateLimited, Some(3)), (CircuitOpen, None)]), 429);
+        assert_eq!(status(&[(Timeout, None), (Timeout, None)]), 504);
+        assert_eq!(status(&[(Timeout, None), (ServerError, None)]), 502);
         // Our account with a provider is our problem, never the client's 401.
-        assert_eq!(status(&[(ErrorKind::Unauthorized, None)]), 502);
+        assert_eq!(status(&[(Unauthorized, None)]), 502);
         assert_eq!(
-            exhausted("m", &[(ErrorKind::RateLimited, Some(7))]).retry_after,
+            exhausted("m", &[(RateLimited, Some(7))]).retry_after,
             Some(7)
         );
     }

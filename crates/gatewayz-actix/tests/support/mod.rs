@@ -15,7 +15,7 @@ use actix_web::{
     test,
 };
 use gatewayz_actix::{Admin, AdminActions, Auth, CircuitAction, Error, Monitoring, configure};
-use gatewayz_metrics::{CircuitState, HealthReport, HealthStatus, Inference, Metrics, Outcome};
+use gatewayz_metrics::{CircuitState, HealthStatus, Inference, Metrics, Outcome};
 use gatewayz_registry::{GatewayzRecorder, RecorderBuilder};
 use serde_json::Value;
 
@@ -147,8 +147,12 @@ impl Reply {
     }
 }
 
-/// Records a little of everything, as a gateway would: traffic, health, business numbers.
+/// Records a little of everything, as a gateway would: traffic, business numbers, and the
+/// health gauges a health tracker publishes (set here directly: this crate only reads them).
 pub fn record_gateway_activity(metrics: &Metrics) {
+    use gatewayz_metrics::catalogue::{
+        ANOMALIES_ACTIVE, CIRCUIT_BREAKER_STATE, PROVIDER_HEALTH_SCORE, PROVIDER_STATUS,
+    };
     for (provider, status, score, circuit) in [
         (
             "openrouter",
@@ -160,9 +164,9 @@ pub fn record_gateway_activity(metrics: &Metrics) {
             "cerebras",
             HealthStatus::Degraded,
             0.6,
-            CircuitState::HalfOpen,
+            CircuitState::Closed,
         ),
-        ("groq", HealthStatus::Unavailable, 0.1, CircuitState::Open),
+        ("groq", HealthStatus::Unavailable, 0.0, CircuitState::Open),
     ] {
         metrics.inference_finished(&Inference {
             provider,
@@ -175,20 +179,24 @@ pub fn record_gateway_activity(metrics: &Metrics) {
             cost_usd: 0.001,
             credits: 0.001,
         });
-        metrics.provider_health_computed(
-            provider,
-            &HealthReport {
-                status,
-                score: Some(score),
-                availability: Some(1.0),
-                error_rate: Some(1.0 - score),
-                latency_score: Some(1.0),
-                latency_p95: Some(Duration::from_millis(800)),
-            },
-        );
-        metrics.circuit_state(provider, circuit);
+        metrics.in_scope(|| {
+            metrics::gauge!(PROVIDER_HEALTH_SCORE.name, "provider" => provider).set(score);
+            for s in HealthStatus::ALL {
+                let hot = if *s == status { 1.0 } else { 0.0 };
+                metrics::gauge!(PROVIDER_STATUS.name, "provider" => provider, "status" => s.as_str())
+                    .set(hot);
+            }
+            for s in CircuitState::ALL {
+                let hot = if *s == circuit { 1.0 } else { 0.0 };
+                metrics::gauge!(CIRCUIT_BREAKER_STATE.name, "provider" => provider, "state" => s.as_str())
+                    .set(hot);
+            }
+        });
     }
-    metrics.anomaly_started("groq", gatewayz_metrics::AnomalyKind::ErrorSurge);
+    metrics.in_scope(|| {
+        metrics::gauge!(ANOMALIES_ACTIVE.name, "provider" => "groq", "kind" => "error_surge")
+            .set(1.0);
+    });
     metrics.http_request_finished("GET", "/v1/models", 200, Duration::from_millis(3));
 }
 

@@ -67,7 +67,9 @@ pub fn timeout() -> CallOutcome {
 pub fn inference(outcome: CallOutcome) -> Inference<'static> {
     Inference {
         model: "m",
-        outcome: outcome.result.map_or_else(Outcome::Error, |()| Outcome::Success),
+        outcome: outcome
+            .result
+            .map_or_else(Outcome::Error, |()| Outcome::Success),
         duration: outcome.duration,
         ..Inference::default()
     }
@@ -126,7 +128,9 @@ impl Fixture {
         };
         let hot = |name: &str, label: &str| -> Vec<String> {
             e.samples()
-                .filter(|s| s.name == name && s.label("provider") == Some(provider) && s.value == 1.0)
+                .filter(|s| {
+                    s.name == name && s.label("provider") == Some(provider) && s.value == 1.0
+                })
                 .map(|s| s.label(label).unwrap().to_owned())
                 .collect()
         };
