@@ -194,3 +194,8 @@ pub use middleware::{
     UNMATCHED_ROUTE,
 };
 pub use source::MetricsSource;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

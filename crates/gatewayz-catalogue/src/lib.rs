@@ -281,3 +281,8 @@ pub fn find(name: &str) -> Option<&'static MetricDef> {
         .ok()
         .map(|i| CATALOGUE[i])
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -243,3 +243,8 @@ pub use outcome::{CallOutcome, Decision, should_fail_over};
 pub use permit::{Permit, Rejected};
 pub use route::{Candidate, Route};
 pub use tracker::{HealthTracker, HealthTrackerBuilder};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

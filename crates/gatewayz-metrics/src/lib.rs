@@ -397,3 +397,8 @@ fn describe_catalogue(recorder: &dyn Recorder) {
         }
     }
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -81,3 +81,8 @@ pub use summary::{
     BusinessSummary, ModelSummary, ModelsSummary, PerformanceSummary, ProviderSummary,
     ProvidersSummary, Sections, Summary, SystemSummary,
 };
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

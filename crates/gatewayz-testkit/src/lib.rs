@@ -30,3 +30,8 @@ pub mod promtool;
 #[cfg(feature = "actix")]
 pub mod serve;
 pub mod workload;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
