@@ -4,14 +4,17 @@
 //!
 //! - `cargo xtask test`: provides the tools the tests need (Debian's `prometheus`,
 //!   `prometheus-alertmanager`, `chromium` and `chromium-driver` packages, and the OpenAI Python
-//!   SDK), then runs `cargo fmt --check`, clippy with `-D warnings`, rustdoc with `-D warnings`
-//!   (broken doc links) and the whole test suite.
+//!   SDK), then runs `cargo fmt --check`, clippy with `-D warnings` (also on the umbrella crate
+//!   and the registry without their default features; clippy's `incompatible_msrv` holds the
+//!   code to the declared `rust-version`), rustdoc with `-D warnings` (broken doc links), the
+//!   whole test suite, and the publish dry-run of every library crate ([`package`]).
 //! - `cargo xtask codegen [--check]`: regenerates (or checks) every file generated from the
 //!   catalogue: Grafana dashboards and provisioning, Prometheus rules, rule unit tests and
 //!   configuration, the Alertmanager configuration, and the Markdown references.
 //! - `cargo xtask bench [--quick] [--write]`: runs every benchmark and prints one table of
 //!   results against their baselines and targets ([`bench`](mod@bench)); `--write` puts it in
 //!   `docs/performance.md`.
+//! - `cargo xtask package`: the packaging check of `cargo xtask test` alone ([`package`]).
 //! - `cargo xtask stack [--retention 7d]`: runs the example gateway, Prometheus and (if
 //!   installed) Alertmanager with the shipped configuration, data under `target/stack/`.
 //!
@@ -44,6 +47,7 @@ pub mod bench;
 pub mod codegen;
 pub mod dashboards;
 pub mod docs;
+pub mod package;
 pub mod promql;
 pub mod rules;
 pub mod stack;
@@ -67,10 +71,11 @@ usage: cargo xtask <command>
 
 commands:
   test               install what the tests need, then fmt --check, clippy -D warnings,
-                     cargo doc -D warnings, cargo test
+                     cargo doc -D warnings, cargo test, publish dry-run and packaged tests
   codegen [--check]  regenerate the files derived from the catalogue (or only check them)
   bench [--quick] [--write]
                      run every benchmark, print one table (--write: into docs/performance.md)
+  package            publish dry-run of every library crate, then build their packaged tests
   stack [--retention DURATION] [--no-alertmanager]
                      run the example gateway, Prometheus and Alertmanager locally (Ctrl-C stops)
 ";
@@ -85,6 +90,7 @@ pub fn cli(args: &[String]) -> Result {
             Some(other) => Err(format!("unknown codegen option `{other}`")),
         },
         Some("stack") => stack::run(&args[1..]),
+        Some("package") => package::check(),
         Some("bench") => bench::run(bench::Options::parse(&args[1..])?),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
@@ -106,26 +112,34 @@ fn test() -> Result {
         "-D",
         "warnings",
     ])?;
+    // Features a service may leave out: the crates must build and lint without them.
+    for (package, features) in [
+        ("gatewayz", "--no-default-features"),
+        ("gatewayz-registry", "--no-default-features"),
+    ] {
+        cargo(&["clippy", "-p", package, features, "--", "-D", "warnings"])?;
+    }
     // Broken intra-doc links are warnings only to rustdoc, which neither clippy nor the
     // doctests run.
     run(cargo_command(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     cargo(&["test", "--workspace"])?;
+    package::check()?;
     Ok(())
 }
 
 /// Runs cargo (the one running us) in the workspace root.
-fn cargo(args: &[&str]) -> Result {
+pub(crate) fn cargo(args: &[&str]) -> Result {
     run(&mut cargo_command(args))
 }
 
 /// Cargo (the one running us) with `args`, in the workspace root.
-fn cargo_command(args: &[&str]) -> Command {
+pub(crate) fn cargo_command(args: &[&str]) -> Command {
     let mut command = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.args(args).current_dir(workspace_root());
     command
 }
 
-fn run(command: &mut Command) -> Result {
+pub(crate) fn run(command: &mut Command) -> Result {
     eprintln!("$ {}", display(command));
     let status = command
         .status()

@@ -122,3 +122,48 @@ fn metric_names_are_spelled_only_in_the_catalogue() {
         "metric names spelled outside the catalogue: {offenders:?}"
     );
 }
+
+#[test]
+fn every_crate_inherits_the_declared_rust_version() {
+    // `rust-version` is what clippy's `incompatible_msrv` (on in `cargo xtask test`) holds the
+    // use of standard-library APIs to. Language features it cannot see; the ones newer than
+    // the edition's 1.85 that the code uses are listed here, so raising the floor is a decision
+    // and lowering it below them fails this test.
+    const NEWEST_LANGUAGE_FEATURE: (&str, &str) = ("1.88", "let chains (`if let ... && let ...`)");
+    let root_manifest = fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let declared = root_manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .expect("the workspace declares rust-version")
+        .trim_matches('"');
+    let version = |v: &str| -> Vec<u32> { v.split('.').map(|p| p.parse().unwrap()).collect() };
+    assert!(
+        version(declared) >= version(NEWEST_LANGUAGE_FEATURE.0),
+        "rust-version {declared} is older than {}, which {} need",
+        NEWEST_LANGUAGE_FEATURE.0,
+        NEWEST_LANGUAGE_FEATURE.1
+    );
+    let mut offenders = Vec::new();
+    for manifest in files(&root(), &["toml"])
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "Cargo.toml") && p.parent() != Some(&root()))
+    {
+        let text = fs::read_to_string(&manifest).unwrap();
+        if text.contains("[package]") && !text.contains("rust-version.workspace = true") {
+            offenders.push(relative(&manifest));
+        }
+    }
+    for path in files(&root(), &["rs"]) {
+        if fs::read_to_string(&path)
+            .unwrap()
+            .contains(concat!("clippy::", "incompatible_msrv"))
+        {
+            offenders.push(relative(&path));
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "these do not inherit the workspace rust-version, or silence clippy's check of it: \
+         {offenders:?}"
+    );
+}

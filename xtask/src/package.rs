@@ -1,0 +1,90 @@
+//! `cargo xtask test`'s packaging check: every library crate packages and verifies, and the
+//! tests and benchmarks it publishes build from its `.crate` alone.
+//!
+//! 1. `cargo publish --workspace --dry-run` packages every publishable crate in dependency
+//!    order and builds each package against the packages of its siblings (cargo's local
+//!    overlay registry), as crates.io would see them. Nothing is uploaded.
+//! 2. The `.crate` files are unpacked into `target/package-check/`, a workspace of their own
+//!    whose `[patch.crates-io]` points every gatewayz crate at its unpacked package, starting
+//!    from this workspace's `Cargo.lock`; `cargo test --no-run --all-targets` there proves that
+//!    what a package ships (its tests, benches, support modules, the README doctests'
+//!    sources) builds without anything of this repository: a test that reached for a file
+//!    outside its crate, or for an unpublished crate, fails here. It shares `target/` with the
+//!    workspace, so only the gatewayz crates themselves are compiled again.
+
+use std::{fs, path::Path, process::Command};
+
+use serde_json::Value;
+
+use crate::{Result, cargo, cargo_command, run, workspace_root};
+
+/// The workspace's publishable packages, by name, in `cargo metadata` order.
+fn publishable() -> Result<Vec<(String, String)>> {
+    let output = cargo_command(&["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .map_err(|e| format!("could not run cargo metadata: {e}"))?;
+    if !output.status.success() {
+        return Err("cargo metadata failed".into());
+    }
+    let metadata: Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
+    let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
+    Ok(packages
+        .iter()
+        // `publish = false` shows as an empty list of registries.
+        .filter(|p| p["publish"].as_array().is_none_or(|r| !r.is_empty()))
+        .filter_map(|p| {
+            Some((
+                p["name"].as_str()?.to_owned(),
+                p["version"].as_str()?.to_owned(),
+            ))
+        })
+        .collect())
+}
+
+/// Runs both steps.
+pub fn check() -> Result {
+    cargo(&["publish", "--workspace", "--dry-run", "--allow-dirty"])?;
+    let root = workspace_root();
+    let packages = publishable()?;
+    if packages.is_empty() {
+        return Err("no publishable package found".into());
+    }
+    let check = root.join("target/package-check");
+    if check.exists() {
+        fs::remove_dir_all(&check).map_err(|e| format!("cannot clear {}: {e}", check.display()))?;
+    }
+    fs::create_dir_all(&check).map_err(|e| format!("cannot create {}: {e}", check.display()))?;
+    let mut members = Vec::new();
+    let mut patches = Vec::new();
+    for (name, version) in &packages {
+        let file = root.join(format!("target/package/{name}-{version}.crate"));
+        run(Command::new("tar")
+            .arg("-xzf")
+            .arg(&file)
+            .arg("-C")
+            .arg(&check))?;
+        let dir = format!("{name}-{version}");
+        members.push(format!("\"{dir}\""));
+        patches.push(format!("{name} = {{ path = \"{dir}\" }}"));
+    }
+    let manifest = format!(
+        "# Written by `cargo xtask test`: the packaged crates, built as crates.io users get them.\n\
+         [workspace]\nresolver = \"3\"\nmembers = [{}]\n\n[patch.crates-io]\n{}\n",
+        members.join(", "),
+        patches.join("\n")
+    );
+    write(&check.join("Cargo.toml"), &manifest)?;
+    let lock = fs::read_to_string(root.join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    write(&check.join("Cargo.lock"), &lock)?;
+    run(
+        cargo_command(&["test", "--workspace", "--all-targets", "--no-run"])
+            .current_dir(&check)
+            .env("CARGO_TARGET_DIR", root.join("target")),
+    )
+}
+
+fn write(path: &Path, text: &str) -> Result {
+    fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
