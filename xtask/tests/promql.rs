@@ -307,13 +307,13 @@ impl Lint<'_> {
                 .and_then(|def| def.label(&m.name))
                 .and_then(|label| label.values());
             let exact = matches!(m.op, MatchOp::Equal | MatchOp::NotEqual);
-            if let Some(values) = closed.filter(|_| exact) {
-                if !values.contains(&m.value.as_str()) {
-                    self.error(format!(
-                        "`{name}{{{}=\"{}\"}}`: `{}` is not one of the label's values {values:?}",
-                        m.name, m.value, m.value
-                    ));
-                }
+            if let Some(values) = closed.filter(|_| exact)
+                && !values.contains(&m.value.as_str())
+            {
+                self.error(format!(
+                    "`{name}{{{}=\"{}\"}}`: `{}` is not one of the label's values {values:?}",
+                    m.name, m.value, m.value
+                ));
             }
         }
         self.report

@@ -113,7 +113,7 @@ fn main() {
     );
     // Mostly successes with a failure now and then, so the circuit stays closed.
     let pick = |i: usize| {
-        if i % 16 == 0 {
+        if i.is_multiple_of(16) {
             failure
         } else {
             outcomes[i % 3]

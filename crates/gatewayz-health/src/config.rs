@@ -624,7 +624,7 @@ fn whole_buckets(field: &str, value: Duration, window: &WindowConfig) -> Result<
             field: field.into(),
         });
     }
-    if value.as_nanos() % bucket != 0 {
+    if !value.as_nanos().is_multiple_of(bucket) {
         return Err(Error::NotWholeBuckets {
             field: field.into(),
             value: fmt_duration(value),

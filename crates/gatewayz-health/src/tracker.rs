@@ -227,7 +227,9 @@ impl Provider {
         let config = &shared.config;
         let window = Window::new(config.window.bucket_width(), config.window.buckets);
         // The baseline starts with the first whole bucket after registration.
-        let partial = now.as_nanos() % config.window.bucket_width().as_nanos() != 0;
+        let partial = !now
+            .as_nanos()
+            .is_multiple_of(config.window.bucket_width().as_nanos());
         let first = window.epoch(now) + u64::from(partial);
         Provider {
             name: name.into(),

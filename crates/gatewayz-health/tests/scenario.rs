@@ -42,7 +42,7 @@ fn outcome(provider: &str, t: u64) -> CallOutcome {
 }
 
 fn pinned(f: &Fixture, provider: &str, t: u64) {
-    if provider == "gamma" && (1800..2100).contains(&t) && t % 30 != 0 {
+    if provider == "gamma" && (1800..2100).contains(&t) && !t.is_multiple_of(30) {
         return;
     }
     if let Ok(permit) = f.tracker.try_acquire(provider) {

@@ -70,13 +70,13 @@ impl RecorderBuilder {
     /// Replaces the buckets of one histogram. Bounds must be finite and strictly ascending;
     /// `+Inf` is implied.
     pub fn buckets(mut self, metric: &str, bounds: &[f64]) -> Result<Self, Error> {
-        if let Some(def) = catalogue::find(metric) {
-            if def.kind != MetricKind::Histogram {
-                return Err(Error::NotAHistogram {
-                    metric: metric.to_owned(),
-                    kind: def.kind.as_str(),
-                });
-            }
+        if let Some(def) = catalogue::find(metric)
+            && def.kind != MetricKind::Histogram
+        {
+            return Err(Error::NotAHistogram {
+                metric: metric.to_owned(),
+                kind: def.kind.as_str(),
+            });
         }
         self.buckets
             .insert(metric.to_owned(), validate_buckets(metric, bounds)?);

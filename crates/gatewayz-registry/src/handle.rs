@@ -6,7 +6,7 @@ use std::sync::{Arc, atomic::Ordering::Relaxed};
 use crate::summary::{self, Summary};
 use crate::{Category, recorder::Inner};
 
-/// Reads what a [`GatewayzRecorder`] holds: Prometheus text per category, the JSON summary.
+/// Reads what a [`GatewayzRecorder`](crate::GatewayzRecorder) holds: Prometheus text per category, the JSON summary.
 ///
 /// Cheap to clone; every clone reads the same recorder.
 #[derive(Debug, Clone)]

@@ -336,12 +336,11 @@ impl Config {
             if let (Some(target), Some(max)) = (
                 provider.health.latency_target_seconds,
                 provider.health.latency_max_seconds,
-            ) {
-                if !(target > 0.0 && max > target) {
-                    return invalid(format!(
-                        "provider `{name}`: health latency target must be positive and below the maximum"
-                    ));
-                }
+            ) && !(target > 0.0 && max > target)
+            {
+                return invalid(format!(
+                    "provider `{name}`: health latency target must be positive and below the maximum"
+                ));
             }
         }
         Ok(())

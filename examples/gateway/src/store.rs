@@ -525,10 +525,9 @@ impl Store {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
+            && worker.join().is_err()
         {
-            if worker.join().is_err() {
-                tracing::error!("the database worker panicked; queued charges may be lost");
-            }
+            tracing::error!("the database worker panicked; queued charges may be lost");
         }
     }
 }

@@ -104,7 +104,7 @@ impl Traffic {
                     .finish();
                 let mut sent = 0usize;
                 while !flag.load(Relaxed) {
-                    let body = chat(MODELS[sent % MODELS.len()], sent % 4 == 0);
+                    let body = chat(MODELS[sent % MODELS.len()], sent.is_multiple_of(4));
                     let request = client.post(&url).bearer_auth(&key).send_json(&body);
                     actix_web::rt::spawn(async move {
                         // Read every answer to its end, streams included, as a client does.

@@ -519,7 +519,7 @@ fn format_duration(millis: u64) -> String {
         ("m", 60_000),
         ("s", 1_000),
     ] {
-        if millis % size == 0 {
+        if millis.is_multiple_of(size) {
             return format!("{}{unit}", millis / size);
         }
     }

@@ -183,10 +183,10 @@ fn serve(stream: TcpStream, keep: impl FnOnce(Notification)) -> Option<()> {
         if line.is_empty() {
             break;
         }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().ok()?;
-            }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().ok()?;
         }
     }
     // Notifications are a few kilobytes; refuse anything absurd rather than allocate it.
