@@ -1,6 +1,7 @@
 //! Cheap habits, enforced on the whole tree: module docs, no skipped tests, no stray metric names.
 
 use std::{
+    collections::HashSet,
     fs,
     path::{Path, PathBuf},
 };
@@ -166,4 +167,111 @@ fn every_crate_inherits_the_declared_rust_version() {
         "these do not inherit the workspace rust-version, or silence clippy's check of it: \
          {offenders:?}"
     );
+}
+
+/// The sibling modules a module of a crate uses: `crate::m` paths, and items of `crate::{...}`
+/// that the crate root re-exports from `m`.
+fn module_uses(text: &str, modules: &[String], reexports: &[(String, String)]) -> Vec<String> {
+    let mut used = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        // A `use crate::{...};` group, or one path.
+        let end = if rest.starts_with('{') {
+            rest.find("};").map_or(rest.len(), |e| e + 1)
+        } else {
+            rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len())
+        };
+        for word in rest[..end].split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+            if let Some(module) = modules.iter().find(|m| *m == word) {
+                used.push(module.clone());
+            } else if let Some((_, module)) = reexports.iter().find(|(item, _)| item == word) {
+                used.push(module.clone());
+            }
+        }
+    }
+    used.sort();
+    used.dedup();
+    used
+}
+
+#[test]
+fn no_crate_has_a_module_cycle() {
+    let mut cycles = Vec::new();
+    for krate in fs::read_dir(root().join("crates")).unwrap().flatten() {
+        let src = krate.path().join("src");
+        let modules: Vec<String> = fs::read_dir(&src)
+            .unwrap()
+            .flatten()
+            .filter_map(|e| {
+                let path = e.path();
+                let name = path.file_stem()?.to_str()?.to_owned();
+                (name != "lib" && (path.is_dir() || path.extension()? == "rs")).then_some(name)
+            })
+            .collect();
+        let lib = fs::read_to_string(src.join("lib.rs")).unwrap();
+        // `pub use m::{A, B};` and `pub use m::A;` at the root: items re-exported from `m`.
+        let mut reexports = Vec::new();
+        for statement in lib.split(';') {
+            let Some(path) = statement.trim().strip_prefix("pub use ") else {
+                continue;
+            };
+            if let Some((module, items)) = path.split_once("::")
+                && modules.iter().any(|m| m == module)
+            {
+                for item in items.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+                    if !item.is_empty() {
+                        reexports.push((item.to_owned(), module.to_owned()));
+                    }
+                }
+            }
+        }
+        // The module's code: comments (doc links) and its unit tests say nothing of its uses.
+        let read = |m: &String| {
+            let file = src.join(format!("{m}.rs"));
+            let file = if file.exists() {
+                file
+            } else {
+                src.join(m).join("mod.rs")
+            };
+            let text = fs::read_to_string(file).unwrap_or_default();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            code.lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let edges: Vec<(String, Vec<String>)> = modules
+            .iter()
+            .map(|m| {
+                let uses = module_uses(&read(m), &modules, &reexports);
+                (m.clone(), uses.into_iter().filter(|u| u != m).collect())
+            })
+            .collect();
+        // A depth-first search from every module; a path back to the start is a cycle.
+        for (start, _) in &edges {
+            let mut stack = vec![(start.clone(), vec![start.clone()])];
+            let mut seen = HashSet::new();
+            while let Some((at, path)) = stack.pop() {
+                let next = &edges.iter().find(|(m, _)| *m == at).unwrap().1;
+                for n in next {
+                    if n == start {
+                        let mut cycle = path.clone();
+                        cycle.push(n.clone());
+                        cycles.push(format!(
+                            "{}: {}",
+                            krate.file_name().to_string_lossy(),
+                            cycle.join(" -> ")
+                        ));
+                    } else if seen.insert(n.clone()) {
+                        let mut longer = path.clone();
+                        longer.push(n.clone());
+                        stack.push((n.clone(), longer));
+                    }
+                }
+            }
+        }
+    }
+    assert!(cycles.is_empty(), "module cycles: {cycles:#?}");
 }

@@ -19,7 +19,7 @@ use actix_web::{
     web,
 };
 
-use crate::endpoints::{GET_HEAD, get, not_found};
+use crate::route::{GET_HEAD, get, not_found};
 
 /// Where the page is mounted. Its files sit beneath it, at `app.css` and `app.js`.
 pub(crate) const PATH: &str = "/prometheus/dashboard";

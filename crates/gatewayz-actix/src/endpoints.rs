@@ -3,7 +3,7 @@
 use std::{io::Write, sync::OnceLock};
 
 use actix_web::{
-    FromRequest, Handler, HttpRequest, HttpResponse, HttpResponseBuilder, Resource, Responder,
+    HttpRequest, HttpResponse, HttpResponseBuilder, Resource,
     http::header::{
         self, AcceptEncoding, CacheControl, CacheDirective, Encoding, Header as _, HeaderValue,
     },
@@ -13,14 +13,18 @@ use flate2::{Compression, write::GzEncoder};
 use gatewayz_registry::{Category, ProviderSummary};
 use serde::Serialize;
 
-use crate::{Error, Monitoring, admin, dashboard, error::cut, flights::Read};
+use crate::{
+    Error, Monitoring, admin, dashboard,
+    error::cut,
+    flights::Read,
+    route::{GET_HEAD, get, method_not_allowed, not_found},
+};
 
 /// `Content-Type` of the Prometheus text format; Prometheus 3 rejects scrapes without it.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// `Content-Type` of `/prometheus/metrics/docs`.
 pub const MARKDOWN_CONTENT_TYPE: &str = "text/markdown; charset=utf-8";
 
-pub(crate) const GET_HEAD: &str = "GET, HEAD";
 const GET_HEAD_OPTIONS: &str = "GET, HEAD, OPTIONS";
 const POST: &str = "POST";
 
@@ -92,19 +96,6 @@ pub fn configure(monitoring: Monitoring) -> impl FnOnce(&mut ServiceConfig) {
                 .default_service(web::to(|| method_not_allowed(POST))),
         );
     }
-}
-
-/// A resource answering GET and HEAD with `handler`, and 405 with `Allow: allow` otherwise.
-pub(crate) fn get<F, Args>(path: &str, allow: &'static str, handler: F) -> Resource
-where
-    F: Handler<Args> + Clone,
-    Args: FromRequest + 'static,
-    F::Output: Responder + 'static,
-{
-    web::resource(path)
-        .route(web::get().to(handler.clone()))
-        .route(web::head().to(handler))
-        .default_service(web::to(move || method_not_allowed(allow)))
 }
 
 /// Adds the CORS preflight answer to a JSON resource, when CORS is on.
@@ -307,12 +298,4 @@ async fn preflight(req: HttpRequest, state: Data<Monitoring>) -> HttpResponse {
 
 async fn admin_circuit(req: HttpRequest, state: Data<Monitoring>) -> HttpResponse {
     respond(admin::circuit(req, state.admin.clone()).await)
-}
-
-pub(crate) async fn not_found() -> HttpResponse {
-    HttpResponse::from_error(Error::NotFound)
-}
-
-async fn method_not_allowed(allow: &'static str) -> HttpResponse {
-    HttpResponse::from_error(Error::MethodNotAllowed { allow })
 }

@@ -6,7 +6,7 @@ use actix_web::{
 };
 use gatewayz_registry::Category;
 
-use crate::CircuitAction;
+use crate::action::CircuitAction;
 use serde::Serialize;
 
 /// Everything that can go wrong: configuring the endpoints, or answering a request.

@@ -172,6 +172,7 @@
 //! 5 ms at 44,000 lines: what remains is moving megabytes through actix, loopback TCP and
 //! `wrk` on two cores, not rendering.
 
+mod action;
 mod admin;
 mod auth;
 mod config;
@@ -180,9 +181,11 @@ mod endpoints;
 mod error;
 mod flights;
 mod middleware;
+mod route;
 mod source;
 
-pub use admin::{Admin, AdminActions, CircuitAction};
+pub use action::CircuitAction;
+pub use admin::{Admin, AdminActions};
 pub use auth::{
     Auth, ENV_ADMIN_KEY, ENV_METRICS_PASSWORD, ENV_METRICS_TOKEN, ENV_METRICS_USER, MAX_SECRET_LEN,
 };

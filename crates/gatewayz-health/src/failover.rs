@@ -2,7 +2,7 @@
 
 use crate::{
     HealthTracker,
-    tracker::{Routing, read},
+    provider::{Routing, read},
 };
 
 /// One admissible candidate while ordering.

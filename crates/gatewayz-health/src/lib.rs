@@ -220,6 +220,7 @@ mod error;
 mod failover;
 mod outcome;
 mod permit;
+mod provider;
 mod publish;
 mod route;
 mod score;

@@ -14,7 +14,7 @@ use std::{
 use gatewayz_catalogue::ClosedValue;
 use gatewayz_metrics::{ErrorKind, Inference};
 
-use crate::{CallOutcome, tracker::Provider};
+use crate::{CallOutcome, breaker::Refusal, provider::Provider};
 
 /// Why a provider refused a call. A refusal is not an attempt: it is counted as a rejection
 /// (and, by [`Route`](crate::Route), as a failover with reason `circuit_open` when the request
@@ -67,6 +67,19 @@ impl fmt::Display for Rejected {
 }
 
 impl std::error::Error for Rejected {}
+
+/// The admission check of `provider`: a permit (reporting to `slot`, for a route), or the
+/// refusal, already counted.
+pub(crate) fn acquire(
+    provider: &Arc<Provider>,
+    slot: Option<Arc<Slot>>,
+) -> Result<Permit, Rejected> {
+    match provider.acquire() {
+        Ok(probe) => Ok(Permit::new(Arc::clone(provider), probe, slot)),
+        Err(Refusal::Open { retry_after }) => Err(Rejected::Open { retry_after }),
+        Err(Refusal::ProbesBusy) => Err(Rejected::ProbesBusy),
+    }
+}
 
 /// How the attempt of a [`Route`](crate::Route)'s candidate ended, so the route can count the
 /// failover (with its reason) when the caller moves on.

@@ -5,7 +5,11 @@ use std::sync::Arc;
 
 use gatewayz_catalogue::{FailoverReason, HealthStatus};
 
-use crate::{HealthTracker, Permit, Rejected, RoutingPolicy, permit::Slot, tracker::Provider};
+use crate::{
+    HealthTracker, Permit, Rejected, RoutingPolicy,
+    permit::{self, Slot},
+    provider::{Provider, read},
+};
 
 /// The candidates of one request, in the order to try them, each with its admission.
 ///
@@ -83,7 +87,7 @@ impl<'a> Iterator for Route<'a> {
             }
         }
         let slot = Arc::new(Slot::default());
-        let admission = provider.acquire(Some(Arc::clone(&slot)));
+        let admission = permit::acquire(&provider, Some(Arc::clone(&slot)));
         self.previous = Some(Previous {
             provider,
             refused: admission.is_err(),
@@ -106,7 +110,7 @@ impl HealthTracker {
     pub fn route<'a>(&self, candidates: &[&'a str]) -> Route<'a> {
         let order = self.failover_order(candidates);
         let mut ordered: Vec<(&'a str, Arc<Provider>)> = {
-            let map = crate::tracker::read(&self.providers);
+            let map = read(&self.providers);
             order
                 .into_iter()
                 .filter_map(|name| map.get(name).map(|p| (name, Arc::clone(p))))

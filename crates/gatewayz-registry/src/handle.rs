@@ -4,18 +4,18 @@ use std::sync::{Arc, atomic::Ordering::Relaxed};
 
 #[cfg(feature = "summary")]
 use crate::summary::{self, Summary};
-use crate::{Category, recorder::Inner};
+use crate::{Category, shared::Shared};
 
 /// Reads what a [`GatewayzRecorder`](crate::GatewayzRecorder) holds: Prometheus text per category, the JSON summary.
 ///
 /// Cheap to clone; every clone reads the same recorder.
 #[derive(Debug, Clone)]
 pub struct Handle {
-    inner: Arc<Inner>,
+    inner: Arc<Shared>,
 }
 
 impl Handle {
-    pub(crate) fn new(inner: Arc<Inner>) -> Handle {
+    pub(crate) fn new(inner: Arc<Shared>) -> Handle {
         Handle { inner }
     }
 

@@ -63,6 +63,7 @@ mod family;
 mod handle;
 mod histogram;
 mod recorder;
+mod shared;
 mod storage;
 mod store;
 #[cfg(feature = "summary")]

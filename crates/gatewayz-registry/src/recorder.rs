@@ -2,10 +2,7 @@
 //! canonicalisation only for keys seen for the first time.
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering::Relaxed},
-    },
+    sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -17,7 +14,8 @@ use metrics::{
 use crate::{
     Handle,
     canonical::canonical,
-    catalogue::{self, BUILD_INFO, MetricDef, MetricKind, PROCESS_START_TIME, VERSION, handshake},
+    catalogue::{self, BUILD_INFO, MetricKind, PROCESS_START_TIME, VERSION, handshake},
+    shared::Shared,
     store::{Registry, Store},
     text,
 };
@@ -28,7 +26,7 @@ use crate::{
 /// key seen for the first time goes through normalisation, caps and family creation.
 #[derive(Debug)]
 pub struct GatewayzRecorder {
-    inner: Arc<Inner>,
+    inner: Arc<Shared>,
 }
 
 impl GatewayzRecorder {
@@ -36,7 +34,7 @@ impl GatewayzRecorder {
         let start_time = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let inner = Arc::new(Inner {
+        let inner = Arc::new(Shared {
             registry: Registry::new(store),
             start_time: start_time.as_secs_f64(),
             size_hints: Default::default(),
@@ -56,53 +54,32 @@ impl GatewayzRecorder {
     }
 }
 
-#[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) registry: Registry,
-    /// Unix time the recorder was built, in seconds.
-    #[cfg_attr(not(feature = "summary"), allow(dead_code))]
-    pub(crate) start_time: f64,
-    /// Length of the previous render per scope (index 5: all), to allocate once.
-    pub(crate) size_hints: [AtomicUsize; 6],
-}
-
-impl Inner {
-    pub(crate) fn store(&self) -> &Store {
-        self.registry.storage()
+/// `describe_*`: help text for uncatalogued metrics, and the answer to the money handshake.
+fn describe(shared: &Shared, name: KeyName, kind: MetricKind, help: SharedString) {
+    let name = text::sanitize_name(name.as_str(), true);
+    if kind == MetricKind::Counter && name == handshake::PROBE {
+        // We render scaled counters in their base unit: tell the facade asking.
+        handshake::acknowledge();
+        return;
     }
-
-    fn set_gauge(&self, def: &'static MetricDef, labels: Vec<MetricsLabel>, value: f64) {
-        let key = Key::from_parts(def.name, labels);
-        self.registry
-            .get_or_create_gauge(&key, |g| g.store(value.to_bits(), Relaxed));
-    }
-
-    fn describe(&self, name: KeyName, kind: MetricKind, help: SharedString) {
-        let name = text::sanitize_name(name.as_str(), true);
-        if kind == MetricKind::Counter && name == handshake::PROBE {
-            // We render scaled counters in their base unit: tell the facade asking.
-            handshake::acknowledge();
-            return;
-        }
-        if catalogue::find(&name).is_none()
-            && let Some(family) = self.store().uncatalogued_family(&name, kind)
-        {
-            family.describe(&help);
-        }
+    if catalogue::find(&name).is_none()
+        && let Some(family) = shared.store().uncatalogued_family(&name, kind)
+    {
+        family.describe(&help);
     }
 }
 
 impl metrics::Recorder for GatewayzRecorder {
     fn describe_counter(&self, key: KeyName, _: Option<MetricsUnit>, help: SharedString) {
-        self.inner.describe(key, MetricKind::Counter, help);
+        describe(&self.inner, key, MetricKind::Counter, help);
     }
 
     fn describe_gauge(&self, key: KeyName, _: Option<MetricsUnit>, help: SharedString) {
-        self.inner.describe(key, MetricKind::Gauge, help);
+        describe(&self.inner, key, MetricKind::Gauge, help);
     }
 
     fn describe_histogram(&self, key: KeyName, _: Option<MetricsUnit>, help: SharedString) {
-        self.inner.describe(key, MetricKind::Histogram, help);
+        describe(&self.inner, key, MetricKind::Histogram, help);
     }
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {

@@ -1,0 +1,348 @@
+//! One provider: its window, circuit, anomaly detector and published series, behind one mutex,
+//! and the lock-free view of its circuit and score that ordering reads.
+
+use std::{
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError, RwLock,
+        atomic::{
+            AtomicU64,
+            Ordering::{Acquire, Relaxed, Release},
+        },
+    },
+    time::Duration,
+};
+
+use gatewayz_catalogue::HealthStatus;
+use gatewayz_metrics::Metrics;
+
+use crate::{
+    AnomalyEvent, AnomalyPhase, Clock, HealthConfig,
+    anomaly::{Detector, Geometry},
+    breaker::{Breaker, Phase, Refusal, Transition},
+    config::Resolved,
+    outcome::Class,
+    publish::Published,
+    score::{Report, assess, next_status, score_with_circuit, with_circuit},
+    window::Window,
+};
+
+/// What every provider shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: HealthConfig,
+    pub(crate) clock: Box<dyn Clock>,
+    pub(crate) metrics: Option<Metrics>,
+    pub(crate) geometry: Geometry,
+}
+
+/// One provider. Everything mutable is behind `state`, a mutex held for a few dozen
+/// nanoseconds per call (under a microsecond per tick); `view` mirrors what failover ordering
+/// reads, so ordering takes no lock.
+#[derive(Debug)]
+pub(crate) struct Provider {
+    pub(crate) name: Box<str>,
+    settings: Resolved,
+    pub(crate) shared: Arc<Shared>,
+    state: Mutex<State>,
+    pub(crate) view: View,
+    /// The health series, when the tracker has a `Metrics` facade.
+    pub(crate) published: Option<Published>,
+}
+
+#[derive(Debug)]
+struct State {
+    window: Window,
+    breaker: Breaker,
+    detector: Detector,
+    /// Status from the score alone, before the circuit rule: what hysteresis starts from.
+    score_status: HealthStatus,
+    /// The last tick's report, before the circuit rule.
+    report: Report,
+}
+
+impl State {
+    /// The health as published: the last tick's report with the live circuit's rule applied,
+    /// so a circuit that opens between ticks reads unavailable, score 0, at once.
+    fn published(&self) -> Report {
+        let circuit = self.breaker.state();
+        Report {
+            status: with_circuit(self.score_status, circuit),
+            score: score_with_circuit(self.report.score, circuit),
+            ..self.report
+        }
+    }
+}
+
+/// A circuit transition, with the health to publish along with it.
+type Change = Option<(Transition, Report)>;
+
+/// Lock-free mirror of the circuit and score, written under the state lock.
+#[derive(Debug)]
+pub(crate) struct View {
+    /// Phase in the low byte (0 closed, 1 open, 2 half-open), probes admitted above it.
+    circuit: AtomicU64,
+    /// Clock time (ns) an open circuit lets a probe through; `u64::MAX` if forced open.
+    open_until: AtomicU64,
+    /// `f64` bits of the score used for ordering.
+    score: AtomicU64,
+}
+
+/// The circuit as failover ordering sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Routing {
+    Closed,
+    Open { until_nanos: u64 },
+    HalfOpen { admitted: u32 },
+}
+
+impl View {
+    fn new(score: f64) -> Self {
+        View {
+            circuit: AtomicU64::new(0),
+            open_until: AtomicU64::new(u64::MAX),
+            score: AtomicU64::new(score.to_bits()),
+        }
+    }
+
+    fn store(&self, breaker: &Breaker) {
+        let (code, until) = match breaker.phase() {
+            Phase::Closed => (0, u64::MAX),
+            Phase::Open { until } => (
+                1,
+                until.map_or(u64::MAX, |u| {
+                    u64::try_from(u.as_nanos()).unwrap_or(u64::MAX)
+                }),
+            ),
+            Phase::HalfOpen { admitted, .. } => (2 | u64::from(admitted) << 8, u64::MAX),
+        };
+        self.open_until.store(until, Relaxed);
+        // Release pairs with the Acquire in `routing`: a reader that sees this phase also
+        // sees its deadline, never the one of an earlier phase.
+        self.circuit.store(code, Release);
+    }
+
+    pub(crate) fn routing(&self) -> Routing {
+        let code = self.circuit.load(Acquire);
+        match code & 0xff {
+            0 => Routing::Closed,
+            1 => Routing::Open {
+                until_nanos: self.open_until.load(Relaxed),
+            },
+            _ => Routing::HalfOpen {
+                admitted: (code >> 8) as u32,
+            },
+        }
+    }
+
+    pub(crate) fn score(&self) -> f64 {
+        f64::from_bits(self.score.load(Relaxed))
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while holding a lock, and a half-applied update would still be a
+    // consistent state; recover rather than cascade a panic onto the request path.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Provider {
+    pub(crate) fn new(name: &str, settings: Resolved, shared: Arc<Shared>) -> Self {
+        let now = shared.clock.now();
+        let config = &shared.config;
+        let window = Window::new(config.window.bucket_width(), config.window.buckets);
+        // The baseline starts with the first whole bucket after registration.
+        let partial = !now
+            .as_nanos()
+            .is_multiple_of(config.window.bucket_width().as_nanos());
+        let first = window.epoch(now) + u64::from(partial);
+        Provider {
+            name: name.into(),
+            settings,
+            view: View::new(config.failover.unknown_score),
+            state: Mutex::new(State {
+                window,
+                breaker: Breaker::new(now, &settings.circuit),
+                detector: Detector::new(first),
+                score_status: HealthStatus::Unknown,
+                report: Report::unknown(),
+            }),
+            published: shared
+                .metrics
+                .as_ref()
+                .map(|m| Published::register(m, name)),
+            shared,
+        }
+    }
+
+    fn publish(&self, change: Change) {
+        if let (Some(((from, to), report)), Some(published)) = (change, &self.published) {
+            published.transition(from, to);
+            published.report(&report);
+        }
+    }
+
+    /// The admission check: `Ok(Some(generation))` admits a half-open probe. A refusal is
+    /// counted here, once, in the window and as a rejection.
+    pub(crate) fn acquire(&self) -> Result<Option<u64>, Refusal> {
+        let (admission, transition) = {
+            let mut state = lock(&self.state);
+            let now = self.shared.clock.now();
+            let (admission, transition) = state.breaker.acquire(now, &self.settings.circuit);
+            if admission.is_err() {
+                let bucket = state.window.current(now);
+                bucket.rejected = bucket.rejected.saturating_add(1);
+            }
+            self.view.store(&state.breaker);
+            (admission, transition.map(|t| (t, state.published())))
+        };
+        self.publish(transition);
+        if admission.is_err()
+            && let Some(published) = &self.published
+        {
+            published.rejected();
+        }
+        admission
+    }
+
+    /// A call admitted with probe generation `probe` ended as `class` after `duration`.
+    pub(crate) fn record(&self, class: Class, duration: Duration, probe: Option<u64>) {
+        let transition = {
+            let mut state = lock(&self.state);
+            let now = self.shared.clock.now();
+            let bucket = state.window.current(now);
+            bucket.calls = bucket.calls.saturating_add(1);
+            match class {
+                Class::Failure => bucket.failures = bucket.failures.saturating_add(1),
+                Class::Good => {
+                    bucket.available = bucket.available.saturating_add(1);
+                    bucket.latency(duration);
+                }
+            }
+            let transition =
+                state
+                    .breaker
+                    .record(now, &self.settings.circuit, class, duration, probe);
+            self.view.store(&state.breaker);
+            transition.map(|t| (t, state.published()))
+        };
+        self.publish(transition);
+    }
+
+    /// A probe permit of `generation` was dropped without an outcome: frees its slot.
+    pub(crate) fn release(&self, generation: u64) {
+        let mut state = lock(&self.state);
+        state.breaker.release(generation);
+        self.view.store(&state.breaker);
+    }
+
+    pub(crate) fn probed(&self, available: bool) {
+        {
+            let mut state = lock(&self.state);
+            let now = self.shared.clock.now();
+            let bucket = state.window.current(now);
+            bucket.probes = bucket.probes.saturating_add(1);
+            bucket.available = bucket.available.saturating_add(u32::from(available));
+        }
+        if let Some(metrics) = &self.shared.metrics {
+            metrics.provider_probed(&self.name, available);
+        }
+    }
+
+    pub(crate) fn tick(&self, events: &mut Vec<AnomalyEvent>) {
+        let config = &self.shared.config;
+        let (transition, report, circuit, found) = {
+            let mut state = lock(&self.state);
+            let now = self.shared.clock.now();
+            let transition = state.breaker.poll(now, &self.settings.circuit);
+            let circuit = state.breaker.state();
+            let totals = state.window.window_totals(now);
+            state.report = assess(
+                &totals,
+                &config.weights,
+                &self.settings.latency,
+                &self.settings.status,
+            );
+            let score = score_with_circuit(state.report.score, circuit);
+            state.score_status = next_status(score, state.score_status, &self.settings.status);
+            let report = state.published();
+            let State {
+                detector, window, ..
+            } = &mut *state;
+            let found = detector.detect(
+                &self.name,
+                window,
+                now,
+                self.shared.geometry,
+                &config.anomaly,
+            );
+            let routing = report.score.unwrap_or(config.failover.unknown_score);
+            self.view.score.store(routing.to_bits(), Relaxed);
+            self.view.store(&state.breaker);
+            (transition, report, circuit, found)
+        };
+        if let (Some((from, to)), Some(published)) = (transition, &self.published) {
+            published.transition(from, to);
+        }
+        if let Some(published) = &self.published {
+            published.report(&report);
+            published.circuit(circuit);
+            for event in &found {
+                published.anomaly(event.kind, event.phase == AnomalyPhase::Started);
+            }
+        }
+        events.extend(found);
+    }
+
+    /// The status as published: the score's, overridden by the circuit.
+    pub(crate) fn status(&self) -> HealthStatus {
+        let state = lock(&self.state);
+        with_circuit(state.score_status, state.breaker.state())
+    }
+
+    pub(crate) fn admin(&self, action: Admin) {
+        let (transition, ended, circuit, report) = {
+            let mut state = lock(&self.state);
+            let now = self.shared.clock.now();
+            let mut ended = Vec::new();
+            let transition = match action {
+                Admin::ForceOpen => state.breaker.force_open(now),
+                Admin::ForceClose => state.breaker.force_close(now),
+                Admin::Reset => {
+                    let transition = state.breaker.force_close(now);
+                    state.window.clear();
+                    let first = state.window.epoch(now) + 1;
+                    ended = state.detector.clear(first);
+                    state.score_status = HealthStatus::Unknown;
+                    state.report = Report::unknown();
+                    let unknown = self.shared.config.failover.unknown_score;
+                    self.view.score.store(unknown.to_bits(), Relaxed);
+                    transition
+                }
+            };
+            self.view.store(&state.breaker);
+            (transition, ended, state.breaker.state(), state.published())
+        };
+        if let Some(published) = &self.published {
+            if let Some((from, to)) = transition {
+                published.transition(from, to);
+            }
+            published.circuit(circuit);
+            published.report(&report);
+            for kind in ended {
+                published.anomaly(kind, false);
+            }
+        }
+    }
+}
+
+/// An operator's action on a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admin {
+    ForceOpen,
+    ForceClose,
+    Reset,
+}
