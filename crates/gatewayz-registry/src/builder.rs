@@ -49,7 +49,7 @@ impl Default for RecorderBuilder {
             default_buckets: Arc::from(DEFAULT_BUCKETS),
             label_caps: HashMap::new(),
             default_label_cap: DEFAULT_LABEL_CAP,
-            service_version: "unknown".to_owned(),
+            service_version: catalogue::UNKNOWN.to_owned(),
         }
     }
 }
