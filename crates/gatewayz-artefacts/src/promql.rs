@@ -12,9 +12,10 @@
 //! use gatewayz_artefacts::{Deployment, dashboards, promql::{Substitution, substitute}};
 //!
 //! let deployment = Deployment::default();
-//! let overview = &dashboards::all(&deployment)[0];
+//! let provider_health = &dashboards::all(&deployment)[1];
 //! let expr = r#"sum(rate(tokens_used_total{job="$job", instance=~"$instance", provider=~"$provider"}[$__rate_interval]))"#;
-//! let values = Substitution::for_dashboard(overview).with("provider", &["openrouter", "groq"]);
+//! let values = Substitution::for_dashboard(provider_health)
+//!     .with("provider", &["openrouter", "groq"]);
 //! assert_eq!(
 //!     substitute(expr, &values)?,
 //!     r#"sum(rate(tokens_used_total{job="gatewayz", instance=~".*", provider=~"(openrouter|groq)"}[1m]))"#

@@ -358,8 +358,16 @@ impl Deployment {
     /// [`Error::Toml`] when the text is not TOML of this shape (an unknown key, a string where a
     /// number belongs; the message shows the line), [`Error::Invalid`] when values are refused.
     pub fn from_toml(text: &str) -> Result<Deployment, Error> {
-        let deployment: Deployment =
-            toml::from_str(text).map_err(|e| Error::Toml(e.to_string()))?;
+        let document = toml::Deserializer::parse(text).map_err(|e| Error::Toml(e.to_string()))?;
+        let deployment: Deployment = serde_path_to_error::deserialize(document).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                Error::Toml(inner.to_string())
+            } else {
+                Error::Toml(format!("{path}: {inner}"))
+            }
+        })?;
         deployment.validate()?;
         Ok(deployment)
     }
@@ -624,7 +632,7 @@ mod tests {
             "{error}"
         );
         let error = refused("[selector]\njobs = \"x\"");
-        assert!(error.contains("jobs"), "{error}");
+        assert!(error.contains("selector.jobs"), "{error}");
     }
 
     #[test]
@@ -712,12 +720,15 @@ mod tests {
     }
 
     #[test]
-    fn a_duration_that_is_not_one_is_refused_on_its_line() {
-        let error = refused("[scrape]\ninterval = \"15 seconds\"");
+    fn a_duration_that_is_not_one_is_refused_with_its_key_and_line() {
+        let error = refused("[alerts.target_down]\nfor = \"15 minutes\"");
         assert!(
-            error.contains("15 seconds") && error.contains("Prometheus duration"),
+            error.contains("alerts.target_down.for")
+                && error.contains("line 2")
+                && error.contains("`15 minutes` is not a Prometheus duration"),
             "{error}"
         );
-        assert!(error.contains("interval"), "{error}");
+        let error = refused("[scrape]\ninterval = 15");
+        assert!(error.contains("scrape.interval"), "{error}");
     }
 }
