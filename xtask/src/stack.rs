@@ -405,6 +405,22 @@ mod tests {
     }
 
     #[test]
+    fn the_stack_listens_where_the_generated_configuration_says() {
+        let addresses = Addresses::of(&Deployment::default()).unwrap();
+        assert_eq!(addresses.gateway, "127.0.0.1:8080");
+        assert_eq!(addresses.prometheus, "127.0.0.1:9090");
+        assert_eq!(addresses.alertmanager.as_deref(), Some("127.0.0.1:9093"));
+        assert_eq!(addresses.webhooks, "127.0.0.1:9095");
+        let mut split = Deployment::default();
+        split.alertmanager.chat_url = "http://127.0.0.1:9096/chat".to_owned();
+        assert!(
+            Addresses::of(&split)
+                .err()
+                .is_some_and(|e| e.contains("same host:port"))
+        );
+    }
+
+    #[test]
     fn bad_options_say_what_is_wrong() {
         assert!(
             parse(&args(&["--retention", "week"]))
