@@ -343,7 +343,7 @@ fn minutes(d: Duration) -> String {
 
 /// Runs every benchmark and prints the unified table; see the module docs.
 pub fn run(options: Options) -> Result {
-    tools::ensure(&[tools::WRK])?;
+    tools::ensure(&[gatewayz_testkit::tools::WRK])?;
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let root = workspace_root();
 

@@ -1,420 +1,438 @@
-//! The monitoring stack around the example gateway: its configuration (`prometheus.yml`,
-//! `alertmanager.yml`, Grafana provisioning) and `cargo xtask stack`, which runs it.
+//! `cargo xtask stack`: the whole stack on this machine, with the generated configuration.
 //!
-//! The defaults run everything on one machine: the gateway on `127.0.0.1:8080`, Prometheus on
-//! `:9090`, Alertmanager on `:9093` posting to webhooks on `:9095`, Grafana reading the
-//! dashboards from disk. [`prometheus_yml_for`] and [`alertmanager_yml_for`] write the same
-//! files for other addresses and timings (the end-to-end test runs them on loopback ports with
-//! one-second intervals); [`Webhooks`] receives Alertmanager's notifications.
+//! Builds and starts the example gateway (simulated providers, demo traffic) where
+//! `dashboards/deploy.toml` scrapes it (`127.0.0.1:8080`), Prometheus where it says
+//! (`:9090`) with `dashboards/prometheus/prometheus.yml` and the rules, and, when Debian's
+//! `prometheus-alertmanager` is installed, Alertmanager (`:9093`) with
+//! `dashboards/alertmanager/alertmanager.yml` and a receiver where its webhooks point (`:9095`)
+//! that prints each notification. Data and logs live under `target/stack/`, so Prometheus keeps
+//! its history (7 days by default) from one run to the next. Ctrl-C stops everything: the
+//! terminal sends SIGINT to every process of the stack (they share its process group), and
+//! each shuts down cleanly.
 //!
-//! ```
-//! use xtask::stack::{PrometheusSetup, prometheus_yml, prometheus_yml_for};
-//!
-//! assert_eq!(prometheus_yml(), prometheus_yml_for(&PrometheusSetup::default()));
-//! let test = prometheus_yml_for(&PrometheusSetup {
-//!     gateways: vec!["127.0.0.1:40001".into(), "127.0.0.1:40002".into()],
-//!     interval: "1s".into(),
-//!     scrape_timeout: "1s".into(),
-//!     ..PrometheusSetup::default()
-//! });
-//! assert!(test.contains("127.0.0.1:40002") && test.contains("scrape_interval: 1s"));
-//! ```
+//! If any of them stops on its own, the others are stopped too and the command fails with the
+//! end of that process's log.
 
-mod local;
-mod webhook;
-
-pub use local::run;
-pub use webhook::{Notification, Webhooks};
-
-use crate::{
-    GENERATED_BY,
-    rules::{self, JOB, Severity},
-    yaml::{Yaml, document},
+use std::{
+    env, fs,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::Command,
+    thread,
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-/// Where the example gateway listens.
-pub const GATEWAY_TARGET: &str = "127.0.0.1:8080";
-/// The path Prometheus scrapes: every category at once.
-pub const METRICS_PATH: &str = "/prometheus/metrics/all";
-/// Scrape (and rule evaluation) interval.
-pub const SCRAPE_INTERVAL: &str = "15s";
-/// Where Prometheus listens (Grafana's data source).
-pub const PROMETHEUS_URL: &str = "http://127.0.0.1:9090";
-/// Where Alertmanager listens.
-pub const ALERTMANAGER_TARGET: &str = "127.0.0.1:9093";
-/// Where Alertmanager's webhook receivers post (`/page`, `/chat`); `cargo xtask stack` prints
-/// what arrives there.
-pub const WEBHOOK_URL: &str = "http://127.0.0.1:9095";
-/// Where Grafana's dashboard provider reads the JSON files.
-pub const GRAFANA_DASHBOARDS_PATH: &str = "/var/lib/grafana/dashboards/gatewayz";
+use gatewayz_artefacts::Deployment;
+use gatewayz_testkit::{
+    process::Process,
+    tools::{self, ALERTMANAGER, PROMETHEUS, Tool},
+    webhook::Webhooks,
+};
+use serde_json::Value;
 
-/// The Alertmanager receiver that pages.
-pub const PAGER: &str = "pager";
-/// The Alertmanager receiver that posts to the team's chat.
-pub const CHAT: &str = "chat";
+use crate::{Result, cargo, codegen, workspace_root};
 
-fn header(source: &str, about: &str) -> String {
-    format!("{GENERATED_BY} from xtask/src/{source}; do not edit.\n{about}")
+/// How long a process gets to shut down cleanly (the gateway drains requests and writes usage,
+/// Prometheus closes its head block) before it is killed.
+const GRACE: Duration = Duration::from_secs(15);
+
+/// Where the stack's processes listen, from the generated configuration.
+struct Addresses {
+    gateway: String,
+    prometheus: String,
+    alertmanager: Option<String>,
+    webhooks: String,
+    dashboards_path: String,
 }
 
-/// What a `prometheus.yml` scrapes, how often, and where it sends alerts.
-///
-/// [`Default`] is the shipped file; a test or a local stack changes the addresses and the
-/// interval and keeps everything else (job name, metrics path, rule files under `rules/`).
+impl Addresses {
+    fn of(deployment: &Deployment) -> Result<Addresses> {
+        let host_port = |url: &str| {
+            url.trim_start_matches("http://")
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let webhooks = host_port(&deployment.alertmanager.pager_url);
+        if host_port(&deployment.alertmanager.chat_url) != webhooks {
+            return Err(format!(
+                "{}: the stack prints notifications on one address; give the pager and the chat                  webhooks the same host:port",
+                codegen::CONFIG
+            ));
+        }
+        Ok(Addresses {
+            gateway: deployment.scrape.targets[0].clone(),
+            prometheus: deployment.prometheus.target().to_owned(),
+            alertmanager: deployment.prometheus.alertmanagers.first().cloned(),
+            webhooks,
+            dashboards_path: deployment.grafana.dashboards_path.clone(),
+        })
+    }
+}
+
+const USAGE: &str = "\
+usage: cargo xtask stack [--retention DURATION] [--no-alertmanager]
+
+Runs the example gateway, Prometheus (and Alertmanager, if installed) with the shipped
+configuration; data and logs in target/stack/. Ctrl-C stops everything.
+
+options:
+  --retention DURATION  how long Prometheus keeps samples (default 7d), e.g. 24h, 30d
+  --no-alertmanager     do not start Alertmanager even if it is installed
+";
+
+/// What `cargo xtask stack` was asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrometheusSetup {
-    /// Gateway replicas, `host:port` each: one target per replica.
-    pub gateways: Vec<String>,
-    /// Scrape and rule evaluation interval.
-    pub interval: String,
-    /// Scrape timeout, at most `interval`.
-    pub scrape_timeout: String,
-    /// Where Prometheus itself listens (`host:port`), scraped as job `prometheus`.
-    pub prometheus: String,
-    /// Alertmanager's `host:port`; `None` sends alerts nowhere.
-    pub alertmanager: Option<String>,
+struct Options {
+    retention: String,
+    alertmanager: bool,
 }
 
-impl Default for PrometheusSetup {
-    fn default() -> Self {
-        PrometheusSetup {
-            gateways: vec![GATEWAY_TARGET.to_owned()],
-            interval: SCRAPE_INTERVAL.to_owned(),
-            scrape_timeout: "10s".to_owned(),
-            prometheus: PROMETHEUS_URL.trim_start_matches("http://").to_owned(),
-            alertmanager: Some(ALERTMANAGER_TARGET.to_owned()),
+fn parse(args: &[String]) -> Result<Option<Options>> {
+    let mut options = Options {
+        retention: "7d".to_owned(),
+        alertmanager: true,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--no-alertmanager" => options.alertmanager = false,
+            "--retention" => {
+                options.retention = args
+                    .next()
+                    .ok_or("--retention needs a duration, e.g. 30d")?
+                    .clone();
+            }
+            other => match other.strip_prefix("--retention=") {
+                Some(value) => options.retention = value.to_owned(),
+                None => return Err(format!("unknown stack option `{other}`\n\n{USAGE}")),
+            },
         }
     }
-}
-
-/// `dashboards/prometheus/prometheus.yml`.
-pub fn prometheus_yml() -> String {
-    prometheus_yml_for(&PrometheusSetup::default())
-}
-
-/// A `prometheus.yml` for `setup`; the rule files are expected in `rules/` next to it.
-pub fn prometheus_yml_for(setup: &PrometheusSetup) -> String {
-    let alerting = match &setup.alertmanager {
-        Some(target) => Yaml::Seq(vec![Yaml::map([(
-            "static_configs",
-            Yaml::Seq(vec![Yaml::map([("targets", Yaml::strs([target]))])]),
-        )])]),
-        None => Yaml::Seq(Vec::new()),
-    };
-    let root = Yaml::map([
-        (
-            "global",
-            Yaml::map([
-                ("scrape_interval", Yaml::str(&setup.interval)),
-                ("scrape_timeout", Yaml::str(&setup.scrape_timeout)),
-                ("evaluation_interval", Yaml::str(&setup.interval)),
-            ]),
-        ),
-        (
-            "rule_files",
-            Yaml::strs(rules::files().iter().map(|f| format!("rules/{}", f.file))),
-        ),
-        ("alerting", Yaml::map([("alertmanagers", alerting)])),
-        (
-            "scrape_configs",
-            Yaml::Seq(vec![
-                Yaml::map([
-                    ("job_name", Yaml::str(JOB)),
-                    ("metrics_path", Yaml::str(METRICS_PATH)),
-                    (
-                        "static_configs",
-                        Yaml::Seq(vec![Yaml::map([("targets", Yaml::strs(&setup.gateways))])]),
-                    ),
-                ])
-                .commented(
-                    "Every gateway replica, one target each. Prometheus adds `instance`; the \
-                     alerts select job=\"gatewayz\".\nIf the metrics endpoints require a token, \
-                     add `authorization: {credentials_file: /path/to/token}`.",
-                ),
-                Yaml::map([
-                    ("job_name", Yaml::str("prometheus")),
-                    (
-                        "static_configs",
-                        Yaml::Seq(vec![Yaml::map([(
-                            "targets",
-                            Yaml::strs([&setup.prometheus]),
-                        )])]),
-                    ),
-                ]),
-            ]),
-        ),
-    ]);
-    if *setup != PrometheusSetup::default() {
-        return document(
-            "Prometheus for a gatewayz test or local stack, from xtask::stack::prometheus_yml_for;\n\
-             the shipped file is dashboards/prometheus/prometheus.yml (`cargo xtask codegen`).",
-            &root,
-        );
+    let valid = options
+        .retention
+        .parse::<gatewayz_artefacts::Duration>()
+        .is_ok_and(|d| d.millis() > 0);
+    if !valid {
+        return Err(format!(
+            "--retention {}: give a Prometheus duration such as 24h, 7d or 30d",
+            options.retention
+        ));
     }
-    let mut text = document(
-        &header(
-            "stack.rs",
-            "Prometheus for the example gateway: scrapes /prometheus/metrics/all every 15 s, \
-             loads the gatewayz rules,\nsends alerts to a local Alertmanager. Run from the \
-             repository root:\n  prometheus --config.file=dashboards/prometheus/prometheus.yml \
-             --storage.tsdb.path=/tmp/gatewayz-prometheus",
-        ),
-        &root,
-    );
-    text.push_str(
-        "\n# Long-term storage and a global view across Prometheus servers: send everything (or \
-         only the\n# recording rules, with write_relabel_configs) to Thanos Receive, Mimir or \
-         VictoriaMetrics.\n# remote_write:\n#   - url: http://mimir.example:9009/api/v1/push\n",
-    );
-    text
+    Ok(Some(options))
 }
 
-/// An Alertmanager inhibition: while `source` fires, `targets` with the same `equal` labels
-/// are muted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Inhibition {
-    /// The alert that mutes.
-    pub source: &'static str,
-    /// The alerts it mutes.
-    pub targets: Vec<&'static str>,
-    /// Labels that must be equal on both.
-    pub equal: Vec<&'static str>,
-}
-
-/// The inhibition rules of `alertmanager.yml`.
-pub fn inhibitions() -> Vec<Inhibition> {
-    vec![
-        Inhibition {
-            source: "GatewayzProviderUnavailable",
-            targets: vec![
-                "GatewayzProviderHealthDegraded",
-                "GatewayzProviderErrorSurge",
-                "GatewayzProviderLatencySpike",
-                "GatewayzCircuitOpenTooLong",
-            ],
-            equal: vec!["provider"],
+/// Runs `cargo xtask stack` with `args` (after `stack`) until one of its processes stops.
+pub fn run(args: &[String]) -> Result {
+    let Some(options) = parse(args)? else {
+        print!("{USAGE}");
+        return Ok(());
+    };
+    // The stack runs what codegen wrote: refuse to run stale files.
+    codegen::run(codegen::Mode::Check)?;
+    let addresses = Addresses::of(&codegen::deployment()?)?;
+    let prometheus = locate(PROMETHEUS)?;
+    let alertmanager = match (&addresses.alertmanager, options.alertmanager) {
+        (Some(_), true) => match locate(ALERTMANAGER) {
+            Ok(path) => Some(path),
+            Err(why) => {
+                eprintln!("note: running without Alertmanager: {why}");
+                None
+            }
         },
-        Inhibition {
-            source: "GatewayzMetricsAbsent",
-            targets: vec!["GatewayzTargetDown"],
-            equal: vec!["job"],
-        },
-    ]
-}
-
-/// Where Alertmanager's receivers post and how it batches: the shipped file, or a test's.
-///
-/// The routing tree, the matchers and the inhibitions are not settings: every setup shares them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertmanagerSetup {
-    /// Base URL of the webhooks: the pager posts to `{webhook}/page`, the chat to
-    /// `{webhook}/chat`.
-    pub webhook: String,
-    /// How long a new group waits for more alerts before its first notification.
-    pub group_wait: String,
-    /// The same for critical alerts (the pager's route).
-    pub critical_group_wait: String,
-    /// How long a group waits before notifying about changes (new or resolved alerts).
-    pub group_interval: String,
-    /// How long before an unchanged, still firing group is notified again.
-    pub repeat_interval: String,
-    /// The same for critical alerts.
-    pub critical_repeat_interval: String,
-}
-
-impl Default for AlertmanagerSetup {
-    fn default() -> Self {
-        AlertmanagerSetup {
-            webhook: WEBHOOK_URL.to_owned(),
-            group_wait: "30s".to_owned(),
-            critical_group_wait: "10s".to_owned(),
-            group_interval: "5m".to_owned(),
-            repeat_interval: "4h".to_owned(),
-            critical_repeat_interval: "1h".to_owned(),
+        _ => None,
+    };
+    let root = workspace_root();
+    let mut ports = vec![
+        ("the gateway", addresses.gateway.as_str()),
+        ("Prometheus", addresses.prometheus.as_str()),
+    ];
+    if let (Some(_), Some(target)) = (&alertmanager, &addresses.alertmanager) {
+        ports.push(("Alertmanager", target));
+        ports.push(("the webhook printer", &addresses.webhooks));
+    }
+    for (what, addr) in &ports {
+        if TcpListener::bind(addr).is_err() {
+            return Err(format!(
+                "{addr} is in use, and the generated configuration puts {what} there: stop \
+                 whatever listens on it (an earlier `cargo xtask stack`?) and retry"
+            ));
         }
     }
-}
 
-/// `dashboards/alertmanager/alertmanager.yml`.
-pub fn alertmanager_yml() -> String {
-    alertmanager_yml_for(&AlertmanagerSetup::default())
-}
-
-/// An `alertmanager.yml` for `setup`: the shipped routing with other receivers and timings.
-pub fn alertmanager_yml_for(setup: &AlertmanagerSetup) -> String {
-    let matcher = |severity: Severity| format!("severity=\"{}\"", severity.as_str());
-    let webhook = |path: &str| {
-        Yaml::Seq(vec![Yaml::map([
-            ("url", Yaml::str(format!("{}/{path}", setup.webhook))),
-            ("send_resolved", Yaml::Bool(true)),
-        ])])
+    cargo(&["build", "--release", "-p", "gatewayz-gateway"])?;
+    let target = env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target = if target.is_absolute() {
+        target
+    } else {
+        root.join(target)
     };
-    let inhibit = inhibitions().into_iter().map(|i| {
-        Yaml::map([
-            (
-                "source_matchers",
-                Yaml::strs([format!("alertname=\"{}\"", i.source)]),
-            ),
-            (
-                "target_matchers",
-                Yaml::strs([format!("alertname=~\"{}\"", i.targets.join("|"))]),
-            ),
-            ("equal", Yaml::strs(i.equal)),
-        ])
-    });
-    let root = Yaml::map([
-        ("global", Yaml::map([("resolve_timeout", Yaml::str("5m"))])),
-        (
-            "route",
-            Yaml::map([
-                ("receiver", Yaml::str(CHAT)),
-                ("group_by", Yaml::strs(["alertname", "provider", "model"])),
-                ("group_wait", Yaml::str(&setup.group_wait)),
-                ("group_interval", Yaml::str(&setup.group_interval)),
-                ("repeat_interval", Yaml::str(&setup.repeat_interval)),
-                (
-                    "routes",
-                    Yaml::Seq(vec![
-                        Yaml::map([
-                            ("receiver", Yaml::str(PAGER)),
-                            ("matchers", Yaml::strs([matcher(Severity::Critical)])),
-                            ("group_wait", Yaml::str(&setup.critical_group_wait)),
-                            (
-                                "repeat_interval",
-                                Yaml::str(&setup.critical_repeat_interval),
-                            ),
-                            ("continue", Yaml::Bool(true)),
-                        ])
-                        .commented("Critical alerts page, and (continue) reach the chat too."),
-                        Yaml::map([
-                            ("receiver", Yaml::str(CHAT)),
-                            (
-                                "matchers",
-                                Yaml::strs([format!(
-                                    "severity=~\"{}|{}\"",
-                                    Severity::Critical.as_str(),
-                                    Severity::Warning.as_str()
-                                )]),
-                            ),
-                        ]),
-                    ]),
-                ),
-            ]),
-        ),
-        (
-            "inhibit_rules",
-            Yaml::Seq(inhibit.collect()).commented(
-                "An unavailable provider explains its degraded score, errors, latency and open \
-                 circuit;\nno metrics at all explains every target being down.",
-            ),
-        ),
-        (
-            "receivers",
-            Yaml::Seq(vec![
-                Yaml::map([
-                    ("name", Yaml::str(PAGER)),
-                    ("webhook_configs", webhook("page")),
-                ])
-                .commented(
-                    "Replace with pagerduty_configs / opsgenie_configs (critical) and \
-                     slack_configs or a chat webhook (all).",
-                ),
-                Yaml::map([
-                    ("name", Yaml::str(CHAT)),
-                    ("webhook_configs", webhook("chat")),
-                ]),
-            ]),
-        ),
-    ]);
-    if *setup != AlertmanagerSetup::default() {
-        return document(
-            "Alertmanager for a gatewayz test or local stack, from \
-             xtask::stack::alertmanager_yml_for;\nthe shipped file is \
-             dashboards/alertmanager/alertmanager.yml (`cargo xtask codegen`).",
-            &root,
+    let gateway_binary = target.join("release").join("gatewayz-gateway");
+    let dir = target.join("stack");
+    for sub in ["gateway", "prometheus", "alertmanager"] {
+        fs::create_dir_all(dir.join(sub))
+            .map_err(|e| format!("cannot create {}: {e}", dir.join(sub).display()))?;
+    }
+
+    let admin_key = env::var("GATEWAYZ_ADMIN_KEY").unwrap_or_else(|_| admin_key());
+    let ready_file = dir.join("gateway").join("ready.json");
+    let _ = fs::remove_file(&ready_file);
+    let mut gateway = Command::new(&gateway_binary);
+    gateway
+        .arg("--data-dir")
+        .arg(dir.join("gateway"))
+        .args(["--listen", &addresses.gateway, "--ready-file"])
+        .arg(&ready_file)
+        .env("GATEWAYZ_ADMIN_KEY", &admin_key)
+        // Its log goes to a file: no colour codes.
+        .env("NO_COLOR", "1");
+    let mut processes = vec![start("gateway", &mut gateway, &dir)?];
+    let ready = processes[0].wait_for_json_file(&ready_file, Duration::from_secs(60))?;
+
+    let mut prometheus_command = Command::new(&prometheus);
+    prometheus_command
+        .arg(format!(
+            "--config.file={}",
+            root.join("dashboards/prometheus/prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("prometheus").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.retention.time={}",
+            options.retention
+        ))
+        .arg(format!("--web.listen-address={}", addresses.prometheus));
+    let prometheus_url = format!("http://{}", addresses.prometheus);
+    processes.push(start("prometheus", &mut prometheus_command, &dir)?);
+    processes[1].wait_for_http(
+        &format!("{prometheus_url}/-/ready"),
+        Duration::from_secs(60),
+    )?;
+
+    let mut webhooks = None;
+    if let (Some(binary), Some(target)) = (&alertmanager, &addresses.alertmanager) {
+        webhooks = Some(Webhooks::start(&addresses.webhooks, true)?);
+        let mut command = Command::new(binary);
+        command
+            .arg(format!(
+                "--config.file={}",
+                root.join("dashboards/alertmanager/alertmanager.yml")
+                    .display()
+            ))
+            .arg(format!(
+                "--storage.path={}",
+                dir.join("alertmanager").display()
+            ))
+            .arg(format!("--web.listen-address={target}"))
+            // One Alertmanager, no cluster: without this it gossips on :9094.
+            .arg("--cluster.listen-address=");
+        processes.push(start("alertmanager", &mut command, &dir)?);
+        processes[2].wait_for_http(&format!("http://{target}/-/ready"), Duration::from_secs(60))?;
+    }
+
+    print_summary(
+        &ready,
+        &admin_key,
+        &options,
+        &dir,
+        &addresses,
+        alertmanager.is_some(),
+        &root,
+    );
+    let _webhooks = webhooks;
+    loop {
+        for process in &mut processes {
+            process
+                .check_running()
+                .map_err(|why| format!("{why}\nstopping the rest"))?;
+        }
+        thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Starts one process of the stack, its log in `dir`, stopped cleanly when dropped.
+fn start(name: &str, command: &mut Command, dir: &Path) -> Result<Process> {
+    Ok(Process::start(name, command, dir.join(format!("{name}.log")))?.stop_gracefully(GRACE))
+}
+
+/// `tool`'s path (`$PROMETHEUS`-style override, else `PATH`), or how to install it.
+fn locate(tool: Tool) -> Result<PathBuf> {
+    tools::require(tool).map_err(|_| {
+        format!(
+            "`{binary}` is not installed: install Debian's `{package}` package (`apt-get \
+             install {package}`; `cargo xtask test` does it too), or set {variable}=/path/to/{binary}",
+            binary = tool.binary,
+            package = tool.package,
+            variable = tool.binary.to_uppercase().replace('-', "_"),
+        )
+    })
+}
+
+/// A key for the admin endpoints of this run, so the printed `curl` can break a provider.
+fn admin_key() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("stack-{:x}{:x}", nanos, std::process::id())
+}
+
+fn print_summary(
+    ready: &Value,
+    admin_key: &str,
+    options: &Options,
+    dir: &Path,
+    addresses: &Addresses,
+    alertmanager: bool,
+    root: &Path,
+) {
+    let prometheus_url = format!("http://{}", addresses.prometheus);
+    let webhook_url = format!("http://{}", addresses.webhooks);
+    let url = ready["url"].as_str().unwrap_or_default();
+    let shown = |path: &Path| {
+        path.strip_prefix(root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
+    // OpenRouter serves every model of the simulated configuration, so it carries most of the
+    // traffic: breaking it shows failover (the others take its shared models), a model with no
+    // other provider failing, and the alerts. A provider that serves nothing at the moment
+    // (failover ranks it below OpenRouter) can be broken without anything to see.
+    let simulators: Vec<&String> = ready["simulators"]
+        .as_object()
+        .map(|s| s.keys().collect())
+        .unwrap_or_default();
+    let provider = simulators
+        .iter()
+        .find(|name| name.as_str() == "openrouter")
+        .or(simulators.first())
+        .map_or("openrouter", |name| name.as_str());
+    println!();
+    println!("The gatewayz stack is running. Ctrl-C stops everything.");
+    println!();
+    println!("  gateway       {url}  (simulated providers, demo traffic)");
+    println!("    OpenAI API  {url}/v1");
+    println!("    metrics     {url}/prometheus/metrics/all");
+    println!("    summary     {url}/prometheus/metrics/summary");
+    if let Some(key) = ready["demo_key"].as_str() {
+        println!("    demo key    {key}");
+    }
+    println!(
+        "  Prometheus    {prometheus_url}  (targets: {prometheus_url}/targets, alerts: \
+         {prometheus_url}/alerts; keeps {} in {})",
+        options.retention,
+        shown(&dir.join("prometheus"))
+    );
+    if alertmanager {
+        println!(
+            "  Alertmanager  http://{}  (notifications to {webhook_url} are printed here)",
+            addresses.alertmanager.as_deref().unwrap_or_default()
+        );
+    } else {
+        println!("  Alertmanager  not running");
+    }
+    println!("  logs          {}/*.log", shown(dir));
+    println!();
+    println!("Break a simulated provider to watch failover, the health panels and the alerts");
+    println!(
+        "(GatewayzProviderUnavailable fires after about 2 minutes; {{\"outage\": false}} ends it):"
+    );
+    println!(
+        "  curl -X POST {url}/admin/simulator/{provider} -H 'Authorization: Bearer {admin_key}' \\"
+    );
+    println!("       -H 'Content-Type: application/json' -d '{{\"outage\": true}}'");
+    println!();
+    println!("Grafana is not started here. To add it, provision it from dashboards/grafana/:");
+    println!(
+        "  - provisioning/datasources/prometheus.yml -> /etc/grafana/provisioning/datasources/ \
+         (url {prometheus_url})"
+    );
+    println!(
+        "  - provisioning/dashboards/gatewayz.yml    -> /etc/grafana/provisioning/dashboards/"
+    );
+    println!(
+        "  - *.json                                  -> {}",
+        addresses.dashboards_path
+    );
+    println!("  or, with Docker, Grafana on http://127.0.0.1:3000 (admin/admin):");
+    println!("  docker run --rm --network host \\");
+    println!(
+        "    -v \"$PWD/dashboards/grafana/provisioning/datasources:/etc/grafana/provisioning/datasources\" \\"
+    );
+    println!(
+        "    -v \"$PWD/dashboards/grafana/provisioning/dashboards:/etc/grafana/provisioning/dashboards\" \\"
+    );
+    println!(
+        "    -v \"$PWD/dashboards/grafana:{}\" grafana/grafana-oss",
+        addresses.dashboards_path
+    );
+    println!("  then open the Gatewayz folder, starting with Gatewayz / Overview.");
+    println!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| (*w).to_owned()).collect()
+    }
+
+    #[test]
+    fn retention_defaults_to_seven_days_and_can_be_changed() {
+        let default = parse(&[]).unwrap().unwrap();
+        assert_eq!(default.retention, "7d");
+        assert!(default.alertmanager);
+        let changed = parse(&args(&["--retention", "30d", "--no-alertmanager"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (changed.retention.as_str(), changed.alertmanager),
+            ("30d", false)
+        );
+        assert_eq!(
+            parse(&args(&["--retention=24h"]))
+                .unwrap()
+                .unwrap()
+                .retention,
+            "24h"
         );
     }
-    document(
-        &header(
-            "stack.rs",
-            "Alertmanager (Debian's prometheus-alertmanager 0.25) for the gatewayz alerts: \
-             critical pages, everything\ngoes to the chat webhook; grouped per alert and \
-             provider. Check: amtool check-config dashboards/alertmanager/alertmanager.yml",
-        ),
-        &root,
-    )
-}
 
-/// `dashboards/grafana/provisioning/dashboards/gatewayz.yml`: a file provider for the JSON
-/// dashboards.
-pub fn grafana_dashboards_yml() -> String {
-    document(
-        &header(
-            "stack.rs",
-            &format!(
-                "Grafana dashboard provider: copy or mount dashboards/grafana/*.json at \
-                 {GRAFANA_DASHBOARDS_PATH}\nand this file in /etc/grafana/provisioning/dashboards/."
-            ),
-        ),
-        &Yaml::map([
-            ("apiVersion", Yaml::Int(1)),
-            (
-                "providers",
-                Yaml::Seq(vec![Yaml::map([
-                    ("name", Yaml::str("gatewayz")),
-                    ("orgId", Yaml::Int(1)),
-                    ("folder", Yaml::str("Gatewayz")),
-                    ("folderUid", Yaml::str("gatewayz")),
-                    ("type", Yaml::str("file")),
-                    ("disableDeletion", Yaml::Bool(false)),
-                    ("allowUiUpdates", Yaml::Bool(false)),
-                    ("updateIntervalSeconds", Yaml::Int(60)),
-                    (
-                        "options",
-                        Yaml::map([
-                            ("path", Yaml::str(GRAFANA_DASHBOARDS_PATH)),
-                            ("foldersFromFilesStructure", Yaml::Bool(false)),
-                        ]),
-                    ),
-                ])]),
-            ),
-        ]),
-    )
-}
+    #[test]
+    fn the_stack_listens_where_the_generated_configuration_says() {
+        let addresses = Addresses::of(&Deployment::default()).unwrap();
+        assert_eq!(addresses.gateway, "127.0.0.1:8080");
+        assert_eq!(addresses.prometheus, "127.0.0.1:9090");
+        assert_eq!(addresses.alertmanager.as_deref(), Some("127.0.0.1:9093"));
+        assert_eq!(addresses.webhooks, "127.0.0.1:9095");
+        let mut split = Deployment::default();
+        split.alertmanager.chat_url = "http://127.0.0.1:9096/chat".to_owned();
+        assert!(
+            Addresses::of(&split)
+                .err()
+                .is_some_and(|e| e.contains("same host:port"))
+        );
+    }
 
-/// `dashboards/grafana/provisioning/datasources/prometheus.yml`: the Prometheus data source.
-///
-/// The dashboards do not depend on its uid: they pick a data source through their `datasource`
-/// variable, which defaults to the default data source.
-pub fn grafana_datasource_yml() -> String {
-    document(
-        &header(
-            "stack.rs",
-            "Grafana data source for the local Prometheus; put it in \
-             /etc/grafana/provisioning/datasources/.\ntimeInterval matches the scrape interval, \
-             so $__rate_interval is at least four scrapes.",
-        ),
-        &Yaml::map([
-            ("apiVersion", Yaml::Int(1)),
-            (
-                "datasources",
-                Yaml::Seq(vec![Yaml::map([
-                    ("name", Yaml::str("Prometheus")),
-                    ("type", Yaml::str("prometheus")),
-                    ("uid", Yaml::str("gatewayz-prometheus")),
-                    ("access", Yaml::str("proxy")),
-                    ("url", Yaml::str(PROMETHEUS_URL)),
-                    ("isDefault", Yaml::Bool(true)),
-                    ("editable", Yaml::Bool(false)),
-                    (
-                        "jsonData",
-                        Yaml::map([
-                            ("timeInterval", Yaml::str(SCRAPE_INTERVAL)),
-                            ("httpMethod", Yaml::str("POST")),
-                        ]),
-                    ),
-                ])]),
-            ),
-        ]),
-    )
+    #[test]
+    fn bad_options_say_what_is_wrong() {
+        assert!(
+            parse(&args(&["--retention", "week"]))
+                .unwrap_err()
+                .contains("duration")
+        );
+        assert!(
+            parse(&args(&["--retention"]))
+                .unwrap_err()
+                .contains("needs")
+        );
+        assert!(parse(&args(&["--bogus"])).unwrap_err().contains("--bogus"));
+        assert_eq!(parse(&args(&["--help"])).unwrap(), None);
+    }
 }

@@ -6,7 +6,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use gatewayz_registry::catalogue::CATALOGUE;
+use gatewayz_catalogue::CATALOGUE;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -12,8 +12,7 @@
 
 use std::{
     collections::HashMap,
-    io::{Read, Write},
-    net::{SocketAddr, TcpStream},
+    net::SocketAddr,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -138,26 +137,12 @@ fn record_until(thread: usize, stop: &AtomicBool) -> Tally {
     tally
 }
 
-/// One HTTP/1.0 GET over a fresh connection: status and body.
+/// One GET: status and body.
 fn get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).expect("the server accepts");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n").unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let end = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("{path}: no complete response head"));
-    let head = String::from_utf8_lossy(&response[..end]);
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("{path}: {head}"));
-    (status, response.split_off(end + 4))
+    let response = gatewayz_testkit::http::Http::default()
+        .get(&format!("http://{addr}{path}"), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    (response.status, response.body)
 }
 
 fn parse(path: &str, body: &[u8]) -> Exposition {

@@ -10,9 +10,9 @@
 //! When either binary is missing, [`Browser::start`] panics with how to install it: a browser
 //! test never passes by skipping. `$CHROMIUM` and `$CHROMEDRIVER` override the binaries.
 //!
-//! WebDriver is plain JSON over HTTP/1.1 on loopback, so a small blocking client of our own
-//! speaks it: no WebDriver crate, no async runtime, no dependency beyond `serde_json` and
-//! `base64` (both already in the workspace).
+//! WebDriver is plain JSON over HTTP on loopback, so the testkit's blocking client speaks it:
+//! no WebDriver crate, no async runtime. chromedriver runs as a supervised [`Process`], so
+//! Chromium, its child, is stopped with it even when a test panics before ending its session.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -33,16 +33,20 @@
 use std::{
     cell::Cell,
     fs,
-    io::{self, BufRead, BufReader, Read, Write},
-    net::{TcpListener, TcpStream},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::atomic::{AtomicU32, Ordering},
     time::{Duration, Instant},
 };
 
 use base64::Engine as _;
 use serde_json::{Value, json};
+
+use crate::{
+    http::Http,
+    process::{Process, free_port},
+    tools::{self, CHROMEDRIVER, CHROMIUM},
+};
 
 /// Flags for a headless Chromium that talks to nothing but the pages it is sent to.
 const CHROMIUM_FLAGS: &[&str] = &[
@@ -70,36 +74,13 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The `chromium` binary: `$CHROMIUM`, else the one on `PATH`. Panics with the fix when absent.
 pub fn chromium() -> PathBuf {
-    tool("chromium", "CHROMIUM", "chromium")
+    tools::require(CHROMIUM).unwrap_or_else(|why| panic!("{why}"))
 }
 
 /// The `chromedriver` binary: `$CHROMEDRIVER`, else the one on `PATH`. Panics with the fix
 /// when absent.
 pub fn chromedriver() -> PathBuf {
-    tool("chromedriver", "CHROMEDRIVER", "chromium-driver")
-}
-
-fn tool(binary: &str, variable: &str, package: &str) -> PathBuf {
-    let install = format!(
-        "this browser test needs chromium and chromedriver. Run `cargo xtask test`, which \
-         installs them, or `apt-get install chromium chromium-driver` (Debian; {binary} is in \
-         package {package}), or set {variable}=/path/to/{binary}"
-    );
-    if let Some(path) = std::env::var_os(variable) {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "{variable}={} is not a file; {install}",
-            path.display()
-        );
-        return path;
-    }
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join(binary))
-        .find(|candidate| candidate.is_file());
-    found.unwrap_or_else(|| panic!("{binary} is not installed; {install}"))
+    tools::require(CHROMEDRIVER).unwrap_or_else(|why| panic!("{why}"))
 }
 
 /// The size of the page's viewport, in CSS pixels.
@@ -130,7 +111,8 @@ impl Viewport {
 
 /// A headless Chromium with one WebDriver session; both end when it is dropped.
 pub struct Browser {
-    driver: Child,
+    driver: Process,
+    http: Http,
     address: String,
     session: String,
     profile: PathBuf,
@@ -152,16 +134,15 @@ impl Browser {
         let _ = fs::remove_dir_all(&profile);
         fs::create_dir_all(&profile).expect("a temporary directory for the browser profile");
         let port = free_port();
-        let log = fs::File::create(profile.join("chromedriver.log")).unwrap();
-        let driver = Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("could not start {}: {e}", chromedriver.display()));
+        let driver = Process::start(
+            "chromedriver",
+            Command::new(&chromedriver).arg(format!("--port={port}")),
+            profile.join("chromedriver.log"),
+        )
+        .unwrap_or_else(|why| panic!("{why}"));
         let mut browser = Browser {
             driver,
+            http: Http::with_timeout(COMMAND_TIMEOUT),
             address: format!("127.0.0.1:{port}"),
             session: String::new(),
             profile,
@@ -298,18 +279,25 @@ impl Browser {
 
     /// One WebDriver command; its `value`, or a panic with WebDriver's error message.
     fn command(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
-        let (status, bytes) = http(&self.address, method, path, body)
-            .unwrap_or_else(|e| panic!("chromedriver did not answer {method} {path}: {e}"));
-        let mut reply: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        let url = format!("http://{}{path}", self.address);
+        let response = match (method, body) {
+            ("GET", _) => self.http.get(&url, None),
+            ("DELETE", _) => self.http.delete(&url),
+            (_, Some(body)) => self.http.post_json(&url, None, body),
+            (_, None) => self.http.post_json(&url, None, &json!({})),
+        }
+        .unwrap_or_else(|e| panic!("chromedriver did not answer {method} {path}: {e}"));
+        let mut reply: Value = response.json().unwrap_or_else(|e| {
             panic!(
-                "chromedriver answered {method} {path} with {status} and no JSON ({e}): {}",
-                String::from_utf8_lossy(&bytes)
+                "chromedriver answered {method} {path} with {}: {e}",
+                response.status
             )
         });
         let value = reply["value"].take();
-        if status != 200 {
+        if response.status != 200 {
             panic!(
-                "chromedriver refused {method} {path} ({status}): {}: {}",
+                "chromedriver refused {method} {path} ({}): {}: {}",
+                response.status,
                 value["error"].as_str().unwrap_or("?"),
                 // The first line: the rest is a native stack trace.
                 value["message"]
@@ -324,32 +312,14 @@ impl Browser {
     }
 
     fn wait_for_driver(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = http(&self.address, "GET", "/status", None)
-                .ok()
-                .and_then(|(_, body)| serde_json::from_slice::<Value>(&body).ok())
-                .is_some_and(|status| status["value"]["ready"] == true);
-            if ready {
-                return;
-            }
-            if let Ok(Some(status)) = self.driver.try_wait() {
-                panic!(
-                    "chromedriver exited with {status} before serving:\n{}",
-                    self.driver_log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver did not start in 30 s:\n{}",
-                self.driver_log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn driver_log(&self) -> String {
-        fs::read_to_string(self.profile.join("chromedriver.log")).unwrap_or_default()
+        let url = format!("http://{}/status", self.address);
+        let http = Http::with_timeout(Duration::from_secs(2));
+        self.driver
+            .wait_until("ready for sessions", Duration::from_secs(30), || {
+                let status = http.get(&url, None).ok()?.json().ok()?;
+                (status["value"]["ready"] == true).then_some(())
+            })
+            .unwrap_or_else(|why| panic!("{why}"));
     }
 
     /// The directory of this browser's profile and chromedriver's log; removed on drop.
@@ -361,92 +331,12 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         if !self.session.is_empty() {
-            // Ends Chromium; chromedriver would otherwise leave it running.
-            let _ = http(
-                &self.address,
-                "DELETE",
-                &format!("/session/{}", self.session),
-                None,
-            );
+            // Ends Chromium cleanly; the driver's process tree is stopped after this anyway.
+            let _ = self
+                .http
+                .delete(&format!("http://{}/session/{}", self.address, self.session));
         }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        self.driver.stop();
         let _ = fs::remove_dir_all(&self.profile);
     }
-}
-
-/// A loopback port nobody listens on now (chromedriver takes its port as a number).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free loopback port")
-}
-
-/// One HTTP/1.1 exchange on a new connection: the status and the body.
-fn http(
-    address: &str,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> io::Result<(u16, Vec<u8>)> {
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut stream = TcpStream::connect(address)?;
-    stream.set_read_timeout(Some(COMMAND_TIMEOUT))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n\
-         Content-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    stream.flush()?;
-
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| io::Error::other(format!("not an HTTP status line: {line:?}")))?;
-    let (mut length, mut chunked) = (None, false);
-    loop {
-        line.clear();
-        reader.read_line(&mut line)?;
-        let header = line.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.parse::<usize>().ok();
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = value.eq_ignore_ascii_case("chunked");
-            }
-        }
-    }
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            line.clear();
-            reader.read_line(&mut line)?;
-            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
-                .map_err(|_| io::Error::other(format!("bad chunk size {line:?}")))?;
-            if size == 0 {
-                break;
-            }
-            let start = body.len();
-            body.resize(start + size, 0);
-            reader.read_exact(&mut body[start..])?;
-            reader.read_line(&mut line)?; // the CRLF after the chunk
-        }
-    } else if let Some(length) = length {
-        body.resize(length, 0);
-        reader.read_exact(&mut body)?;
-    } else {
-        reader.read_to_end(&mut body)?;
-    }
-    Ok((status, body))
 }

@@ -9,8 +9,15 @@
 //! - [`fuzz`]: a seeded random source for fuzz-style request tests, so a failure replays.
 //! - [`exposition`]: a strict parser for the Prometheus text format as our renderer writes it,
 //!   so tests assert values, not substrings.
+//! - [`process`]: child processes started with a log, waited for until they serve, stopped
+//!   with their descendants when dropped, explained by their log when they die.
+//! - [`http`]: a blocking HTTP client (on `ureq`) for JSON APIs, probes and scrapes.
+//! - [`prometheus`] and [`alertmanager`]: a real Prometheus or Alertmanager on a loopback
+//!   port, and a client for Prometheus's query API; [`webhook`]: a receiver of Alertmanager's
+//!   notifications.
 //! - [`promtool`]: runs Prometheus's own `promtool`, the judge of what a real server accepts;
-//!   fails with the fix when it is not installed.
+//!   fails with the fix when it is not installed. [`tools`]: every tool the tests need and
+//!   its Debian package.
 //! - `serve` (feature `actix`): an actix-web app on an ephemeral loopback port, on a thread
 //!   of its own.
 //! - [`workload`]: every catalogued metric over a number of providers and models, the shared
@@ -22,13 +29,19 @@
 //! assert_eq!(exposition.value("up", &[]), 1.0);
 //! ```
 
+pub mod alertmanager;
 pub mod bench;
 pub mod chromium;
 pub mod exposition;
 pub mod fuzz;
+pub mod http;
+pub mod process;
+pub mod prometheus;
 pub mod promtool;
 #[cfg(feature = "actix")]
 pub mod serve;
+pub mod tools;
+pub mod webhook;
 pub mod workload;
 
 /// The README's examples, compiled and run as doctests.

@@ -8,20 +8,7 @@ use std::{
 
 /// The `promtool` binary: `$PROMTOOL`, else the one on `PATH`. Panics with the fix when absent.
 pub fn promtool() -> PathBuf {
-    if let Some(path) = std::env::var_os("PROMTOOL") {
-        return path.into();
-    }
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("promtool"))
-        .find(|candidate| candidate.is_file());
-    found.unwrap_or_else(|| {
-        panic!(
-            "promtool is not installed; this test needs it. Run `cargo xtask test`, which \
-             installs it, or `apt-get install prometheus` (Debian), or set PROMTOOL=/path/to/promtool"
-        )
-    })
+    crate::tools::require(crate::tools::PROMTOOL).unwrap_or_else(|why| panic!("{why}"))
 }
 
 /// `promtool check metrics` on `text`; returns its complaints, empty when it accepts.

@@ -31,7 +31,7 @@ fn nano_charge(usage: &Value) -> i64 {
 
 #[test]
 fn the_official_python_sdk_works_unchanged() {
-    let python = xtask::tools::openai_python().unwrap_or_else(|e| panic!("{e}"));
+    let python = gatewayz_testkit::tools::openai_python().unwrap_or_else(|e| panic!("{e}"));
     let setup = Setup::new(CONFIG);
     let key = setup.create_key("paid", 5.0);
     let gateway = setup.start(&[]);

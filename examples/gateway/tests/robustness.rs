@@ -18,11 +18,9 @@ use std::{
     collections::{BTreeSet, HashMap},
     fs,
     io::{Read, Write},
-    net::{SocketAddr, TcpListener, TcpStream},
-    path::PathBuf,
-    process::{Child, Command, Stdio},
+    net::{SocketAddr, TcpStream},
     thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use actix_web::App;
@@ -35,10 +33,10 @@ use gatewayz_registry::{
 use gatewayz_testkit::{
     exposition::{self, Exposition},
     fuzz::Rng,
+    prometheus::Prometheus,
     promtool,
     serve::serve,
 };
-use serde_json::Value;
 use support::{ADMIN_KEY, Setup, chat};
 
 const CONFIG: &str = r#"
@@ -69,6 +67,10 @@ fn hostile_names() -> Vec<String> {
 
 /// One raw HTTP/1.1 exchange on a fresh connection (`Connection: close`): status and body.
 /// `None` when the connection ends without a status line, as when a handler panics.
+///
+/// Raw bytes on purpose: these tests send what no HTTP client would (invalid UTF-8 in the
+/// request line and headers, bare newlines, lying lengths), and must see what comes back even
+/// when the server resets the connection halfway.
 fn exchange(addr: SocketAddr, request: &[u8]) -> Option<(u16, Vec<u8>)> {
     let mut stream = TcpStream::connect(addr).expect("the gateway accepts connections");
     stream
@@ -453,113 +455,6 @@ fn record_names<'a>(
     });
 }
 
-/// The Prometheus server: `$PROMETHEUS`, else the one on `PATH`. Panics with the fix when absent.
-fn prometheus_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("PROMETHEUS") {
-        return path.into();
-    }
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|dir| dir.join("prometheus"))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "prometheus is not installed; this test needs it. Run `cargo xtask test`, which \
-                 installs it, or `apt-get install prometheus` (Debian), or set \
-                 PROMETHEUS=/path/to/prometheus"
-            )
-        })
-}
-
-/// A Prometheus server scraping one target every second; killed when dropped.
-struct Prometheus {
-    child: Child,
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    fn start(target: SocketAddr) -> Prometheus {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("prometheus.yml");
-        fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: hostile\n    metrics_path: /prometheus/metrics/all\n    static_configs:\n      - targets: ['{target}']\n"
-            ),
-        )
-        .unwrap();
-        // A free port: bind, read, release; Prometheus binds it a moment later.
-        let addr = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let log = fs::File::create(dir.path().join("prometheus.log")).unwrap();
-        let child = Command::new(prometheus_binary())
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("prometheus starts");
-        Prometheus { child, addr, dir }
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
-    }
-
-    /// An instant query's result vector; `None` until Prometheus answers.
-    fn query(&self, promql: &str) -> Option<Vec<Value>> {
-        let encoded: String = promql
-            .bytes()
-            .map(|b| match b {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.' => {
-                    (b as char).to_string()
-                }
-                b => format!("%{b:02X}"),
-            })
-            .collect();
-        let mut stream = TcpStream::connect(self.addr).ok()?;
-        write!(
-            stream,
-            "GET /api/v1/query?query={encoded} HTTP/1.0\r\nHost: prometheus\r\n\r\n"
-        )
-        .ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let (_, body) = response.split_once("\r\n\r\n")?;
-        let json: Value = serde_json::from_str(body).ok()?;
-        json["data"]["result"].as_array().cloned()
-    }
-
-    /// Waits until `promql` returns at least one series.
-    fn wait_for(&self, promql: &str) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(result) = self.query(promql).filter(|r| !r.is_empty()) {
-                return result;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no answer to `{promql}` in 60 s; Prometheus log:\n{}",
-                self.log()
-            );
-            thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A PromQL string literal.
 fn promql_string(value: &str) -> String {
     let mut out = String::from("\"");
@@ -599,34 +494,37 @@ fn hostile_model_names_keep_the_exposition_valid_for_promtool_and_prometheus() {
     let (addr, server) = serve(1, move || {
         App::new().configure(configure(monitoring.clone()))
     });
-    let prometheus = Prometheus::start(addr);
-    let up = prometheus.wait_for("up");
-    assert_eq!(
-        up[0]["value"][1],
-        "1",
-        "the scrape failed: {up:?}\n{}",
-        prometheus.log()
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let prometheus = Prometheus::start(dir.path(), |_| {
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: hostile\n    metrics_path: /prometheus/metrics/all\n    static_configs:\n      - targets: ['{addr}']\n"
+        )
+    });
+    let up = prometheus.wait_for("up", Duration::from_secs(60));
+    assert_eq!(up[0].value, 1.0, "the scrape failed: {up:?}");
     for name in [r#"quote"model"#, r"back\slash\", "new\nline"] {
         let promql = format!(
             "{}{{model={}}}",
             MODEL_INFERENCE_REQUESTS.name,
             promql_string(name)
         );
-        let result = prometheus.wait_for(&promql);
+        let result = prometheus.wait_for(&promql, Duration::from_secs(60));
         assert!(
-            result.iter().all(|s| s["metric"]["model"] == name),
+            result.iter().all(|s| s.label("model") == name),
             "{promql}: {result:?}"
         );
     }
     // Every series we expose arrived, none split or merged by escaping.
-    let count = prometheus.wait_for(&format!("count({})", MODEL_INFERENCE_REQUESTS.name));
+    let count = prometheus.wait_for(
+        &format!("count({})", MODEL_INFERENCE_REQUESTS.name),
+        Duration::from_secs(60),
+    );
     let ours = parsed
         .family(MODEL_INFERENCE_REQUESTS.name)
         .unwrap()
         .samples
         .len();
-    assert_eq!(count[0]["value"][1], ours.to_string(), "{count:?}");
+    assert_eq!(count[0].value, ours as f64, "{count:?}");
     drop(prometheus);
     actix_web::rt::System::new().block_on(server.stop(false));
 }

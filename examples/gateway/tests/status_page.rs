@@ -19,7 +19,6 @@ mod support;
 use std::{
     fs,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering::Relaxed},
@@ -521,57 +520,6 @@ async fn live_values_and_outage() {
     );
 }
 
-/// A gateway with `GATEWAYZ_METRICS_TOKEN` set. `Setup::start` sets no such variable, and
-/// setting it in this process would leak into the other test's gateway.
-struct ProtectedGateway {
-    child: Child,
-    url: String,
-}
-
-impl ProtectedGateway {
-    fn start(setup: &Setup, token: &str) -> ProtectedGateway {
-        let ready = setup.path().join("ready-protected.json");
-        let log = fs::File::create(setup.path().join("protected.log")).unwrap();
-        let mut child = Command::new(support::binary())
-            .arg("--config")
-            .arg(setup.path().join("config.toml"))
-            .arg("--data-dir")
-            .arg(setup.path().join("data"))
-            .args(["--listen", "127.0.0.1:0", "--no-demo", "--ready-file"])
-            .arg(&ready)
-            .env("GATEWAYZ_METRICS_TOKEN", token)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("the gateway binary starts");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(ready) = fs::read_to_string(&ready)
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            {
-                let url = ready["url"].as_str().unwrap().to_owned();
-                return ProtectedGateway { child, url };
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "the gateway exited with {status}:\n{}",
-                    fs::read_to_string(setup.path().join("protected.log")).unwrap_or_default()
-                );
-            }
-            assert!(Instant::now() < deadline, "the gateway did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for ProtectedGateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Types `token` into the page's token form and submits it.
 fn submit_token(browser: &Browser, token: &str) {
     browser.eval(&format!(
@@ -588,7 +536,9 @@ fn the_page_asks_for_a_token_when_the_summary_needs_one_and_keeps_it_for_the_tab
         .unwrap_or_else(PoisonError::into_inner);
     const TOKEN: &str = "status-page-token-0123456789";
     let setup = Setup::new(CONFIG);
-    let gateway = ProtectedGateway::start(&setup, TOKEN);
+    // The token is set for this gateway alone: setting it in this process would leak into the
+    // other test's gateway.
+    let gateway = setup.start_with_env(&[], &[("GATEWAYZ_METRICS_TOKEN", TOKEN)]);
     let browser = Browser::start();
     browser.goto(&format!("{}{PAGE}", gateway.url));
 

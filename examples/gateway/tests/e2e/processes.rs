@@ -1,16 +1,10 @@
-//! The processes of the end-to-end test: gateway replicas, Prometheus and Alertmanager, each
-//! with its own directory and log file, killed when dropped: at the end of the test, and also
-//! when it panics, in which case the end of each log is printed to tell why.
+//! The gateway replicas of the end-to-end test, each with its own directory, configuration and
+//! log, supervised by `gatewayz_testkit::process` (stopped when dropped, their log's end printed
+//! when the test panics). Prometheus and Alertmanager are the testkit's too.
 
-use std::{
-    fs,
-    net::TcpListener,
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::{fs, path::Path, process::Command, time::Duration};
 
-use serde_json::Value;
+use gatewayz_testkit::process::Process;
 
 /// The gateway binary built for this test run.
 fn gateway_binary() -> &'static str {
@@ -19,75 +13,6 @@ fn gateway_binary() -> &'static str {
 
 /// The admin key the replicas accept, to break and repair their simulated providers.
 pub(crate) const ADMIN_KEY: &str = "e2e-admin-key-0123456789";
-
-/// A free loopback port: bound on port 0, then released for the process that will listen on it.
-///
-/// Another process could take it in between; on a test machine that race is rare and shows up
-/// as a clear "address in use" in the log of the process that lost it.
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
-/// A child process and its log; killed when dropped.
-pub(crate) struct Process {
-    name: String,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Process {
-    /// Starts `command` with its stdout and stderr in `log`.
-    pub(crate) fn spawn(name: &str, command: &mut Command, log: PathBuf) -> Process {
-        let file = fs::File::create(&log).expect("a log file");
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("a log file handle"))
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name} ({command:?}): {e}"));
-        Process {
-            name: name.to_owned(),
-            child,
-            log,
-        }
-    }
-
-    /// The last `lines` lines of its log.
-    pub(crate) fn log_tail(&self, lines: usize) -> String {
-        let text = fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-
-    /// Panics, with the end of its log, if it has exited.
-    pub(crate) fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!(
-                "{} exited with {status}; end of its log:\n{}",
-                self.name,
-                self.log_tail(40)
-            );
-        }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- end of the log of {} ({}) ---\n{}\n",
-                self.name,
-                self.log.display(),
-                self.log_tail(25)
-            );
-        }
-    }
-}
 
 /// One gateway replica: its own data directory, configuration and log, demo traffic on.
 pub(crate) struct Replica {
@@ -103,7 +28,7 @@ pub(crate) struct Replica {
 /// A replica that has been started and not yet waited for.
 pub(crate) struct Starting {
     name: String,
-    ready_file: PathBuf,
+    ready_file: std::path::PathBuf,
     process: Process,
 }
 
@@ -128,7 +53,8 @@ impl Replica {
             .env("NO_COLOR", "1");
         Starting {
             name: name.to_owned(),
-            process: Process::spawn(name, &mut command, home.join("gateway.log")),
+            process: Process::start(name, &mut command, home.join("gateway.log"))
+                .unwrap_or_else(|why| panic!("{why}")),
             ready_file,
         }
     }
@@ -147,91 +73,18 @@ impl Replica {
 impl Starting {
     /// Waits until the replica has written its ready file (it then serves).
     pub(crate) fn ready(mut self) -> Replica {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ready = fs::read_to_string(&self.ready_file)
-                .ok()
-                .and_then(|text| serde_json::from_str::<Value>(&text).ok());
-            if let Some(ready) = ready {
-                return Replica {
-                    url: ready["url"].as_str().unwrap().to_owned(),
-                    demo_key: ready["demo_key"]
-                        .as_str()
-                        .expect("a demo key: every provider is simulated")
-                        .to_owned(),
-                    name: self.name,
-                    process: self.process,
-                };
-            }
-            self.process.assert_running();
-            assert!(
-                Instant::now() < deadline,
-                "{} did not start in 60 s:\n{}",
-                self.name,
-                self.process.log_tail(40)
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        let ready = self
+            .process
+            .wait_for_json_file(&self.ready_file, Duration::from_secs(60))
+            .unwrap_or_else(|why| panic!("{why}"));
+        Replica {
+            url: ready["url"].as_str().unwrap().to_owned(),
+            demo_key: ready["demo_key"]
+                .as_str()
+                .expect("a demo key: every provider is simulated")
+                .to_owned(),
+            name: self.name,
+            process: self.process,
         }
-    }
-}
-
-/// Prometheus or Alertmanager, started by hand on a loopback port with its own files.
-pub(crate) struct Server {
-    /// `http://127.0.0.1:PORT`.
-    pub(crate) url: String,
-    process: Process,
-}
-
-impl Server {
-    /// Prometheus on `port` with `config` (written as `dir/prometheus.yml`; rule files are
-    /// relative to it), data in `dir/data`.
-    pub(crate) fn prometheus(binary: &Path, dir: &Path, port: u16, config: &str) -> Server {
-        fs::create_dir_all(dir).unwrap();
-        fs::write(dir.join("prometheus.yml"), config).unwrap();
-        let mut command = Command::new(binary);
-        command
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"));
-        Server {
-            url: format!("http://127.0.0.1:{port}"),
-            process: Process::spawn("prometheus", &mut command, dir.join("prometheus.log")),
-        }
-    }
-
-    /// Alertmanager on `port` with `config` (written as `dir/alertmanager.yml`), state in
-    /// `dir/data`, clustering off.
-    pub(crate) fn alertmanager(binary: &Path, dir: &Path, port: u16, config: &str) -> Server {
-        fs::create_dir_all(dir).unwrap();
-        fs::write(dir.join("alertmanager.yml"), config).unwrap();
-        let mut command = Command::new(binary);
-        command
-            .arg(format!(
-                "--config.file={}",
-                dir.join("alertmanager.yml").display()
-            ))
-            .arg(format!("--storage.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=");
-        Server {
-            url: format!("http://127.0.0.1:{port}"),
-            process: Process::spawn("alertmanager", &mut command, dir.join("alertmanager.log")),
-        }
-    }
-
-    /// `host:port`.
-    pub(crate) fn target(&self) -> &str {
-        self.url.trim_start_matches("http://")
-    }
-
-    /// Panics if the process has exited.
-    pub(crate) fn assert_running(&mut self) {
-        self.process.assert_running();
     }
 }

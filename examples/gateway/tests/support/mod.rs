@@ -6,12 +6,15 @@
 use std::{
     fs,
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Command, ExitStatus},
     time::{Duration, Instant},
 };
 
 use futures_util::StreamExt;
-use gatewayz_testkit::exposition::{self, Exposition};
+use gatewayz_testkit::{
+    exposition::{self, Exposition},
+    process::Process,
+};
 use serde_json::{Value, json};
 
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
@@ -77,11 +80,20 @@ impl Setup {
 
     /// Starts the gateway and waits until it serves.
     pub fn start(&self, extra: &[&str]) -> Gateway {
+        self.start_with_env(extra, &[])
+    }
+
+    /// Starts the gateway with extra environment variables (set for it alone) and waits until
+    /// it serves.
+    pub fn start_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Gateway {
         let ready = self
             .path()
             .join(format!("ready-{}.json", fastrand::u64(..)));
-        let log = fs::File::create(self.path().join("gateway.log")).unwrap();
-        let child = Command::new(binary())
+        let log = self
+            .path()
+            .join(format!("gateway-{}.log", fastrand::u64(..)));
+        let mut command = Command::new(binary());
+        command
             .arg("--config")
             .arg(self.config())
             .arg("--data-dir")
@@ -91,43 +103,23 @@ impl Setup {
             .args(extra)
             .env("GATEWAYZ_ADMIN_KEY", ADMIN_KEY)
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("the gateway binary starts");
-        let mut gateway = Gateway {
-            child,
-            url: String::new(),
-            log: self.path().join("gateway.log"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(value) = fs::read_to_string(&ready)
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            {
-                gateway.url = value["url"].as_str().unwrap().to_owned();
-                return gateway;
-            }
-            if let Ok(Some(status)) = gateway.child.try_wait() {
-                panic!(
-                    "the gateway exited with {status} before serving:\n{}",
-                    gateway.log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the gateway did not start in 60 s:\n{}",
-                gateway.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+            .envs(env.iter().copied());
+        let mut process =
+            Process::start("gateway", &mut command, &log).unwrap_or_else(|why| panic!("{why}"));
+        let value = process
+            .wait_for_json_file(&ready, Duration::from_secs(60))
+            .unwrap_or_else(|why| panic!("{why}"));
+        Gateway {
+            process,
+            url: value["url"].as_str().unwrap().to_owned(),
+            log,
         }
     }
 }
 
 /// A running gateway process; killed when dropped.
 pub struct Gateway {
-    child: Child,
+    process: Process,
     pub url: String,
     log: PathBuf,
 }
@@ -139,28 +131,19 @@ impl Gateway {
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// Sends SIGTERM, as an orchestrator does.
     pub fn terminate(&self) {
-        terminate(self.pid());
+        self.process.terminate();
     }
 
     /// Waits for the process to exit.
     pub fn wait(mut self) -> ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the gateway did not exit:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.process
+            .wait(Duration::from_secs(60))
+            .unwrap_or_else(|why| panic!("{why}"))
     }
 
     /// Terminates the gateway and checks it exits cleanly.
@@ -239,22 +222,6 @@ impl Gateway {
         let body = response.body().await.unwrap();
         assert_eq!(response.status(), 200, "{}", String::from_utf8_lossy(&body));
     }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Sends SIGTERM to a process.
-pub fn terminate(pid: u32) {
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// A completion answer.

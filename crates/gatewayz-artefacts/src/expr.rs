@@ -1,0 +1,191 @@
+//! PromQL expressions scoped to one deployment: selectors that carry its matchers, aggregations
+//! that keep its labels, and the guards every ratio and health gauge needs. Dashboards, rules
+//! and the PromQL library are all built with these, so none of them can forget the job.
+
+use gatewayz_catalogue::MetricDef;
+
+use crate::Selector;
+
+/// Where a query looks: the matchers every selector carries, and the labels every aggregation
+/// keeps.
+///
+/// Rules select the deployment exactly and keep its labels (`sum by (job, cluster, provider)`),
+/// so two deployments' recorded series never merge; dashboards select through their variables
+/// (`job="$job", instance=~"$instance"`); the PromQL library selects exactly and aggregates
+/// plainly, for the Prometheus UI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Scope {
+    matchers: String,
+    keep: Vec<String>,
+}
+
+impl Scope {
+    /// For rules and alerts: the deployment's exact matchers, its labels kept.
+    pub(crate) fn rules(selector: &Selector) -> Scope {
+        Scope {
+            matchers: selector.promql(),
+            keep: selector.labels().iter().map(|l| (*l).to_owned()).collect(),
+        }
+    }
+
+    /// For dashboards: `job` and the matcher labels through their single-value variables,
+    /// `instance` through its multi-value one.
+    pub(crate) fn dashboard(selector: &Selector) -> Scope {
+        let mut matchers: Vec<String> = selector
+            .labels()
+            .iter()
+            .map(|label| format!("{label}=\"${label}\""))
+            .collect();
+        matchers.push(r#"instance=~"$instance""#.to_owned());
+        Scope {
+            matchers: matchers.join(", "),
+            keep: Vec::new(),
+        }
+    }
+
+    /// For the PromQL library: the deployment's exact matchers, plain aggregations.
+    pub(crate) fn library(selector: &Selector) -> Scope {
+        Scope {
+            matchers: selector.promql(),
+            keep: Vec::new(),
+        }
+    }
+
+    /// `def{scope, matchers}`.
+    pub(crate) fn sel(&self, def: &MetricDef, matchers: &str) -> String {
+        self.series(def.name, "", matchers)
+    }
+
+    /// `name_suffix{scope, matchers}`: a histogram's `_bucket`, `_sum` and `_count` series, or a
+    /// recorded series.
+    pub(crate) fn series(&self, name: &str, suffix: &str, matchers: &str) -> String {
+        format!("{name}{suffix}{{{}}}", and(&[&self.matchers, matchers]))
+    }
+
+    /// The labels an aggregation keeps: the scope's, then `labels`.
+    pub(crate) fn by(&self, labels: &str) -> String {
+        let kept = self.keep.join(", ");
+        and(&[&kept, labels])
+    }
+
+    /// `op by (scope labels, labels) (inner)`, or `op(inner)` when nothing is kept.
+    pub(crate) fn agg(&self, op: &str, labels: &str, inner: &str) -> String {
+        format!("{}({inner})", self.agg_head(op, labels))
+    }
+
+    /// `op by (...) ` or `op`, ready for its parenthesised argument.
+    fn agg_head(&self, op: &str, labels: &str) -> String {
+        let by = self.by(labels);
+        if by.is_empty() {
+            op.to_owned()
+        } else {
+            format!("{op} by ({by}) ")
+        }
+    }
+
+    /// `sum by (by) (rate(counter{scope, matchers}[window]))`.
+    pub(crate) fn sum_rate(
+        &self,
+        def: &MetricDef,
+        by_labels: &str,
+        matchers: &str,
+        window: &str,
+    ) -> String {
+        self.agg(
+            "sum",
+            by_labels,
+            &format!("rate({}[{window}])", self.sel(def, matchers)),
+        )
+    }
+
+    /// `sum by (by) (increase(counter{scope, matchers}[window]))`.
+    pub(crate) fn sum_increase(
+        &self,
+        def: &MetricDef,
+        by_labels: &str,
+        matchers: &str,
+        window: &str,
+    ) -> String {
+        self.agg(
+            "sum",
+            by_labels,
+            &format!("increase({}[{window}])", self.sel(def, matchers)),
+        )
+    }
+
+    /// `histogram_quantile(q, sum by (le, by) (rate(histogram_bucket{scope, matchers}[window])))`.
+    pub(crate) fn quantile(
+        &self,
+        q: f64,
+        def: &MetricDef,
+        by_labels: &str,
+        matchers: &str,
+        window: &str,
+    ) -> String {
+        let by_labels = and(&["le", by_labels]);
+        format!(
+            "histogram_quantile({q}, {})",
+            self.agg(
+                "sum",
+                &by_labels,
+                &format!(
+                    "rate({}[{window}])",
+                    self.series(def.name, "_bucket", matchers)
+                ),
+            )
+        )
+    }
+}
+
+/// Joins matchers (or label lists) with `, `, skipping empty ones.
+pub(crate) fn and(matchers: &[&str]) -> String {
+    matchers
+        .iter()
+        .filter(|m| !m.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `numerator / (denominator > 0)`: no sample, rather than NaN or +Inf, when the denominator
+/// is zero (no traffic).
+pub(crate) fn ratio(numerator: &str, denominator: &str) -> String {
+    format!("{numerator}\n  / ({denominator} > 0)")
+}
+
+/// Filters a gauge that is NaN while its provider has too little traffic: `NaN >= 0` is false.
+pub(crate) fn known(gauge: &str) -> String {
+    format!("{gauge} >= 0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_select_and_keep_the_deployment() {
+        let mut selector = Selector::default();
+        selector
+            .matchers
+            .insert("cluster".to_owned(), "eu-1".to_owned());
+        let def = &gatewayz_catalogue::TOKENS_USED;
+        assert_eq!(
+            Scope::rules(&selector).sum_rate(def, "model", "", "5m"),
+            r#"sum by (job, cluster, model) (rate(tokens_used_total{job="gatewayz", cluster="eu-1"}[5m]))"#
+        );
+        assert_eq!(
+            Scope::dashboard(&selector).sum_rate(def, "", r#"model=~"$model""#, "$__rate_interval"),
+            r#"sum(rate(tokens_used_total{job="$job", cluster="$cluster", instance=~"$instance", model=~"$model"}[$__rate_interval]))"#
+        );
+        assert_eq!(
+            Scope::library(&selector).quantile(
+                0.5,
+                &gatewayz_catalogue::TIME_TO_FIRST_TOKEN,
+                "model",
+                "",
+                "5m"
+            ),
+            r#"histogram_quantile(0.5, sum by (le, model) (rate(gatewayz_time_to_first_token_seconds_bucket{job="gatewayz", cluster="eu-1"}[5m])))"#
+        );
+    }
+}
