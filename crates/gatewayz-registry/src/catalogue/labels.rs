@@ -181,6 +181,33 @@ pub static REASON: Label = Label {
     ]),
 };
 
+/// Why the gateway refused a request before calling any provider.
+pub static REFUSAL_REASON: Label = Label {
+    name: "reason",
+    help: "Why a request was refused: shutting_down (503 while draining), unauthenticated (401: \
+           no key, or an unknown one), key_inactive (401: revoked or expired), no_credits (402: \
+           nothing left to spend), key_concurrency (429: the key's requests in flight at their \
+           cap), gateway_concurrency (503: the gateway's requests in flight at their cap), \
+           body_too_large (413), body_timeout (408: the body did not arrive in time), \
+           invalid_request (400), unknown_model (404), insufficient_credits (402: the request's \
+           worst-case cost does not fit the key's balance), admin_unauthorized (401 on an admin \
+           endpoint).",
+    domain: Domain::Closed(&[
+        "shutting_down",
+        "unauthenticated",
+        "key_inactive",
+        "no_credits",
+        "key_concurrency",
+        "gateway_concurrency",
+        "body_too_large",
+        "body_timeout",
+        "invalid_request",
+        "unknown_model",
+        "insufficient_credits",
+        "admin_unauthorized",
+    ]),
+};
+
 /// Kind of anomaly detected for a provider.
 pub static ANOMALY_KIND: Label = Label {
     name: "kind",
@@ -274,6 +301,7 @@ pub static LABELS: &[&Label] = &[
     &FROM_STATE,
     &TO_STATE,
     &REASON,
+    &REFUSAL_REASON,
     &ANOMALY_KIND,
     &METHOD,
     &ROUTE,

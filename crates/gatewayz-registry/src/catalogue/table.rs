@@ -2,8 +2,8 @@
 
 use super::{
     ANOMALY_KIND, CACHE, CIRCUIT_STATE, Category, FROM_STATE, HEALTH_STATUS, INFERENCE_STATUS,
-    LABEL, Label, METHOD, METRIC, MODEL, MetricDef, MetricKind, OPERATION, PROVIDER, REASON, ROUTE,
-    STATUS_CLASS, Scale, TO_STATE, TOKEN_TYPE, Unit, VERSION,
+    LABEL, Label, METHOD, METRIC, MODEL, MetricDef, MetricKind, OPERATION, PROVIDER, REASON,
+    REFUSAL_REASON, ROUTE, STATUS_CLASS, Scale, TO_STATE, TOKEN_TYPE, Unit, VERSION,
 };
 
 /// Upstream LLM call latency: long generations take minutes, so the buckets reach 10 minutes.
@@ -450,6 +450,16 @@ pub static HTTP_REQUESTS_IN_FLIGHT: MetricDef = gauge(
     "HTTP requests being served right now.",
 );
 
+/// Requests refused before any provider was called.
+pub static REQUESTS_REFUSED: MetricDef = counter(
+    "gatewayz_requests_refused_total",
+    Count,
+    System,
+    &[&REFUSAL_REASON],
+    "Requests refused before any provider was called (authentication, credits, limits, invalid \
+     input), by reason.",
+);
+
 /// When the process started.
 pub static PROCESS_START_TIME: MetricDef = gauge(
     "process_start_time_seconds",
@@ -513,6 +523,7 @@ pub static CATALOGUE: &[&MetricDef] = &[
     &PROVIDER_LATENCY_SCORE,
     &PROVIDER_STATUS,
     &REQUEST_COST,
+    &REQUESTS_REFUSED,
     &TIME_TO_FIRST_TOKEN,
     &TOKEN_EFFICIENCY,
     &TOKENS_PER_REQUEST,
