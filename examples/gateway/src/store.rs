@@ -594,14 +594,66 @@ pub struct Store {
     queued: Arc<Mutex<Vec<Queued>>>,
     max_charges: usize,
     worker: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Mutex<Option<Checkpointer>>,
+}
+
+/// How often the WAL is checkpointed into the database file, off the commit path.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The thread that checkpoints the WAL; stops when `stop` is dropped.
+struct Checkpointer {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Database {
+    /// Starts a thread that checkpoints this database's WAL every [`CHECKPOINT_INTERVAL`], on a
+    /// connection of its own; `None` (checkpoints then happen at close) if it cannot open one.
+    fn checkpointer(&self) -> Option<Checkpointer> {
+        let path = self.connection.path()?.to_owned();
+        let connection = Connection::open(&path)
+            .and_then(|c| c.busy_timeout(Duration::from_secs(5)).map(|()| c))
+            .map_err(|error| tracing::warn!(%error, "cannot open a connection to checkpoint"))
+            .ok()?;
+        let metrics = self.metrics.clone();
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("gatewayz-checkpoint".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL)
+                {
+                    let timer = metrics.time_database_query("checkpoint");
+                    let result = connection
+                        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                        .map_err(StoreError::from);
+                    if let Err(error) = timer.finish(result) {
+                        tracing::warn!(%error, "checkpointing the database failed");
+                    }
+                }
+            })
+            .ok()?;
+        Some(Checkpointer { stop, thread })
+    }
 }
 
 impl Store {
     /// Starts the worker on `database`.
+    ///
+    /// The worker's connection never checkpoints the WAL itself: a checkpoint `fsync`s, and on
+    /// the worker it would hold up every charge committed meanwhile (it made one commit in a
+    /// few hundred wait milliseconds). A second thread checkpoints every
+    /// [`CHECKPOINT_INTERVAL`] on a connection of its own instead, alongside the commits.
     pub fn start(database: Database, batching: Batching) -> Store {
         let (sender, receiver) = mpsc::channel();
         let queued = Arc::new(Mutex::new(Vec::new()));
         let worker_queue = Arc::clone(&queued);
+        let checkpointer = database.checkpointer();
+        if let Err(error) = database
+            .connection
+            .pragma_update(None, "wal_autocheckpoint", 0)
+        {
+            tracing::warn!(%error, "cannot move WAL checkpoints off the commit path");
+        }
         let worker = std::thread::Builder::new()
             .name("gatewayz-db".into())
             .spawn(move || run_worker(database, receiver, &worker_queue, batching))
@@ -611,6 +663,7 @@ impl Store {
             queued,
             max_charges: batching.max_charges.max(1),
             worker: Mutex::new(Some(worker)),
+            checkpointer: Mutex::new(checkpointer),
         }
     }
 
@@ -693,6 +746,15 @@ impl Store {
 
     /// Writes what is queued and stops the worker; later calls fail with `Stopped`.
     pub fn shutdown(&self) {
+        let checkpointer = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(Checkpointer { stop, thread }) = checkpointer {
+            drop(stop);
+            let _ = thread.join();
+        }
         drop(
             self.commands
                 .lock()
