@@ -2,7 +2,7 @@
 //! charging.
 //!
 //! A completion request is admitted in this order, each step refusing with its own status and
-//! [`Refusal`] reason, and nothing of the body is read until the key is known to be good:
+//! [`Refusal`](crate::refusals::Refusal) reason, and nothing of the body is read until the key is known to be good:
 //!
 //! 1. the gateway is not draining (503, `shutting_down`);
 //! 2. the `Authorization` key is known (401, `unauthenticated`) and neither revoked nor expired

@@ -88,7 +88,7 @@ pub fn run(options: Options) -> io::Result<()> {
         Charges::Batched => Batching::default(),
     };
     let store = Arc::new(Store::start(database, batching));
-    warn_if_too_few_files(&config);
+    raise_open_file_limit(&config);
 
     let mut simulators = BTreeMap::new();
     let mut providers = Vec::new();
@@ -329,21 +329,34 @@ fn init_logging() {
         .try_init();
 }
 
-/// Warns when the open-file limit is below what the configured caps may use: every connection
-/// a worker holds, plus one to a provider per request in flight, plus the database and logs.
-/// Past the limit, accepting fails and even `/health` stops answering.
-fn warn_if_too_few_files(config: &Config) {
+/// Raises the soft open-file limit to the hard one, as Go programs do at start, so that the
+/// connection caps can be reached (a soft limit of 1,024 is common); warns when even the hard
+/// limit is below what they may use: every connection the workers hold, one connection to a
+/// provider per request in flight, and a few for the database and logs. Past the limit,
+/// accepting fails and even `/health` stops answering.
+fn raise_open_file_limit(config: &Config) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
     let server = &config.server;
-    let needed = server.workers * server.max_connections_per_worker + server.max_in_flight + 64;
-    let soft = std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|limits| {
-            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-            line.split_whitespace().nth(3)?.parse::<usize>().ok()
-        });
-    if let Some(soft) = soft.filter(|soft| *soft < needed) {
+    let needed =
+        (server.workers * server.max_connections_per_worker + server.max_in_flight + 64) as u64;
+    let limit = getrlimit(Resource::Nofile);
+    let soft = limit.current.unwrap_or(u64::MAX);
+    if soft >= needed {
+        return;
+    }
+    let raised = match limit.maximum {
+        Some(hard) if hard > soft => {
+            let new = rustix::process::Rlimit {
+                current: Some(hard),
+                maximum: Some(hard),
+            };
+            setrlimit(Resource::Nofile, new).map_or(soft, |()| hard)
+        }
+        _ => soft,
+    };
+    if raised < needed {
         tracing::warn!(
-            limit = soft,
+            limit = raised,
             needed,
             "the open-file limit is below what server.max_connections_per_worker and \
              server.max_in_flight allow; raise it (ulimit -n, LimitNOFILE=) or lower them"
