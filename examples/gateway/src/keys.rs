@@ -5,7 +5,7 @@
 //! uses wait for one load: single flight), and its row is read again when it is older than
 //! `max_age` (one second by default), before the request that finds it so is served: a
 //! revocation, an expiry or a top-up made with the `keys` CLI takes effect within `max_age`.
-//! Both reads happen on the store's worker thread, in order with the charges it commits.
+//! Those re-reads happen on the store's worker thread, in order with the charges it commits.
 //!
 //! Unknown keys are not cached. The cache holds at most `capacity` keys: when full, keys with no
 //! request in progress and no charge waiting to be written are dropped (they are read afresh on

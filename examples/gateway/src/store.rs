@@ -15,9 +15,11 @@
 //! gateway used to: cheaper, but a crash loses what is queued.
 //!
 //! After a commit the worker settles each charge's [`Account`] (credits down, reservation
-//! released), and it is also the only place key rows are read for the gateway
-//! ([`Store::load`], [`Store::refresh`]): both happen in the worker's order, so an account
-//! counts every charge exactly once (see `account.rs`).
+//! released), and it is also the only place a cached key's row is read again
+//! ([`Store::refresh`]): both happen in the worker's order, so an account counts every charge
+//! exactly once (see `account.rs`). Keys used for the first time, and keys that do not exist,
+//! are read by a thread of their own ([`Store::load`]), so that a client trying made-up keys
+//! keeps that thread busy rather than the one committing charges.
 //!
 //! # Durability
 //!
@@ -595,6 +597,7 @@ pub struct Store {
     max_charges: usize,
     worker: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<Option<Checkpointer>>,
+    reader: Mutex<Option<Reader>>,
 }
 
 /// How often the WAL is checkpointed into the database file, off the commit path.
@@ -606,7 +609,72 @@ struct Checkpointer {
     thread: JoinHandle<()>,
 }
 
+/// A key load waiting for the reader.
+type Load = (
+    String,
+    oneshot::Sender<Result<Option<Arc<Account>>, StoreError>>,
+);
+
+/// The thread that loads keys on a connection of its own; stops when `loads` is dropped.
+///
+/// First uses of a key are read here, and so is every made-up key a client tries: a flood of
+/// those keeps this thread busy, never the worker that commits charges. A key not in the
+/// gateway's cache has no charge waiting to be written (a cached key with one is never dropped),
+/// so reading it away from the worker's order counts nothing twice.
+struct Reader {
+    loads: mpsc::Sender<Load>,
+    thread: JoinHandle<()>,
+}
+
 impl Database {
+    /// The account of the key with this hash, read now.
+    fn account(&self, hash: String) -> Result<Option<Arc<Account>>, StoreError> {
+        Ok(self.lookup(&hash)?.map(|r| {
+            Arc::new(Account::new(
+                r.id,
+                r.prefix,
+                hash,
+                r.credits_nano,
+                r.revoked_at.is_some(),
+                r.expires_at,
+            ))
+        }))
+    }
+
+    /// Another connection to the same database file, for another thread.
+    fn reopen(&self) -> Result<Database, StoreError> {
+        let path = self
+            .connection
+            .path()
+            .ok_or(StoreError::Stopped)?
+            .to_owned();
+        let connection = Connection::open(&path)?;
+        connection.busy_timeout(Duration::from_secs(5))?;
+        Ok(Database {
+            connection,
+            metrics: self.metrics.clone(),
+        })
+    }
+
+    /// Starts the key reader on another connection; `None` (loads then go to the worker) if it
+    /// cannot open one.
+    fn reader(&self) -> Option<Reader> {
+        let database = self
+            .reopen()
+            .map_err(|error| tracing::warn!(%error, "cannot open a connection to read keys"))
+            .ok()?;
+        let (loads, requests) = mpsc::channel::<Load>();
+        let thread = std::thread::Builder::new()
+            .name("gatewayz-db-read".into())
+            .spawn(move || {
+                for (hash, reply) in requests {
+                    let _ = reply.send(database.account(hash));
+                }
+            })
+            .ok()?;
+        Some(Reader { loads, thread })
+    }
+
     /// Starts a thread that checkpoints this database's WAL every [`CHECKPOINT_INTERVAL`], on a
     /// connection of its own; `None` (checkpoints then happen at close) if it cannot open one.
     fn checkpointer(&self) -> Option<Checkpointer> {
@@ -648,6 +716,7 @@ impl Store {
         let queued = Arc::new(Mutex::new(Vec::new()));
         let worker_queue = Arc::clone(&queued);
         let checkpointer = database.checkpointer();
+        let reader = database.reader();
         if let Err(error) = database
             .connection
             .pragma_update(None, "wal_autocheckpoint", 0)
@@ -664,6 +733,7 @@ impl Store {
             max_charges: batching.max_charges.max(1),
             worker: Mutex::new(Some(worker)),
             checkpointer: Mutex::new(checkpointer),
+            reader: Mutex::new(reader),
         }
     }
 
@@ -686,7 +756,17 @@ impl Store {
     /// The account of the key with this hash, read now; `None` when no key has it.
     pub async fn load(&self, key_hash: String) -> Result<Option<Arc<Account>>, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Load(key_hash, reply))?;
+        let sent = {
+            let reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+            match reader.as_ref() {
+                Some(reader) => reader
+                    .loads
+                    .send((key_hash, reply))
+                    .map_err(|_| StoreError::Stopped),
+                None => self.send(Command::Load(key_hash, reply)),
+            }
+        };
+        sent?;
         answer.await.map_err(|_| StoreError::Stopped)?
     }
 
@@ -753,6 +833,15 @@ impl Store {
             .take();
         if let Some(Checkpointer { stop, thread }) = checkpointer {
             drop(stop);
+            let _ = thread.join();
+        }
+        let reader = self
+            .reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(Reader { loads, thread }) = reader {
+            drop(loads);
             let _ = thread.join();
         }
         drop(
@@ -871,19 +960,7 @@ fn run_worker(
             }
             Command::Load(hash, reply) => {
                 let _ = write_pending(&mut pending, &mut due);
-                let account = database.lookup(&hash).map(|record| {
-                    record.map(|r| {
-                        Arc::new(Account::new(
-                            r.id,
-                            r.prefix,
-                            hash,
-                            r.credits_nano,
-                            r.revoked_at.is_some(),
-                            r.expires_at,
-                        ))
-                    })
-                });
-                let _ = reply.send(account);
+                let _ = reply.send(database.account(hash));
             }
             Command::Refresh(account, reply) => {
                 let _ = write_pending(&mut pending, &mut due);
