@@ -317,10 +317,23 @@ async fn shutdown_signal() {
     }
 }
 
+/// actix-http's per-connection errors: a malformed request, a client or provider that breaks a
+/// stream. Anyone who can reach the port can cause one per connection, so they are off unless
+/// `RUST_LOG` names `actix_http` (a malformed request is answered 400 all the same).
+const CLIENT_TRIGGERED_LOGS: [&str; 2] = [
+    "actix_http::h1::dispatcher=off",
+    "actix_http::h1::decoder=off",
+];
+
 fn init_logging() {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
+    if !std::env::var("RUST_LOG").is_ok_and(|filter| filter.contains("actix_http")) {
+        for directive in CLIENT_TRIGGERED_LOGS {
+            filter = filter.add_directive(directive.parse().expect("a valid directive"));
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
