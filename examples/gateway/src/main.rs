@@ -76,7 +76,7 @@ enum KeysCommand {
         plan: Plan,
         /// Credits to start with (1 credit = 1 US dollar of upstream cost by default), from 0
         /// to 1,000,000,000.
-        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
         credits: f64,
         /// Days until a trial expires.
         #[arg(long, default_value_t = 14)]

@@ -112,7 +112,7 @@ async fn concurrent_outage_toggles_apply_one_after_the_other() {
 #[test]
 fn keys_create_refuses_credits_it_cannot_store() {
     let setup = Setup::new(CONFIG);
-    for credits in ["NaN", "inf", "-1", "1e300", "1000000001"] {
+    for credits in ["NaN", "inf", "-inf", "-1", "1e300", "1000000001"] {
         let output = setup.keys_output(&["create", "--name", "x", "--credits", credits]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "--credits {credits} was accepted");
