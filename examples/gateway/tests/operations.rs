@@ -73,7 +73,7 @@ async fn simulator_settings_are_validated_field_by_field_and_never_panic() {
     }
     let (status, body) = change(
         &gateway,
-        json!({"tokens_per_second": 1e6, "latency_sigma": 10}),
+        json!({"tokens_per_second": 1e6, "latency_sigma": 0, "time_to_first_token_ms": 0}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
