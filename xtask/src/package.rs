@@ -4,7 +4,8 @@
 //! 1. `cargo publish --workspace --dry-run` packages every publishable crate in dependency
 //!    order and builds each package against the packages of its siblings (cargo's local
 //!    overlay registry), as crates.io would see them. Nothing is uploaded.
-//! 2. The `.crate` files are unpacked into `target/package-check/`, a workspace of their own
+//! 2. The same packages are written to `target/package/` (`cargo package --no-verify`; stale
+//!    tarballs are removed first), then unpacked into `target/package-check/`, a workspace of their own
 //!    whose `[patch.crates-io]` points every gatewayz crate at its unpacked package, starting
 //!    from this workspace's `Cargo.lock`; `cargo test --no-run --all-targets` there proves that
 //!    what a package ships (its tests, benches, support modules, the README doctests'
@@ -44,12 +45,26 @@ fn publishable() -> Result<Vec<(String, String)>> {
 
 /// Runs both steps.
 pub fn check() -> Result {
-    cargo(&["publish", "--workspace", "--dry-run", "--allow-dirty"])?;
     let root = workspace_root();
     let packages = publishable()?;
     if packages.is_empty() {
         return Err("no publishable package found".into());
     }
+    // `publish --dry-run` leaves its tarballs in a scratch directory of cargo's; the step
+    // below packages again into `target/package/`, and no older tarball may stand in for it.
+    let tarballs = root.join("target/package");
+    for (name, version) in &packages {
+        let file = tarballs.join(format!("{name}-{version}.crate"));
+        if file.exists() {
+            fs::remove_file(&file).map_err(|e| format!("cannot remove {}: {e}", file.display()))?;
+        }
+    }
+    cargo(&["publish", "--workspace", "--dry-run", "--allow-dirty"])?;
+    let mut package = vec!["package", "--no-verify", "--allow-dirty"];
+    for (name, _) in &packages {
+        package.extend(["-p", name.as_str()]);
+    }
+    cargo(&package)?;
     let check = root.join("target/package-check");
     if check.exists() {
         fs::remove_dir_all(&check).map_err(|e| format!("cannot clear {}: {e}", check.display()))?;
@@ -59,8 +74,10 @@ pub fn check() -> Result {
     let mut patches = Vec::new();
     for (name, version) in &packages {
         let file = root.join(format!("target/package/{name}-{version}.crate"));
+        // `-m`: the tarball's fixed timestamps would let cargo's mtime fingerprints take a
+        // previous run's build of the same path for fresh.
         run(Command::new("tar")
-            .arg("-xzf")
+            .arg("-mxzf")
             .arg(&file)
             .arg("-C")
             .arg(&check))?;

@@ -1,6 +1,14 @@
 //! Admin actions on provider circuits, performed by the host through [`AdminActions`].
 
-use std::{fmt, str::FromStr, sync::Arc};
+use std::{
+    fmt,
+    str::FromStr,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
@@ -31,6 +39,58 @@ impl FromStr for CircuitAction {
 pub trait AdminActions: Send + Sync + 'static {
     /// Forces `provider`'s circuit open or closed, or resets it.
     fn force_circuit(&self, provider: &str, action: CircuitAction) -> Result<(), Error>;
+
+    /// A request to an admin endpoint came without the admin key, or with a wrong one; it is
+    /// answered 401 after this returns.
+    ///
+    /// Anyone who can reach the port can send these, as fast as they like, so whatever this
+    /// does must stay bounded. The default logs a warning on the audit target at most once
+    /// every [`REFUSAL_LOG_INTERVAL`], saying how many more were refused since the last one.
+    /// Override it to count refusals in the host's own metrics and logs instead.
+    fn refused(&self, req: &HttpRequest) {
+        REFUSALS.refused(req);
+    }
+}
+
+/// The default [`AdminActions::refused`] logs at most one warning per this interval.
+pub const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Refusals of the process, for the default [`AdminActions::refused`].
+static REFUSALS: RefusalLog = RefusalLog {
+    last: Mutex::new(None),
+    unlogged: AtomicU64::new(0),
+};
+
+struct RefusalLog {
+    /// When the last warning was written.
+    last: Mutex<Option<Instant>>,
+    /// Refusals since then.
+    unlogged: AtomicU64,
+}
+
+impl RefusalLog {
+    /// Counts a refusal; `Some(refusals not logged since the last line)` when this one is to be
+    /// logged.
+    fn note(&self, now: Instant) -> Option<u64> {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.is_some_and(|at| now.saturating_duration_since(at) < REFUSAL_LOG_INTERVAL) {
+            self.unlogged.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        *last = Some(now);
+        Some(self.unlogged.swap(0, Ordering::Relaxed))
+    }
+
+    fn refused(&self, req: &HttpRequest) {
+        let Some(unlogged) = self.note(Instant::now()) else {
+            return;
+        };
+        tracing::warn!(
+            target: "gatewayz_actix::audit",
+            path = %cut(req.path()), peer = %peer(req), refused_since_last_line = unlogged,
+            "admin request refused: missing or wrong admin key (at most one line every 10 s)"
+        );
+    }
 }
 
 /// The admin endpoints' configuration: the key that unlocks them and what they act on.
@@ -74,17 +134,13 @@ impl Admin {
     }
 
     /// Checks a request's admin key, for the host's own admin endpoints (the simulated
-    /// providers' controls, say); a refusal is logged to the audit target and is the 401 to
-    /// answer.
+    /// providers' controls, say); a refusal is reported to [`AdminActions::refused`] and is the
+    /// 401 to answer.
     pub fn authorize(&self, req: &HttpRequest) -> Result<(), Error> {
         match auth::credentials(req) {
             Some((Scheme::Bearer, key)) if self.key.matches(key) => Ok(()),
             _ => {
-                tracing::warn!(
-                    target: "gatewayz_actix::audit",
-                    path = %cut(req.path()), peer = %peer(req),
-                    "admin request refused: missing or wrong admin key"
-                );
+                self.actions.refused(req);
                 Err(Error::Unauthorized {
                     challenges: vec![ADMIN_CHALLENGE],
                 })
@@ -152,4 +208,26 @@ pub(crate) async fn circuit(req: HttpRequest, admin: Option<Admin>) -> Result<Ht
         action,
         result: "done",
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_refusals_logs_one_line_per_interval() {
+        let log = RefusalLog {
+            last: Mutex::new(None),
+            unlogged: AtomicU64::new(0),
+        };
+        let start = Instant::now();
+        assert_eq!(log.note(start), Some(0));
+        let logged = (1..=10_000)
+            .filter(|i| log.note(start + Duration::from_micros(*i)).is_some())
+            .count();
+        assert_eq!(logged, 0);
+        // The first refusal of the next interval says how many went unlogged meanwhile.
+        assert_eq!(log.note(start + REFUSAL_LOG_INTERVAL), Some(10_000));
+        assert_eq!(log.note(start + REFUSAL_LOG_INTERVAL), None);
+    }
 }

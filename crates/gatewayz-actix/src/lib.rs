@@ -152,9 +152,11 @@
 //!   answered without credentials and allows the `Authorization` header.
 //! - **Admin** ([`Admin`]) endpoints are off (404) until an admin key is configured
 //!   ([`ENV_ADMIN_KEY`]); they take `Authorization: Bearer <admin key>`, separate from the
-//!   metrics credentials. Every attempt, refused or carried out, is logged through `tracing`
-//!   with target `gatewayz_actix::audit` (provider, action, peer address, outcome; never the
-//!   key). An unknown provider is 404.
+//!   metrics credentials. Every action carried out or failed is logged through `tracing` with
+//!   target `gatewayz_actix::audit` (provider, action, peer address, outcome; never the key).
+//!   Refusals (no key, a wrong one) go to [`AdminActions::refused`], whose default logs at most
+//!   one warning every [`REFUSAL_LOG_INTERVAL`] with the number refused since the last, so a
+//!   flood of anonymous requests cannot flood the log. An unknown provider is 404.
 //! - **HTTP metrics** ([`HttpMetrics`]): see its docs; it labels by route template, times
 //!   streamed bodies to their end, and counts requests whose handler failed or whose client
 //!   went away. Wrap the whole `App` with it; the monitoring endpoints are counted too.
@@ -185,7 +187,7 @@ mod route;
 mod source;
 
 pub use action::CircuitAction;
-pub use admin::{Admin, AdminActions};
+pub use admin::{Admin, AdminActions, REFUSAL_LOG_INTERVAL};
 pub use auth::{
     Auth, ENV_ADMIN_KEY, ENV_METRICS_PASSWORD, ENV_METRICS_TOKEN, ENV_METRICS_USER, MAX_SECRET_LEN,
 };

@@ -1,5 +1,5 @@
 //! PromQL as text: Grafana variable substitution, and the PromQL library of `docs/promql.md`.
-//! The expressions themselves are built with [`expr`](crate::expr).
+//! The expressions themselves are built by the crate-private `expr` module.
 //!
 //! Dashboard targets contain Grafana variables (`$provider`, `$__rate_interval`, ...) that
 //! Prometheus cannot parse. [`substitute`] replaces them the way Grafana's Prometheus data

@@ -483,6 +483,37 @@ impl StatusClass {
     }
 }
 
+closed_values! {
+    /// Why a request was refused before any provider was called: the `reason` of
+    /// `gatewayz_requests_refused_total`.
+    pub enum RefusalReason {
+        /// 503 while the service drains at shutdown.
+        ShuttingDown = "shutting_down",
+        /// 401: no key, a malformed one, or one that does not exist.
+        Unauthenticated = "unauthenticated",
+        /// 401: a revoked or expired key.
+        KeyInactive = "key_inactive",
+        /// 402: the key has nothing left to spend.
+        NoCredits = "no_credits",
+        /// 429: the key's requests in flight are at their cap.
+        KeyConcurrency = "key_concurrency",
+        /// 503: the service's requests in flight are at their cap.
+        GatewayConcurrency = "gateway_concurrency",
+        /// 413: the body is over the limit.
+        BodyTooLarge = "body_too_large",
+        /// 408: the body did not arrive in time.
+        BodyTimeout = "body_timeout",
+        /// 400: the body is not a valid request.
+        InvalidRequest = "invalid_request",
+        /// 404: no provider serves the model.
+        UnknownModel = "unknown_model",
+        /// 402: the request's worst-case cost does not fit the key's balance.
+        InsufficientCredits = "insufficient_credits",
+        /// 401 on an admin endpoint.
+        AdminUnauthorized = "admin_unauthorized",
+    }
+}
+
 /// The upstream provider, e.g. `openrouter`.
 pub static PROVIDER: Label =
     Label::open("provider", "Upstream provider id, lower-case.", 100, true);
@@ -541,6 +572,19 @@ pub static FAILOVER_REASON: Label = Label::closed(
     FailoverReason::VALUES,
 );
 
+/// Why a request was refused before any provider was called.
+pub static REFUSAL_REASON: Label = Label::closed(
+    "reason",
+    "Why a request was refused: shutting_down (503 while draining), unauthenticated (401: no \
+     key, or an unknown one), key_inactive (401: revoked or expired), no_credits (402: nothing \
+     left to spend), key_concurrency (429: the key's requests in flight at their cap), \
+     gateway_concurrency (503: the service's requests in flight at their cap), body_too_large \
+     (413), body_timeout (408: the body did not arrive in time), invalid_request (400), \
+     unknown_model (404), insufficient_credits (402: the request's worst-case cost does not fit \
+     the key's balance), admin_unauthorized (401 on an admin endpoint).",
+    RefusalReason::VALUES,
+);
+
 /// Kind of anomaly detected for a provider.
 pub static ANOMALY_KIND: Label = Label::closed(
     "kind",
@@ -597,6 +641,7 @@ pub static LABELS: &[&Label] = &[
     &TO_STATE,
     &ERROR_REASON,
     &FAILOVER_REASON,
+    &REFUSAL_REASON,
     &ANOMALY_KIND,
     &METHOD,
     &ROUTE,

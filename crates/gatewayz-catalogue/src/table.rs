@@ -5,7 +5,8 @@
 use super::{
     ANOMALY_KIND, CACHE, CIRCUIT_STATE, Category, ERROR_REASON, FAILOVER_REASON, FROM_STATE,
     HEALTH_STATUS, INFERENCE_STATUS, LABEL, Label, METHOD, METRIC, MODEL, MetricDef, MetricKind,
-    OPERATION, PROVIDER, ROUTE, STATUS_CLASS, Scale, TO_STATE, TOKEN_TYPE, Unit, VERSION,
+    OPERATION, PROVIDER, REFUSAL_REASON, ROUTE, STATUS_CLASS, Scale, TO_STATE, TOKEN_TYPE, Unit,
+    VERSION,
 };
 
 /// Declares the catalogue's metrics and [`CATALOGUE`], the list of all of them sorted by name.
@@ -502,6 +503,16 @@ catalogue! {
         System,
         &[],
         "HTTP requests being served right now.",
+    );
+
+    /// Requests refused before any provider was called.
+    pub static REQUESTS_REFUSED: MetricDef = counter(
+        "gatewayz_requests_refused_total",
+        Count,
+        System,
+        &[&REFUSAL_REASON],
+        "Requests refused before any provider was called (authentication, credits, limits, \
+         invalid input), by reason.",
     );
 
     /// When the process started.

@@ -327,6 +327,7 @@ fn every_closed_label_is_the_value_list_of_its_enum() {
     check_closed::<TokenType>(&TOKEN_TYPE);
     check_closed::<ErrorKind>(&ERROR_REASON);
     check_closed::<FailoverReason>(&FAILOVER_REASON);
+    check_closed::<RefusalReason>(&REFUSAL_REASON);
     check_closed::<HealthStatus>(&HEALTH_STATUS);
     check_closed::<CircuitState>(&CIRCUIT_STATE);
     check_closed::<CircuitState>(&FROM_STATE);
@@ -335,7 +336,7 @@ fn every_closed_label_is_the_value_list_of_its_enum() {
     check_closed::<HttpMethod>(&METHOD);
     check_closed::<StatusClass>(&STATUS_CLASS);
     let closed = LABELS.iter().filter(|l| l.values().is_some()).count();
-    assert_eq!(closed, 11, "a closed label without an enum check above");
+    assert_eq!(closed, 12, "a closed label without an enum check above");
 }
 
 #[test]

@@ -82,7 +82,7 @@ use std::{
 pub use gatewayz_catalogue as catalogue;
 pub use gatewayz_catalogue::{
     AnomalyKind, CircuitState, ErrorKind, FailoverReason, HealthStatus, HttpMethod,
-    InferenceStatus, StatusClass, TokenType,
+    InferenceStatus, RefusalReason, StatusClass, TokenType,
 };
 pub use http::InFlight;
 pub use inference::Inference;

@@ -253,6 +253,12 @@ impl Process {
                 return;
             }
         }
+        self.kill();
+    }
+
+    /// Kills the process and its descendants with SIGKILL at once, as a crash or the OOM
+    /// killer would, and reaps it.
+    pub fn kill(&mut self) {
         let mut tree = descendants(self.pid());
         tree.push(self.pid());
         signal("KILL", &tree);

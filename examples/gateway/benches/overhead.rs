@@ -1,13 +1,16 @@
 //! Gateway overhead: the same fixed-rate load straight to a provider and through the gateway.
 //!
 //! `cargo bench -p gatewayz-gateway --bench overhead` starts a simulated provider that answers
-//! at once (latency 0, no errors, non-streamed completions) and the release gateway binary
+//! at once (latency 0, no errors, non-streamed completions) and two release gateway binaries
 //! configured with it as a real provider (`base_url`, demo traffic off, a key made with
-//! `keys create`). An open-loop generator of our own then sends 1,000 requests/s for 30 s
-//! straight to the provider and 30 s through the gateway, in alternating 5 s slices (so that
-//! what else runs on the shared machine falls on both alike), and reports p50/p90/p99/max of
-//! both and the difference. Last it ramps the rate (1k, 2k, 4k, ... then bisects) to find the
-//! highest rate each sustains on this machine.
+//! `keys create`): one as shipped, with durable charges (each answer waits for its charge to be
+//! committed, group commit), and one with `charges = "batched"` (written up to 500 ms later, as
+//! the gateway did before), the baseline of what durability costs. An open-loop generator of
+//! our own then sends 1,000 requests/s for 30 s straight to the provider and 30 s through each
+//! gateway, in alternating 5 s slices (so that what else runs on the shared machine falls on all
+//! alike), and reports p50/p90/p99/max of each and the differences. Last it ramps the rate (1k,
+//! 2k, 4k, ... then bisects) to find the highest rate the provider and the shipped gateway
+//! sustain on this machine.
 //!
 //! The generator: 16 threads, each with one keep-alive HTTP/1.1 connection over `TcpStream`
 //! and its own share of a fixed schedule (request `j` of thread `i` is due at
@@ -19,8 +22,8 @@
 //! reported as the generator's wake-up lag.
 //!
 //! Everything shares the same 2 cores: the generator threads and the simulated provider (one
-//! actix worker) run in this process, the gateway (2 workers, its SQLite writer, health ticks)
-//! in its own. The CPU each used is reported.
+//! actix worker) run in this process, each gateway (2 workers, its SQLite writer, health ticks)
+//! in its own (the one not being measured is idle). The CPU each used is reported.
 //!
 //! Without `--bench`, or with `--quick`, each phase is shorter (5 s at 1,000/s in 1 s slices,
 //! 1 s per ramp step, one bisection, no second try of a failed step). Besides the markdown
@@ -123,11 +126,13 @@ fn run(settings: &Settings) -> Result<(), String> {
     )
     .map_err(|e| format!("cannot start the simulated provider: {e}"))?;
     let direct = Target::direct(&provider)?;
-    let gateway = GatewayProcess::start(&provider.base_url())?;
-    let through = Target::through(&gateway)?;
+    let gateway = GatewayProcess::start(&provider.base_url(), "durable")?;
+    let through = Target::through("through the gateway", &gateway)?;
+    let batched_gateway = GatewayProcess::start(&provider.base_url(), "batched")?;
+    let batched = Target::through("through the gateway, batched charges", &batched_gateway)?;
 
-    // Warm both paths (connections, the gateway's key cache and upstream pool), unmeasured.
-    for target in [&direct, &through] {
+    // Warm every path (connections, the gateway's key cache and upstream pool), unmeasured.
+    for target in [&direct, &through, &batched] {
         let warm = drive(target, RATE, settings.warm_up);
         if warm.errors > 0 {
             return Err(format!(
@@ -140,14 +145,15 @@ fn run(settings: &Settings) -> Result<(), String> {
         }
     }
 
-    // The two sides take turns, a slice each, so that whatever else runs on the machine meanwhile
-    // (it is shared) falls on both alike.
-    let gateway_pid = gateway.pid().to_string();
-    let cpu = || (cpu_seconds("self"), cpu_seconds(&gateway_pid));
-    let mut slices: [Vec<Slice>; 2] = [Vec::new(), Vec::new()];
-    let mut cpu_used = [(0.0, 0.0); 2];
+    // The sides take turns, a slice each, so that whatever else runs on the machine meanwhile
+    // (it is shared) falls on all alike.
+    let pids = [gateway.pid(), gateway.pid(), batched_gateway.pid()].map(|p| p.to_string());
+    let mut slices: [Vec<Slice>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut cpu_used = [(0.0, 0.0); 3];
     for _ in 0..settings.slices {
-        for (side, target) in [&direct, &through].into_iter().enumerate() {
+        for (side, target) in [&direct, &through, &batched].into_iter().enumerate() {
+            // The gateway column of the direct side is the shipped gateway, idle meanwhile.
+            let cpu = || (cpu_seconds("self"), cpu_seconds(&pids[side]));
             let before = cpu();
             slices[side].push(slice(
                 target,
@@ -159,10 +165,13 @@ fn run(settings: &Settings) -> Result<(), String> {
             cpu_used[side].1 += after.1 - before.1;
         }
     }
-    let [direct_slices, through_slices] = slices;
+    let [direct_slices, through_slices, batched_slices] = slices;
     let direct_run = Run::of(direct.name, RATE, direct_slices);
     let through_run = Run::of(through.name, RATE, through_slices);
+    let batched_run = Run::of(batched.name, RATE, batched_slices);
     let overhead_mean = gateway.own_overhead_mean();
+    let batched_overhead_mean = batched_gateway.own_overhead_mean();
+    batched_gateway.stop();
 
     let direct_max = highest_rate(&direct, settings, direct_run.latency.p99);
     let through_max = highest_rate(&through, settings, through_run.latency.p99);
@@ -189,8 +198,11 @@ fn run(settings: &Settings) -> Result<(), String> {
         "| target | sent | errors | achieved/s | p50 | p90 | p99 | max | generator wake-up lag p50 / p99 | CPU: bench process (generator + provider) | CPU: gateway |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-    for (run, (bench_cpu, gateway_cpu)) in [(&direct_run, cpu_used[0]), (&through_run, cpu_used[1])]
-    {
+    for (run, (bench_cpu, gateway_cpu)) in [
+        (&direct_run, cpu_used[0]),
+        (&through_run, cpu_used[1]),
+        (&batched_run, cpu_used[2]),
+    ] {
         println!(
             "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} / {} | {:.0}% of a core | {:.0}% of a core |",
             run.name,
@@ -218,6 +230,15 @@ fn run(settings: &Settings) -> Result<(), String> {
         us(added_p99),
         us(added(|p| p.max)),
     );
+    let durability = |f: fn(&Percentiles) -> f64| f(&through_run.latency) - f(&batched_run.latency);
+    println!(
+        "| added by durable charges (vs batched) | | {} | | {} | {} | {} | {} | | | |",
+        through_run.errors as i64 - batched_run.errors as i64,
+        us(durability(|p| p.p50)),
+        us(durability(|p| p.p90)),
+        us(durability(|p| p.p99)),
+        us(durability(|p| p.max)),
+    );
     println!();
     println!(
         "Targets: added p50 <= {P50_TARGET_US:.0} µs: {}; added p99 <= {P99_TARGET_US:.0} µs: {}; no errors: {}.",
@@ -225,11 +246,13 @@ fn run(settings: &Settings) -> Result<(), String> {
         met(added_p99 <= P99_TARGET_US),
         met(through_run.errors == 0 && direct_run.errors == 0),
     );
-    if let Some(mean) = overhead_mean {
+    if let (Some(mean), Some(batched_mean)) = (overhead_mean, batched_overhead_mean) {
         println!(
             "The gateway's own `gatewayz_gateway_overhead_seconds` (request received to answer, \
-             minus time waiting on the provider) averaged {} over everything it served.",
-            us(mean * 1e6)
+             minus time waiting on the provider) averaged {} over everything it served with \
+             durable charges, {} with batched charges.",
+            us(mean * 1e6),
+            us(batched_mean * 1e6)
         );
     }
     println!();
@@ -267,6 +290,19 @@ fn run(settings: &Settings) -> Result<(), String> {
     let added_p50_note = format!("added {}", us(added_p50));
     let added_p99_note = format!("added {}", us(added_p99));
     let of_requests = format!("of {} requests", through_run.sent);
+    let durable_p50_note = format!(
+        "durable vs batched charges, added {}",
+        us(durability(|p| p.p50))
+    );
+    let durable_p99_note = format!(
+        "durable vs batched charges, added {}",
+        us(durability(|p| p.p99))
+    );
+    let durable_cpu_note = format!(
+        "gateway CPU, durable vs batched charges ({:.0}% vs {:.0}% of a core)",
+        share(cpu_used[1].1),
+        share(cpu_used[2].1)
+    );
     let lines = [
         Line {
             measure: &format!("gateway latency p50 at {rate}"),
@@ -295,6 +331,33 @@ fn run(settings: &Settings) -> Result<(), String> {
             target: "0",
             pass: Some(through_run.errors == 0),
             note: &of_requests,
+            ..Line::default()
+        },
+        Line {
+            measure: &format!("durable charging: gateway latency p50 at {rate}"),
+            ours: through_run.latency.p50,
+            baseline: Some(batched_run.latency.p50),
+            unit: "µs",
+            target: "reported",
+            note: &durable_p50_note,
+            ..Line::default()
+        },
+        Line {
+            measure: &format!("durable charging: gateway latency p99 at {rate}"),
+            ours: through_run.latency.p99,
+            baseline: Some(batched_run.latency.p99),
+            unit: "µs",
+            target: "reported",
+            note: &durable_p99_note,
+            ..Line::default()
+        },
+        Line {
+            measure: &format!("durable charging: CPU at {rate}"),
+            ours: share(cpu_used[1].1),
+            baseline: Some(share(cpu_used[2].1)),
+            unit: "%",
+            target: "reported",
+            note: &durable_cpu_note,
             ..Line::default()
         },
         Line {
@@ -330,12 +393,8 @@ impl Target {
         Target::new("direct", &provider.base_url(), None)
     }
 
-    fn through(gateway: &GatewayProcess) -> Result<Target, String> {
-        Target::new(
-            "through the gateway",
-            &format!("{}/v1", gateway.url),
-            Some(&gateway.key),
-        )
+    fn through(name: &'static str, gateway: &GatewayProcess) -> Result<Target, String> {
+        Target::new(name, &format!("{}/v1", gateway.url), Some(&gateway.key))
     }
 
     fn new(name: &'static str, base_url: &str, key: Option<&str>) -> Result<Target, String> {
@@ -696,13 +755,17 @@ struct GatewayProcess {
 }
 
 impl GatewayProcess {
-    fn start(provider_url: &str) -> Result<GatewayProcess, String> {
+    /// A gateway whose charges are `durable` or `batched`.
+    fn start(provider_url: &str, charges: &str) -> Result<GatewayProcess, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
         let config = dir.path().join("config.toml");
         fs::write(
             &config,
             format!(
                 r#"# The simulated provider, configured as a real one.
+[server]
+charges = "{charges}"
+
 [demo]
 enabled = false
 

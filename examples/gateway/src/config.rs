@@ -5,6 +5,8 @@ use std::{collections::HashSet, net::SocketAddr, path::PathBuf, time::Duration};
 use gatewayz_health::HealthConfig;
 use serde::Deserialize;
 
+use crate::{openai::MAX_UPSTREAM_ID_LEN, store::Synchronous};
+
 /// The configuration used when no file is given: three simulated providers.
 pub const SIMULATED: &str = include_str!("../config/simulated.toml");
 
@@ -46,10 +48,39 @@ pub struct ServerConfig {
     pub health_tick_seconds: f64,
     /// Seconds between business collections (keys, subscriptions, trials).
     pub business_collect_seconds: f64,
-    /// Seconds a cached API key stays valid before it is read again (revocations take this long).
+    /// Seconds an API key's state (revocation, expiry, balance) is used before its row is read
+    /// again: revocations and top-ups take effect within this.
     pub key_cache_seconds: f64,
     /// Seconds in-flight requests and streams get to finish at shutdown.
     pub shutdown_timeout_seconds: u64,
+    /// Seconds a client has to send a request's headers (actix's `client_request_timeout`).
+    pub header_timeout_seconds: f64,
+    /// Seconds a client has to send a request's body, once its headers are in: a slower upload
+    /// is cut with a 408.
+    pub body_timeout_seconds: f64,
+    /// Connections each worker holds open at most; beyond, new ones wait in the listen backlog.
+    pub max_connections_per_worker: usize,
+    /// Completion requests in progress (streams included) at most; beyond, 503.
+    pub max_in_flight: usize,
+    /// Completion requests in progress for one API key at most; beyond, 429.
+    pub max_in_flight_per_key: usize,
+    /// When a charge is written: `durable` (before the response's last byte leaves) or
+    /// `batched` (up to 500 ms later; a crash loses what is queued).
+    pub charges: Charges,
+    /// SQLite's `synchronous` setting: `normal` (a committed charge survives the process being
+    /// killed) or `full` (it survives a power loss too, at an `fsync` per commit).
+    pub database_sync: Synchronous,
+}
+
+/// When a charge is written; see [`ServerConfig::charges`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Charges {
+    /// Committed before the answer's last byte is sent (group commit).
+    #[default]
+    Durable,
+    /// Written in batches, as the answer goes; lost if the process dies first.
+    Batched,
 }
 
 impl Default for ServerConfig {
@@ -62,8 +93,15 @@ impl Default for ServerConfig {
             credits_per_dollar: 1.0,
             health_tick_seconds: 5.0,
             business_collect_seconds: 15.0,
-            key_cache_seconds: 30.0,
+            key_cache_seconds: 1.0,
             shutdown_timeout_seconds: 30,
+            header_timeout_seconds: 5.0,
+            body_timeout_seconds: 30.0,
+            max_connections_per_worker: 1000,
+            max_in_flight: 1000,
+            max_in_flight_per_key: 100,
+            charges: Charges::Durable,
+            database_sync: Synchronous::Normal,
         }
     }
 }
@@ -72,6 +110,16 @@ impl ServerConfig {
     /// [`Self::upstream_timeout_seconds`] as a duration.
     pub fn upstream_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.upstream_timeout_seconds)
+    }
+
+    /// [`Self::body_timeout_seconds`] as a duration.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.body_timeout_seconds)
+    }
+
+    /// [`Self::header_timeout_seconds`] as a duration.
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.header_timeout_seconds)
     }
 }
 
@@ -128,9 +176,21 @@ pub struct ModelConfig {
     pub input_price_per_million: f64,
     /// US dollars per million completion tokens.
     pub output_price_per_million: f64,
+    /// The most completion tokens one call can produce (the model's output limit): a request
+    /// asking for more is reserved for this many, one that gives no limit too. Default
+    /// [`DEFAULT_MAX_OUTPUT_TOKENS`].
+    pub max_output_tokens: Option<u64>,
 }
 
+/// [`ModelConfig::max_output_tokens`] when the configuration gives none.
+pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 4096;
+
 impl ModelConfig {
+    /// [`Self::max_output_tokens`], or the default.
+    pub fn output_limit(&self) -> u64 {
+        self.max_output_tokens.unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS)
+    }
+
     /// The id sent to the provider.
     pub fn upstream_id(&self) -> &str {
         self.upstream.as_deref().unwrap_or(&self.name)
@@ -172,6 +232,82 @@ pub struct SimulatedConfig {
     pub rate_limit_rate: f64,
     /// When true, every call fails (connection closed without an answer after a short wait).
     pub outage: bool,
+}
+
+impl SimulatedConfig {
+    /// Checks every field against its documented range; the error names the field.
+    ///
+    /// | field | range |
+    /// | --- | --- |
+    /// | `latency_median_ms`, `time_to_first_token_ms` | 0 to 600,000 (ten minutes) |
+    /// | `latency_sigma` | 0 to 10 |
+    /// | `tokens_per_second` | 1 to 1,000,000 |
+    /// | `error_rate`, `rate_limit_rate` | 0 to 1, and their sum at most 1 |
+    pub fn validate(&self) -> Result<(), String> {
+        let ranges = [
+            ("latency_median_ms", self.latency_median_ms, 0.0, 600_000.0),
+            (
+                "time_to_first_token_ms",
+                self.time_to_first_token_ms,
+                0.0,
+                600_000.0,
+            ),
+            ("latency_sigma", self.latency_sigma, 0.0, 10.0),
+            ("tokens_per_second", self.tokens_per_second, 1.0, 1e6),
+            ("error_rate", self.error_rate, 0.0, 1.0),
+            ("rate_limit_rate", self.rate_limit_rate, 0.0, 1.0),
+        ];
+        for (name, value, low, high) in ranges {
+            if !(value.is_finite() && (low..=high).contains(&value)) {
+                return Err(format!("`{name}` must be a number from {low} to {high}"));
+            }
+        }
+        if self.error_rate + self.rate_limit_rate > 1.0 {
+            return Err("`error_rate` and `rate_limit_rate` must add up to 1 at most".into());
+        }
+        Ok(())
+    }
+}
+
+impl SimulatedConfig {
+    /// These settings with `changes` (a JSON object of settings, as the admin endpoint takes
+    /// it) applied and validated; the error names the field at fault.
+    pub fn with_changes(
+        &self,
+        changes: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<SimulatedConfig, String> {
+        let mut next = self.clone();
+        for (name, value) in changes {
+            let number = || {
+                value
+                    .as_f64()
+                    .ok_or_else(|| format!("`{name}` must be a number"))
+            };
+            match name.as_str() {
+                "outage" => {
+                    next.outage = value
+                        .as_bool()
+                        .ok_or_else(|| "`outage` must be true or false".to_owned())?;
+                }
+                "latency_median_ms" => next.latency_median_ms = number()?,
+                "latency_sigma" => next.latency_sigma = number()?,
+                "time_to_first_token_ms" => next.time_to_first_token_ms = number()?,
+                "tokens_per_second" => next.tokens_per_second = number()?,
+                "error_rate" => next.error_rate = number()?,
+                "rate_limit_rate" => next.rate_limit_rate = number()?,
+                _ => {
+                    let shown: String = name.chars().take(64).collect();
+                    return Err(format!(
+                        "unknown setting `{shown}`; the settings are latency_median_ms, \
+                         latency_sigma, time_to_first_token_ms, tokens_per_second, error_rate, \
+                         rate_limit_rate and outage"
+                    ));
+                }
+            }
+        }
+        next.validate()?;
+        Ok(next)
+    }
 }
 
 impl Default for SimulatedConfig {
@@ -241,6 +377,14 @@ impl Config {
                 self.server.business_collect_seconds,
             ),
             ("server.key_cache_seconds", self.server.key_cache_seconds),
+            (
+                "server.header_timeout_seconds",
+                self.server.header_timeout_seconds,
+            ),
+            (
+                "server.body_timeout_seconds",
+                self.server.body_timeout_seconds,
+            ),
         ];
         for (name, value) in positive {
             if !(value.is_finite() && value > 0.0) {
@@ -250,8 +394,22 @@ impl Config {
         if !(self.server.credits_per_dollar.is_finite() && self.server.credits_per_dollar >= 0.0) {
             return invalid("server.credits_per_dollar must be zero or more".into());
         }
-        if self.server.workers == 0 {
-            return invalid("server.workers must be at least 1".into());
+        let counts = [
+            ("server.workers", self.server.workers),
+            (
+                "server.max_connections_per_worker",
+                self.server.max_connections_per_worker,
+            ),
+            ("server.max_in_flight", self.server.max_in_flight),
+            (
+                "server.max_in_flight_per_key",
+                self.server.max_in_flight_per_key,
+            ),
+        ];
+        for (name, value) in counts {
+            if value == 0 {
+                return invalid(format!("{name} must be at least 1"));
+            }
         }
         if !(self.demo.requests_per_second.is_finite() && self.demo.requests_per_second > 0.0) {
             return invalid("demo.requests_per_second must be positive".into());
@@ -295,16 +453,10 @@ impl Config {
                 }
                 _ => {}
             }
-            if let Some(sim) = &provider.simulated {
-                let rates_ok = (0.0..=1.0).contains(&sim.error_rate)
-                    && (0.0..=1.0).contains(&sim.rate_limit_rate)
-                    && sim.error_rate + sim.rate_limit_rate <= 1.0;
-                let positive = sim.latency_median_ms >= 0.0
-                    && sim.tokens_per_second > 0.0
-                    && sim.latency_sigma >= 0.0;
-                if !rates_ok || !positive || sim.time_to_first_token_ms < 0.0 {
-                    return invalid(format!("provider `{name}`: simulated values out of range"));
-                }
+            if let Some(sim) = &provider.simulated
+                && let Err(reason) = sim.validate()
+            {
+                return invalid(format!("provider `{name}`, simulated: {reason}"));
             }
             if provider.models.is_empty() {
                 return invalid(format!("provider `{name}` serves no models"));
@@ -314,6 +466,19 @@ impl Config {
                 if model.name.trim().is_empty() || model.name.len() > 128 {
                     return invalid(format!(
                         "provider `{name}`: model names must be 1-128 characters"
+                    ));
+                }
+                if model.upstream_id().is_empty() || model.upstream_id().len() > MAX_UPSTREAM_ID_LEN
+                {
+                    return invalid(format!(
+                        "provider `{name}`, model `{}`: upstream ids must be 1-{MAX_UPSTREAM_ID_LEN} bytes",
+                        model.name
+                    ));
+                }
+                if model.max_output_tokens == Some(0) {
+                    return invalid(format!(
+                        "provider `{name}`, model `{}`: max_output_tokens must be at least 1",
+                        model.name
                     ));
                 }
                 if !models.insert(&model.name) {
@@ -409,6 +574,48 @@ mod tests {
                 .contains("https://")
         );
         assert!(error("bogus = 1\nproviders = []").contains("unknown field"));
+        let simulated = |values: &str| {
+            error(&format!(
+                "[[providers]]\nname = \"a\"\nsimulated = {{ {values} }}\nmodels = [{{ name = \"m\", input_price_per_million = 1, output_price_per_million = 1 }}]"
+            ))
+        };
+        assert!(simulated("tokens_per_second = 5e-324").contains("`tokens_per_second`"));
+        assert!(simulated("latency_sigma = 1e308").contains("`latency_sigma`"));
+        assert!(simulated("latency_median_ms = nan").contains("`latency_median_ms`"));
+        assert!(simulated("error_rate = 0.6, rate_limit_rate = 0.6").contains("add up"));
+        assert!(
+            error("[server]\nmax_in_flight = 0\n[[providers]]\nname = \"a\"\nbase_url = \"https://a\"\nmodels = []")
+                .contains("max_in_flight")
+        );
+    }
+
+    #[test]
+    fn simulated_changes_are_validated_field_by_field() {
+        let current = SimulatedConfig::default();
+        let change = |json: &str| {
+            let changes: serde_json::Value = serde_json::from_str(json).unwrap();
+            current.with_changes(changes.as_object().unwrap())
+        };
+        let error = |json: &str| change(json).unwrap_err();
+        assert!(error(r#"{"tokens_per_second": 5e-324}"#).contains("`tokens_per_second`"));
+        assert!(error(r#"{"tokens_per_second": 2e6}"#).contains("`tokens_per_second`"));
+        assert!(error(r#"{"latency_sigma": 1e308}"#).contains("`latency_sigma`"));
+        assert!(error(r#"{"latency_median_ms": -1}"#).contains("`latency_median_ms`"));
+        assert!(
+            error(r#"{"time_to_first_token_ms": "soon"}"#).contains("`time_to_first_token_ms`")
+        );
+        assert!(error(r#"{"outage": 1}"#).contains("`outage`"));
+        assert!(error(r#"{"error_rate": 0.7, "rate_limit_rate": 0.5}"#).contains("add up"));
+        assert!(error(r#"{"bogus": true}"#).contains("`bogus`"));
+        let changed = change(r#"{"error_rate": 0.5, "outage": true}"#).unwrap();
+        assert_eq!(
+            changed,
+            SimulatedConfig {
+                error_rate: 0.5,
+                outage: true,
+                ..current.clone()
+            }
+        );
     }
 
     #[test]
@@ -439,6 +646,7 @@ mod tests {
             upstream: None,
             input_price_per_million: 3.0,
             output_price_per_million: 15.0,
+            max_output_tokens: None,
         };
         assert_eq!(model.cost(1_000_000, 0), 3.0);
         assert!((model.cost(1000, 200) - 0.006).abs() < 1e-12);

@@ -1,118 +1,175 @@
-//! API key authentication through a cache in front of the database.
+//! API key authentication through a cache of shared [`Account`]s.
 //!
-//! A key is looked up in SQLite (through the store's worker) on its first use and again after
-//! `ttl`, so revocations and top-ups made with the `keys` CLI take effect within `ttl`. Between
-//! lookups, the cached balance is debited in memory as requests are charged, so the 402 decision
-//! never waits for the database. Only valid keys are cached; the cache stops growing at
-//! `capacity` entries (further keys are looked up each time).
+//! Each key has one [`Account`] in the cache, shared by all its requests, so they reserve and
+//! spend one balance. It is loaded from the database on the key's first use (simultaneous first
+//! uses wait for one load: single flight), and its row is read again when it is older than
+//! `max_age` (one second by default), before the request that finds it so is served: a
+//! revocation, an expiry or a top-up made with the `keys` CLI takes effect within `max_age`.
+//! Those re-reads happen on the store's worker thread, in order with the charges it commits.
+//!
+//! Unknown keys are not cached. The cache holds at most `capacity` keys: when full, keys with no
+//! request in progress and no charge waiting to be written are dropped (they are read afresh on
+//! their next use, which loses nothing: their balance is the database's).
 
 use std::{
     collections::HashMap,
-    sync::{
-        Arc, PoisonError, RwLock,
-        atomic::{AtomicI64, Ordering::Relaxed},
-    },
-    time::{Duration, Instant},
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
 };
 
 use gatewayz_metrics::CacheMetrics;
+use tokio::sync::OnceCell;
 
 use crate::{
+    account::{Account, Status},
     openai::ApiError,
-    store::{Charge, KeyRecord, Store, hash_key, unix_now},
+    store::{Store, hash_key, unix_now},
 };
-
-/// An authenticated key, shared by its in-flight requests.
-#[derive(Debug)]
-pub struct Key {
-    /// Row id.
-    pub id: i64,
-    /// Recognisable prefix, for logs.
-    pub prefix: String,
-    credits_nano: AtomicI64,
-    loaded: Instant,
-}
-
-impl Key {
-    fn new(record: &KeyRecord) -> Key {
-        Key {
-            id: record.id,
-            prefix: record.prefix.clone(),
-            credits_nano: AtomicI64::new(record.credits_nano),
-            loaded: Instant::now(),
-        }
-    }
-
-    /// Remaining credits, in nano-credits.
-    pub fn credits_nano(&self) -> i64 {
-        self.credits_nano.load(Relaxed)
-    }
-}
 
 /// The cache of authenticated keys.
 pub struct Keys {
     store: Arc<Store>,
-    cached: RwLock<HashMap<String, Arc<Key>>>,
-    ttl: Duration,
+    cached: Mutex<HashMap<String, Arc<Slot>>>,
+    max_age: Duration,
     capacity: usize,
     metrics: CacheMetrics,
 }
 
+/// A key's place in the cache: its account once loaded, and the lock a refresh is made under.
+#[derive(Default)]
+struct Slot {
+    /// `None`: no key has this hash (the slot is then removed).
+    account: OnceCell<Option<Arc<Account>>>,
+    refreshing: tokio::sync::Mutex<()>,
+}
+
 impl Keys {
-    /// A cache in front of `store`.
-    pub fn new(store: Arc<Store>, ttl: Duration, metrics: CacheMetrics) -> Keys {
+    /// A cache in front of `store` whose accounts are read again once older than `max_age`.
+    pub fn new(store: Arc<Store>, max_age: Duration, metrics: CacheMetrics) -> Keys {
         Keys {
             store,
-            cached: RwLock::new(HashMap::new()),
-            ttl,
+            cached: Mutex::new(HashMap::new()),
+            max_age,
             capacity: 100_000,
             metrics,
         }
     }
 
-    /// Authenticates the `Authorization` header's bearer key.
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Arc<Key>, ApiError> {
-        let key = bearer(authorization)?;
-        let hash = hash_key(key);
-        let cached = self
-            .cached
-            .read()
+    /// The store behind the cache.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Keys cached now.
+    pub fn len(&self) -> usize {
+        self.cached
+            .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&hash)
-            .cloned();
-        if let Some(key) = cached.filter(|k| k.loaded.elapsed() < self.ttl) {
-            self.metrics.hit();
-            return Ok(key);
-        }
-        self.metrics.miss();
-        let record = self.store.lookup(hash.clone()).await.map_err(|error| {
-            tracing::error!(%error, "API key lookup failed");
-            ApiError::internal()
-        })?;
-        let Some(record) = record.filter(|r| r.active_at(unix_now())) else {
-            self.cached
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&hash);
+            .len()
+    }
+
+    /// Whether no key is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Authenticates the `Authorization` header's bearer key: 401 for a missing, unknown,
+    /// revoked or expired key.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+    ) -> Result<Arc<Account>, ApiError> {
+        let hash = hash_key(bearer(authorization)?);
+        let slot = self.slot(&hash);
+        let mut loaded = false;
+        let account = slot
+            .account
+            .get_or_try_init(|| {
+                loaded = true;
+                self.store.load(hash.clone())
+            })
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "API key lookup failed");
+                ApiError::internal()
+            })?
+            .clone();
+        let Some(account) = account else {
+            self.forget(&hash, &slot);
+            if loaded {
+                self.metrics.miss();
+            }
             return Err(ApiError::unauthorized(
                 "invalid, revoked or expired API key",
             ));
         };
-        let key = Arc::new(Key::new(&record));
-        let mut cached = self.cached.write().unwrap_or_else(PoisonError::into_inner);
-        if cached.len() < self.capacity || cached.contains_key(&hash) {
-            cached.insert(hash, Arc::clone(&key));
+        if loaded {
+            self.metrics.miss();
+        } else if account.age() >= self.max_age {
+            // One refresh at a time; those who waited for it find the account fresh.
+            let _refreshing = slot.refreshing.lock().await;
+            if account.age() >= self.max_age {
+                self.metrics.miss();
+                self.store
+                    .refresh(Arc::clone(&account))
+                    .await
+                    .map_err(|error| {
+                        tracing::error!(%error, "API key refresh failed");
+                        ApiError::internal()
+                    })?;
+            } else {
+                self.metrics.hit();
+            }
+        } else {
+            self.metrics.hit();
         }
-        Ok(key)
+        match account.status(unix_now()) {
+            Status::Active => Ok(account),
+            Status::Inactive => Err(ApiError::key_inactive()),
+        }
     }
 
-    /// Debits the key now and queues the charge for the database.
-    pub fn charge(&self, key: &Key, charge: Charge) {
-        key.credits_nano.fetch_sub(charge.credits_nano, Relaxed);
-        if let Err(error) = self.store.charge(charge) {
-            tracing::error!(%error, key = %key.prefix, "a charge could not be queued");
+    /// The slot for `hash`, made if missing (dropping idle keys first when the cache is full).
+    fn slot(&self, hash: &str) -> Arc<Slot> {
+        let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = cached.get(hash) {
+            return Arc::clone(slot);
+        }
+        if cached.len() >= self.capacity {
+            cached.retain(|_, slot| !idle(slot));
+        }
+        let slot = Arc::new(Slot::default());
+        if cached.len() < self.capacity {
+            cached.insert(hash.to_owned(), Arc::clone(&slot));
+        } else {
+            // Every cached key is busy: this one's requests do not share a balance with each
+            // other, which the global cap on requests in flight (far below the capacity)
+            // keeps from happening.
+            tracing::warn!(
+                capacity = self.capacity,
+                "the API key cache is full of keys in use"
+            );
+        }
+        slot
+    }
+
+    /// Removes `slot` (of an unknown key) from the cache, unless it was replaced meanwhile.
+    fn forget(&self, hash: &str, slot: &Arc<Slot>) {
+        let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
+        if cached.get(hash).is_some_and(|s| Arc::ptr_eq(s, slot)) {
+            cached.remove(hash);
         }
     }
+}
+
+/// Whether a cached key can be dropped: loaded, and held by nothing but the cache (no request,
+/// no charge waiting to be written, no one waiting for it).
+fn idle(slot: &Arc<Slot>) -> bool {
+    Arc::strong_count(slot) == 1
+        && slot
+            .account
+            .get()
+            .is_some_and(|account| account.as_ref().is_none_or(|a| Arc::strong_count(a) == 1))
 }
 
 /// The key of an `Authorization: Bearer <key>` header.
@@ -135,7 +192,10 @@ fn bearer(authorization: Option<&str>) -> Result<&str, ApiError> {
 
 #[cfg(test)]
 mod tests {
+    use gatewayz_metrics::Metrics;
+
     use super::*;
+    use crate::store::{Batching, Database, Plan};
 
     #[test]
     fn only_bearer_keys_are_read() {
@@ -145,5 +205,58 @@ mod tests {
         assert!(bearer(Some("Basic dXNlcjpwYXNz")).is_err());
         assert!(bearer(Some("Bearer ")).is_err());
         assert!(bearer(Some(&format!("Bearer {}", "x".repeat(300)))).is_err());
+    }
+
+    #[test]
+    fn simultaneous_first_uses_share_one_account_and_a_full_cache_drops_idle_keys() {
+        let dir = std::env::temp_dir().join(format!("gatewayz-keys-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut db = Database::open(&dir, Metrics::new()).unwrap();
+        let created: Vec<String> = (0..3)
+            .map(|i| {
+                db.create_key(&format!("k{i}"), Plan::Paid, 1.0, None)
+                    .unwrap()
+                    .0
+            })
+            .collect();
+        let store = Arc::new(Store::start(db, Batching::durable()));
+        let mut keys = Keys::new(
+            Arc::clone(&store),
+            Duration::from_secs(60),
+            Metrics::new().cache("test"),
+        );
+        keys.capacity = 2;
+        actix_web::rt::System::new().block_on(async {
+            let header = format!("Bearer {}", created[0]);
+            let accounts =
+                futures_util::future::join_all((0..20).map(|_| keys.authenticate(Some(&header))))
+                    .await;
+            let first = accounts[0].as_ref().unwrap();
+            assert!(
+                accounts
+                    .iter()
+                    .all(|a| Arc::ptr_eq(a.as_ref().unwrap(), first))
+            );
+            drop(accounts);
+            // An unknown key leaves nothing behind.
+            assert!(keys.authenticate(Some("Bearer gwz_unknown")).await.is_err());
+            assert_eq!(keys.len(), 1);
+            let held = keys
+                .authenticate(Some(&format!("Bearer {}", created[1])))
+                .await
+                .unwrap();
+            // Full: the idle first key makes room, the held second one stays.
+            keys.authenticate(Some(&format!("Bearer {}", created[2])))
+                .await
+                .unwrap();
+            assert_eq!(keys.len(), 2);
+            let again = keys
+                .authenticate(Some(&format!("Bearer {}", created[1])))
+                .await
+                .unwrap();
+            assert!(Arc::ptr_eq(&held, &again));
+        });
+        store.shutdown();
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use gatewayz_gateway::{
     config::Config,
     server::{self, Options},
-    store::{Database, Plan, unix_now},
+    store::{Database, MAX_CREDITS, Plan, unix_now},
 };
 use gatewayz_metrics::Metrics;
 
@@ -74,8 +74,9 @@ enum KeysCommand {
         /// Trial (expires) or paid.
         #[arg(long, value_enum, default_value = "trial")]
         plan: Plan,
-        /// Credits to start with (1 credit = 1 US dollar of upstream cost by default).
-        #[arg(long, default_value_t = 1.0)]
+        /// Credits to start with (1 credit = 1 US dollar of upstream cost by default), from 0
+        /// to 1,000,000,000.
+        #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
         credits: f64,
         /// Days until a trial expires.
         #[arg(long, default_value_t = 14)]
@@ -140,8 +141,12 @@ fn run(cli: Cli) -> Result<(), String> {
 }
 
 fn keys(config: &Config, command: KeysCommand) -> Result<(), String> {
-    let mut db =
-        Database::open(&config.server.data_dir, Metrics::new()).map_err(|e| e.to_string())?;
+    let mut db = Database::open_with(
+        &config.server.data_dir,
+        Metrics::new(),
+        config.server.database_sync,
+    )
+    .map_err(|e| e.to_string())?;
     match command {
         KeysCommand::Create {
             name,
@@ -149,8 +154,15 @@ fn keys(config: &Config, command: KeysCommand) -> Result<(), String> {
             credits,
             trial_days,
         } => {
-            if !(credits.is_finite() && credits >= 0.0) {
-                return Err("--credits must be zero or more".into());
+            if !(credits.is_finite() && (0.0..=MAX_CREDITS).contains(&credits)) {
+                let given = if credits.abs() < 1e15 {
+                    credits.to_string()
+                } else {
+                    format!("{credits:e}")
+                };
+                return Err(format!(
+                    "--credits must be a number from 0 to {MAX_CREDITS:.0}, not {given}"
+                ));
             }
             let expires =
                 (plan == Plan::Trial).then(|| unix_now() + i64::from(trial_days) * 86_400);

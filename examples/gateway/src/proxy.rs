@@ -1,16 +1,39 @@
-//! `POST /v1/chat/completions` and `GET /v1/models`: routing, failover, metering, charging.
+//! `POST /v1/chat/completions` and `GET /v1/models`: admission, routing, failover, metering,
+//! charging.
 //!
-//! A request is authenticated (401), parsed (400), checked for credits (402) and routed by
-//! model name (404). Its candidate providers are tried along the health tracker's route (the
-//! failover order, the first choice spread over the healthy front), each behind an admission
-//! permit; a failure moves on to the next candidate when the failover table says so, until a
-//! provider answers or none is left (429, 502, 503 or 504). Every attempt is reported once, on
-//! its permit, which records it as an inference too, and the successful one is charged to the
-//! key at the model's price. Streams are passed through chunk by chunk and metered on the side; a
-//! stream can only fail over before its first byte reaches the client.
+//! A completion request is admitted in this order, each step refusing with its own status and
+//! [`RefusalReason`](gatewayz_metrics::RefusalReason) reason, and nothing of the body is read until the key is known to be good:
+//!
+//! 1. the gateway is not draining (503, `shutting_down`);
+//! 2. the `Authorization` key is known (401, `unauthenticated`) and neither revoked nor expired
+//!    (401, `key_inactive`), as of at most `key_cache_seconds` ago;
+//! 3. the key has credits left that no request in progress holds (402, `no_credits`);
+//! 4. the key's requests in flight are under their cap (429 with `Retry-After`,
+//!    `key_concurrency`), and the gateway's (503, `gateway_concurrency`);
+//! 5. the body arrives within the size limit (413) and the time limit (408);
+//! 6. it parses, in memory bounded by the body's size (400, `invalid_request`);
+//! 7. a provider serves the model (404, `unknown_model`);
+//! 8. the request's worst-case cost (estimated prompt plus its output limit, at the dearest
+//!    candidate's prices) is reserved from the key's balance (402, `insufficient_credits`).
+//!
+//! Refusals before the body is read close the connection. The candidate providers are then
+//! tried along the health tracker's route (the failover order, the first choice spread over the
+//! healthy front), each behind an admission permit; a failure moves on to the next candidate
+//! when the failover table says so, until a provider answers or none is left (429, 502, 503 or
+//! 504). Every attempt is reported once, on its permit, which records it as an inference too,
+//! and the successful one is charged to the key at the model's price, replacing its
+//! reservation.
+//! Streams are passed through chunk by chunk and metered on the side; a stream can only fail
+//! over before its first byte reaches the client.
+//!
+//! With durable charges (the default), a charge is committed before the answer's last byte
+//! leaves: a plain completion is answered once its charge is written, and a stream's chunk that
+//! carries `data: [DONE]` (or its end, without one) is held back until then. A client that has
+//! the whole answer has therefore been charged for it, whatever happens to the process next.
 
 use std::{
     collections::BTreeMap,
+    future::Future,
     pin::Pin,
     sync::{
         Arc,
@@ -26,13 +49,17 @@ use futures_util::Stream;
 use gatewayz_health::{Decision, HealthTracker, Permit, should_fail_over};
 use gatewayz_metrics::{ErrorKind, FailoverReason, Inference, Metrics, Outcome};
 use serde_json::{Value, json};
+use tokio::sync::Notify;
 
 use crate::{
+    account::{Account, KeyInFlight, Reservation},
+    body,
     config::ModelConfig,
-    keys::{Key, Keys},
-    openai::{ApiError, ChatRequest, Usage},
+    keys::Keys,
+    openai::{ApiError, ChatRequest, MAX_BODY_BYTES, Usage},
+    refusals::Refusals,
     sse::StreamScan,
-    store::{Charge, NANO, unix_now},
+    store::{Charge, Committed, NANO, unix_now},
     upstream::{self, Failure, Provider, Response},
 };
 
@@ -95,6 +122,56 @@ pub struct Gateway {
     pub upstream_timeout: Duration,
     /// Requests and streams in progress, for a graceful shutdown.
     pub drain: Drain,
+    /// Caps and time limits on what clients may hold.
+    pub limits: Limits,
+    /// Completion requests in progress, against [`Limits::max_in_flight`].
+    pub in_flight: Slots,
+    /// Refusals, counted and summarised.
+    pub refusals: Arc<Refusals>,
+}
+
+/// What one client, and all of them, may hold of the gateway.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time for a request's body to arrive.
+    pub body_timeout: Duration,
+    /// Completion requests in progress, streams included.
+    pub max_in_flight: usize,
+    /// Completion requests in progress for one key.
+    pub max_in_flight_per_key: usize,
+    /// Whether a charge is committed before the answer's last byte leaves.
+    pub durable_charges: bool,
+}
+
+/// A count of things in progress with a cap.
+#[derive(Debug, Default)]
+pub struct Slots(Arc<AtomicUsize>);
+
+impl Slots {
+    /// Takes a slot, if fewer than `cap` are taken.
+    pub fn enter(&self, cap: usize) -> Option<Slot> {
+        self.0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < cap).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Slot(Arc::clone(&self.0)))
+    }
+
+    /// Slots taken now.
+    pub fn taken(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One taken slot; given back when dropped.
+#[derive(Debug)]
+pub struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Counts requests (and the streams they return) until they are done, so shutdown can wait.
@@ -102,6 +179,7 @@ pub struct Gateway {
 pub struct Drain {
     active: Arc<AtomicUsize>,
     closing: Arc<AtomicBool>,
+    closed: Arc<Notify>,
 }
 
 impl Drain {
@@ -115,9 +193,21 @@ impl Drain {
         Ok(Busy(Arc::clone(&self.active)))
     }
 
-    /// Refuses new requests from now on.
+    /// Refuses new requests from now on, and cuts those still reading their body.
     pub fn close(&self) {
         self.closing.store(true, Ordering::Relaxed);
+        self.closed.notify_waiters();
+    }
+
+    /// Resolves, to the error to answer, once [`Drain::close`] is called.
+    pub async fn closed(&self) -> ApiError {
+        let notified = self.closed.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
+        if !self.closing.load(Ordering::Relaxed) {
+            notified.await;
+        }
+        ApiError::shutting_down()
     }
 
     /// Requests and streams in progress.
@@ -141,7 +231,10 @@ pub async fn models(
     req: HttpRequest,
     gateway: web::Data<Gateway>,
 ) -> Result<HttpResponse, ApiError> {
-    gateway.keys.authenticate(authorization(&req)).await?;
+    let authenticated = gateway.keys.authenticate(authorization(&req)).await;
+    if let Err(error) = authenticated {
+        return Err(gateway.refused(error.closing()));
+    }
     let data: Vec<Value> = gateway
         .routes
         .models()
@@ -156,24 +249,88 @@ fn authorization(req: &HttpRequest) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+impl Gateway {
+    /// Counts `error` if it is a refusal, and passes it on.
+    fn refused(&self, error: ApiError) -> ApiError {
+        if let Some(reason) = error.refusal {
+            self.refusals.record(reason);
+        }
+        error
+    }
+}
+
 /// `POST /v1/chat/completions`.
 pub async fn chat_completions(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     gateway: web::Data<Gateway>,
     client: web::Data<awc::Client>,
 ) -> Result<HttpResponse, ApiError> {
+    complete(&req, payload, &gateway, &client)
+        .await
+        .map_err(|error| gateway.refused(error))
+}
+
+async fn complete(
+    req: &HttpRequest,
+    payload: web::Payload,
+    gateway: &web::Data<Gateway>,
+    client: &awc::Client,
+) -> Result<HttpResponse, ApiError> {
     let received = Instant::now();
+    let limits = gateway.limits;
+    // Refusals before the body is read close the connection: the body is never waited for.
     let busy = gateway.drain.enter()?;
-    let key = gateway.keys.authenticate(authorization(&req)).await?;
-    let request = ChatRequest::parse(&body)?;
-    if key.credits_nano() <= 0 {
-        return Err(ApiError::out_of_credits());
+    let key = gateway
+        .keys
+        .authenticate(authorization(req))
+        .await
+        .map_err(ApiError::closing)?;
+    let balance = key.balance();
+    if balance.settled <= 0 {
+        return Err(ApiError::out_of_credits(
+            "this API key has no credits left; top it up to continue",
+        )
+        .closing());
     }
+    if balance.available() <= 0 {
+        return Err(ApiError::out_of_credits(
+            "every credit this API key has left is held for its requests in progress; retry \
+             when they finish, or top the key up",
+        )
+        .closing());
+    }
+    let key_slot = key
+        .enter(limits.max_in_flight_per_key)
+        .ok_or_else(|| ApiError::key_busy(limits.max_in_flight_per_key).closing())?;
+    let slot = gateway
+        .in_flight
+        .enter(limits.max_in_flight)
+        .ok_or_else(|| ApiError::gateway_busy().closing())?;
+    let held = Held {
+        _busy: busy,
+        _key: key_slot,
+        _gateway: slot,
+    };
+    let body = body::read(
+        req,
+        payload,
+        MAX_BODY_BYTES,
+        limits.body_timeout,
+        gateway.drain.closed(),
+    )
+    .await?;
+    let request = ChatRequest::parse(body)?;
     let candidates = gateway
         .routes
         .candidates(request.model())
         .ok_or_else(|| ApiError::unknown_model(request.model()))?;
+    let mut reservation = Some(reserve(
+        &key,
+        &request,
+        candidates,
+        gateway.credits_per_dollar,
+    )?);
     let names: Vec<&str> = candidates.iter().map(|p| p.name.as_str()).collect();
 
     let mut upstream_time = Duration::ZERO;
@@ -201,26 +358,32 @@ pub async fn chat_completions(
             prompt_estimate: request.estimated_prompt_tokens(),
             started: Instant::now(),
         };
-        match upstream::send(
-            &client,
-            provider,
-            request.upstream_body(model.upstream_id()),
-        )
-        .await
-        {
+        match upstream::send(client, provider, request.upstream_body(model.upstream_id())).await {
             Ok(response) if request.stream() => {
                 upstream_time += call.started.elapsed();
                 gateway
                     .metrics
                     .gateway_overhead(received.elapsed().saturating_sub(upstream_time));
-                return Ok(call.stream(response, permit, busy));
+                return Ok(call.stream(response, permit, held, reservation.take()));
             }
             Ok(response) => match call
                 .complete(response, permit, gateway.upstream_timeout)
                 .await
             {
-                Ok(body) => {
+                Ok((body, usage, permit)) => {
                     upstream_time += call.started.elapsed();
+                    let committed = call.charge(
+                        Some(permit),
+                        Outcome::Success,
+                        None,
+                        usage,
+                        reservation.take(),
+                    );
+                    if let (true, Some(committed)) = (limits.durable_charges, committed) {
+                        // The store logs a failed write; the answer still goes, its charge
+                        // queued for the next attempt.
+                        let _ = committed.await;
+                    }
                     gateway
                         .metrics
                         .gateway_overhead(received.elapsed().saturating_sub(upstream_time));
@@ -260,6 +423,67 @@ pub async fn chat_completions(
     Err(exhausted(request.model(), &failures))
 }
 
+/// What a request holds until its answer is complete: its place in the drain count and in the
+/// key's and the gateway's requests in flight.
+struct Held {
+    _busy: Busy,
+    _key: KeyInFlight,
+    _gateway: Slot,
+}
+
+/// Reserves the request's worst-case cost from the key's balance: the estimated prompt plus the
+/// output it may produce (its `max_completion_tokens`/`max_tokens`, capped by the model's
+/// `max_output_tokens`, which also applies when it gives none, times `n`), at the dearest
+/// candidate provider's prices.
+fn reserve(
+    key: &Arc<Account>,
+    request: &ChatRequest,
+    candidates: &[Arc<Provider>],
+    credits_per_dollar: f64,
+) -> Result<Reservation, ApiError> {
+    let models = || candidates.iter().map(|p| &p.models[request.model()]);
+    let input_price = models()
+        .map(|m| m.input_price_per_million)
+        .fold(0.0, f64::max);
+    let output_price = models()
+        .map(|m| m.output_price_per_million)
+        .fold(0.0, f64::max);
+    let limit = models().map(ModelConfig::output_limit).max().unwrap_or(0);
+    let per_choice = request
+        .max_output_tokens()
+        .map_or(limit, |asked| asked.min(limit));
+    let output = per_choice.saturating_mul(request.choices());
+    let cost = (request.estimated_prompt_tokens() as f64 * input_price
+        + output as f64 * output_price)
+        / 1e6;
+    // Rounded up, and capped far below overflow: a huge reservation is refused anyway.
+    let nano = (cost * credits_per_dollar * NANO).ceil().clamp(0.0, 1e18) as i64;
+    key.reserve(nano).map_err(|balance| {
+        let held = if balance.reserved > 0 {
+            format!(
+                " ({} more are held for its requests in progress)",
+                credits(balance.reserved)
+            )
+        } else {
+            String::new()
+        };
+        ApiError::insufficient_credits(format!(
+            "this request may cost up to {} credits ({output} output tokens at most, at the \
+             model's price), more than the {} this API key has available{held}; lower \
+             `max_tokens` (or `max_completion_tokens`) or top the key up",
+            credits(nano),
+            credits(balance.available().max(0)),
+        ))
+    })
+}
+
+/// Nano-credits as credits, for messages.
+fn credits(nano: i64) -> String {
+    format!("{:.6}", nano as f64 / NANO)
+}
+
+/// Spreads load over the healthy front of the failover order.
+///
 /// The client's error once every candidate failed.
 fn exhausted(model: &str, failures: &[(FailoverReason, Option<u64>)]) -> ApiError {
     use FailoverReason::{CircuitOpen, RateLimited, Timeout};
@@ -281,7 +505,7 @@ fn exhausted(model: &str, failures: &[(FailoverReason, Option<u64>)]) -> ApiErro
 /// One call to one provider, and everything needed to account for it.
 struct Attempt {
     gateway: Arc<Gateway>,
-    key: Arc<Key>,
+    key: Arc<Account>,
     provider: Arc<Provider>,
     model: ModelConfig,
     client_model: String,
@@ -313,44 +537,52 @@ impl Attempt {
 
     /// Reports a call that produced `usage` (on its permit, which records the inference; as an
     /// inference alone when the client went away and the provider did nothing wrong) and
-    /// charges the key for it.
+    /// charges the key for it, in place of its reservation (released if there is nothing to
+    /// charge); the charge is written when the returned future resolves.
     fn charge(
         &self,
         permit: Option<Permit>,
         outcome: Outcome,
         ttft: Option<Duration>,
         usage: Usage,
-    ) {
+        reservation: Option<Reservation>,
+    ) -> Option<Committed> {
         let inference = self.inference(outcome, ttft, usage);
         match permit {
             Some(permit) => permit.finish(&inference),
             None => self.gateway.metrics.inference_finished(&inference),
         }
         if usage.prompt_tokens == 0 && usage.completion_tokens == 0 {
-            return;
+            return None;
         }
-        self.gateway.keys.charge(
-            &self.key,
-            Charge {
-                key_id: self.key.id,
-                provider: self.provider.name.clone(),
-                model: self.client_model.clone(),
-                input_tokens: usage.prompt_tokens,
-                output_tokens: usage.completion_tokens,
-                cost_nano: (inference.cost_usd * NANO).round() as i64,
-                credits_nano: (inference.credits * NANO).round() as i64,
-                at: unix_now(),
-            },
-        );
+        let charge = Charge {
+            key_id: self.key.id,
+            provider: self.provider.name.clone(),
+            model: self.client_model.clone(),
+            input_tokens: usage.prompt_tokens,
+            output_tokens: usage.completion_tokens,
+            cost_nano: (inference.cost_usd * NANO).round() as i64,
+            credits_nano: (inference.credits * NANO).round() as i64,
+            at: unix_now(),
+        };
+        let settle = reservation.map(Reservation::settle);
+        match self.gateway.keys.store().charge(charge, settle) {
+            Ok(committed) => Some(committed),
+            Err(error) => {
+                tracing::error!(%error, key = %self.key.prefix, "a charge could not be queued");
+                None
+            }
+        }
     }
 
-    /// Reads a whole completion; on failure the permit records it, and the caller fails over.
+    /// Reads a whole completion and its usage, handing the permit back for the report; on
+    /// failure the permit reports it, and the caller fails over.
     async fn complete(
         &self,
         response: Response,
         permit: Permit,
         budget: Duration,
-    ) -> Result<Bytes, Failure> {
+    ) -> Result<(Bytes, Usage, Permit), Failure> {
         let mut response = response.timeout(budget);
         let body = response.body().limit(MAX_UPSTREAM_BODY).await;
         let body = match body {
@@ -374,19 +606,29 @@ impl Attempt {
             .and_then(|v| Usage::from_body(&v));
         let usage =
             usage.unwrap_or_else(|| Usage::new(self.prompt_estimate, (body.len() / 4) as u64));
-        self.charge(Some(permit), Outcome::Success, None, usage);
-        Ok(body)
+        Ok((body, usage, permit))
     }
 
     /// Passes a stream through, metering it; accounted for when it ends or is dropped.
-    fn stream(self, response: Response, permit: Permit, busy: Busy) -> HttpResponse {
+    fn stream(
+        self,
+        response: Response,
+        permit: Permit,
+        held: Held,
+        reservation: Option<Reservation>,
+    ) -> HttpResponse {
         let metered = Metered {
             inner: response,
-            _busy: busy,
+            durable: self.gateway.limits.durable_charges,
+            _held: held,
             attempt: Some(self),
+            reservation,
             permit: Some(permit),
             scan: StreamScan::default(),
             first_chunk: None,
+            held_back: None,
+            committing: None,
+            ended: false,
         };
         HttpResponse::Ok()
             .content_type("text/event-stream")
@@ -399,20 +641,26 @@ impl Attempt {
 struct Metered {
     inner: Response,
     /// Keeps the request counted until the stream is done.
-    _busy: Busy,
+    _held: Held,
+    durable: bool,
     attempt: Option<Attempt>,
+    reservation: Option<Reservation>,
     permit: Option<Permit>,
     scan: StreamScan,
     first_chunk: Option<Duration>,
+    /// The chunk that carries `data: [DONE]`, held back until the charge is written.
+    held_back: Option<Bytes>,
+    /// The charge being written, before the stream may end.
+    committing: Option<Committed>,
+    /// The provider's stream is over.
+    ended: bool,
 }
 
 impl Metered {
     /// Accounts for the stream once: `Ok` when it ended, `Err` when the provider broke it,
-    /// `None` when the client went away.
-    fn finish(&mut self, ended: Option<Result<(), ErrorKind>>) {
-        let Some(attempt) = self.attempt.take() else {
-            return;
-        };
+    /// `None` when the client went away. The charge is written when the result resolves.
+    fn finish(&mut self, ended: Option<Result<(), ErrorKind>>) -> Option<Committed> {
+        let attempt = self.attempt.take()?;
         let usage = self
             .scan
             .usage
@@ -425,7 +673,20 @@ impl Metered {
             None => (None, Outcome::Success),
         };
         // Tokens streamed are paid for upstream, so they are charged even when the stream broke.
-        attempt.charge(permit, outcome, self.first_chunk, usage);
+        attempt.charge(
+            permit,
+            outcome,
+            self.first_chunk,
+            usage,
+            self.reservation.take(),
+        )
+    }
+
+    /// Waits for the charge to be written when charges are durable.
+    fn commit(&mut self, committed: Option<Committed>) {
+        if self.durable {
+            self.committing = committed;
+        }
     }
 }
 
@@ -434,31 +695,55 @@ impl Stream for Metered {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_next(cx) {
-            Poll::Ready(Some(Ok(chunk))) => {
-                if this.first_chunk.is_none() {
-                    this.first_chunk = this.attempt.as_ref().map(|a| a.started.elapsed());
+        loop {
+            if let Some(committing) = this.committing.as_mut() {
+                // A failed write is logged by the store; the charge stays queued for later.
+                let _ = std::task::ready!(Pin::new(committing).poll(cx));
+                this.committing = None;
+                if let Some(chunk) = this.held_back.take() {
+                    return Poll::Ready(Some(Ok(chunk)));
                 }
-                this.scan.feed(&chunk);
-                Poll::Ready(Some(Ok(chunk)))
             }
-            Poll::Ready(Some(Err(error))) => {
-                tracing::debug!(%error, "a provider stream broke");
-                this.finish(Some(Err(ErrorKind::Connection)));
-                Poll::Ready(Some(Err(error)))
+            if this.ended {
+                return Poll::Ready(None);
             }
-            Poll::Ready(None) => {
-                this.finish(Some(Ok(())));
-                Poll::Ready(None)
+            match Pin::new(&mut this.inner).poll_next(cx) {
+                Poll::Ready(Some(Ok(chunk))) => {
+                    if this.first_chunk.is_none() {
+                        this.first_chunk = this.attempt.as_ref().map(|a| a.started.elapsed());
+                    }
+                    let done_before = this.scan.done;
+                    this.scan.feed(&chunk);
+                    if this.scan.done && !done_before {
+                        let committed = this.finish(Some(Ok(())));
+                        this.commit(committed);
+                        if this.committing.is_some() {
+                            this.held_back = Some(chunk);
+                            continue;
+                        }
+                    }
+                    return Poll::Ready(Some(Ok(chunk)));
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    tracing::debug!(%error, "a provider stream broke");
+                    drop(this.finish(Some(Err(ErrorKind::Connection))));
+                    return Poll::Ready(Some(Err(error)));
+                }
+                Poll::Ready(None) => {
+                    this.ended = true;
+                    let committed = this.finish(Some(Ok(())));
+                    this.commit(committed);
+                }
+                Poll::Pending => return Poll::Pending,
             }
-            Poll::Pending => Poll::Pending,
         }
     }
 }
 
 impl Drop for Metered {
     fn drop(&mut self) {
-        self.finish(None);
+        // The client went away: the charge is written all the same, with no one to wait for it.
+        drop(self.finish(None));
     }
 }
 

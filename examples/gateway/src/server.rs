@@ -12,19 +12,24 @@ use std::{
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, dev::ServerHandle, web};
 use gatewayz_actix::{Admin, AdminActions, CircuitAction, HttpMetrics, Monitoring, configure};
 use gatewayz_health::{HealthTracker, ProviderConfig as HealthOverrides, SystemClock};
-use gatewayz_metrics::{Business, Metrics};
+use gatewayz_metrics::{Business, Metrics, RefusalReason};
 use gatewayz_registry::RecorderBuilder;
 use serde_json::{Value, json};
 
 use crate::{
-    config::{Config, SimulatedConfig},
+    body,
+    config::{Charges, Config, SimulatedConfig},
     demo::DemoTraffic,
     keys::Keys,
-    proxy::{self, Drain, Gateway, Routes},
+    proxy::{self, Drain, Gateway, Limits, Routes},
+    refusals::{Refusals, SUMMARY_INTERVAL},
     simulator::SimulatedProvider,
     store::{Batching, Database, Plan, Store},
     upstream::{self, Provider},
 };
+
+/// Largest body of an admin request (a few simulated settings).
+const MAX_ADMIN_BODY: usize = 64 << 10;
 
 /// What `gatewayz-gateway` (serve) was asked to do.
 #[derive(Debug)]
@@ -70,14 +75,20 @@ pub fn run(options: Options) -> io::Result<()> {
     let metrics = Metrics::new();
 
     let data_dir = config.server.data_dir.clone();
-    let mut database = Database::open(&data_dir, metrics.clone()).map_err(io::Error::other)?;
+    let mut database = Database::open_with(&data_dir, metrics.clone(), config.server.database_sync)
+        .map_err(io::Error::other)?;
     // A demo key in the offline mode (and whenever demo traffic needs one), printed at start.
     let demo_key = if config.simulated_only() || config.demo_enabled() {
         Some(demo_key(&mut database, &data_dir)?)
     } else {
         None
     };
-    let store = Arc::new(Store::start(database, Batching::default()));
+    let batching = match config.server.charges {
+        Charges::Durable => Batching::durable(),
+        Charges::Batched => Batching::default(),
+    };
+    let store = Arc::new(Store::start(database, batching));
+    raise_open_file_limit(&config);
 
     let mut simulators = BTreeMap::new();
     let mut providers = Vec::new();
@@ -126,6 +137,7 @@ pub fn run(options: Options) -> io::Result<()> {
         Duration::from_secs_f64(server.key_cache_seconds),
         metrics.cache("api_keys"),
     );
+    let refusals = Arc::new(Refusals::new());
     let gateway = web::Data::new(Gateway {
         routes: Routes::new(providers),
         keys,
@@ -134,9 +146,20 @@ pub fn run(options: Options) -> io::Result<()> {
         credits_per_dollar: server.credits_per_dollar,
         upstream_timeout: server.upstream_timeout(),
         drain: Default::default(),
+        limits: Limits {
+            body_timeout: server.body_timeout(),
+            max_in_flight: server.max_in_flight,
+            max_in_flight_per_key: server.max_in_flight_per_key,
+            durable_charges: server.charges == Charges::Durable,
+        },
+        in_flight: Default::default(),
+        refusals: Arc::clone(&refusals),
     });
 
-    let actions: Arc<dyn AdminActions> = Arc::new(CircuitAdmin(Arc::clone(&health)));
+    let actions: Arc<dyn AdminActions> = Arc::new(CircuitAdmin {
+        health: Arc::clone(&health),
+        refusals: Arc::clone(&refusals),
+    });
     let admin = Admin::from_env(actions).map_err(io::Error::other)?;
     let monitoring = {
         let monitoring = Monitoring::new(handle.clone())
@@ -163,8 +186,9 @@ pub fn run(options: Options) -> io::Result<()> {
                 .app_data(app_simulators.clone())
                 .app_data(web::Data::new(upstream::client(upstream_timeout)))
                 .app_data(web::Data::new(app_admin.clone()))
-                // OpenAI bodies can carry long contexts; beyond this the client gets a 413.
-                .app_data(web::PayloadConfig::new(8 << 20))
+                // Completions read their body themselves, after authentication and within
+                // limits; no other route takes more than a few settings.
+                .app_data(web::PayloadConfig::new(MAX_ADMIN_BODY))
                 .configure(configure(monitoring.clone()))
                 .route(
                     "/v1/chat/completions",
@@ -179,6 +203,8 @@ pub fn run(options: Options) -> io::Result<()> {
                 .default_service(web::to(not_found))
         })
         .workers(config.server.workers)
+        .max_connections(config.server.max_connections_per_worker)
+        .client_request_timeout(config.server.header_timeout())
         .on_connect(no_delay)
         .shutdown_timeout(config.server.shutdown_timeout_seconds)
         // Signals are handled below, so that shutdown is graceful on SIGINT too.
@@ -196,6 +222,7 @@ pub fn run(options: Options) -> io::Result<()> {
             Arc::clone(&health),
             background_store,
             metrics.clone(),
+            Arc::clone(&refusals),
         );
         let url = format!("http://{addr}");
         let demo = demo_key
@@ -229,6 +256,7 @@ pub fn run(options: Options) -> io::Result<()> {
             shutdown_timeout,
         ));
         let result = running.await;
+        refusals.log_summary();
         tracing::info!("stopped serving; writing queued usage");
         result
     })?;
@@ -289,13 +317,64 @@ async fn shutdown_signal() {
     }
 }
 
+/// actix-http's per-connection errors: a malformed request, a client or provider that breaks a
+/// stream. Anyone who can reach the port can cause one per connection, so they are off unless
+/// `RUST_LOG` names `actix_http` (a malformed request is answered 400 all the same).
+const CLIENT_TRIGGERED_LOGS: [&str; 2] = [
+    "actix_http::h1::dispatcher=off",
+    "actix_http::h1::decoder=off",
+];
+
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    use std::io::IsTerminal;
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
+    if !std::env::var("RUST_LOG").is_ok_and(|filter| filter.contains("actix_http")) {
+        for directive in CLIENT_TRIGGERED_LOGS {
+            filter = filter.add_directive(directive.parse().expect("a valid directive"));
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
+        // Colour codes only for a person at a terminal, never in a file or a log collector.
+        .with_ansi(io::stderr().is_terminal())
         .try_init();
+}
+
+/// Raises the soft open-file limit to the hard one, as Go programs do at start, so that the
+/// connection caps can be reached (a soft limit of 1,024 is common); warns when even the hard
+/// limit is below what they may use: every connection the workers hold, one connection to a
+/// provider per request in flight, and a few for the database and logs. Past the limit,
+/// accepting fails and even `/health` stops answering.
+fn raise_open_file_limit(config: &Config) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let server = &config.server;
+    let needed =
+        (server.workers * server.max_connections_per_worker + server.max_in_flight + 64) as u64;
+    let limit = getrlimit(Resource::Nofile);
+    let soft = limit.current.unwrap_or(u64::MAX);
+    if soft >= needed {
+        return;
+    }
+    let raised = match limit.maximum {
+        Some(hard) if hard > soft => {
+            let new = rustix::process::Rlimit {
+                current: Some(hard),
+                maximum: Some(hard),
+            };
+            setrlimit(Resource::Nofile, new).map_or(soft, |()| hard)
+        }
+        _ => soft,
+    };
+    if raised < needed {
+        tracing::warn!(
+            limit = raised,
+            needed,
+            "the open-file limit is below what server.max_connections_per_worker and \
+             server.max_in_flight allow; raise it (ulimit -n, LimitNOFILE=) or lower them"
+        );
+    }
 }
 
 /// The demo key: read from the data directory, or created (paid plan, plenty of credits).
@@ -329,13 +408,21 @@ fn write_private(path: &Path, contents: &str) -> io::Result<()> {
     io::Write::write_all(&mut file, contents.as_bytes())
 }
 
-/// Health ticks and business collection, on the main actix system.
+/// Health ticks, business collection and the refusal summary, on the main actix system.
 fn spawn_background(
     config: &Config,
     health: Arc<HealthTracker>,
     store: Arc<Store>,
     metrics: Metrics,
+    refusals: Arc<Refusals>,
 ) {
+    actix_web::rt::spawn(async move {
+        let mut interval = actix_web::rt::time::interval(SUMMARY_INTERVAL);
+        loop {
+            interval.tick().await;
+            refusals.log_summary();
+        }
+    });
     let tick = Duration::from_secs_f64(config.server.health_tick_seconds);
     actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(tick);
@@ -444,8 +531,11 @@ fn write_ready_file(
     write_private(path, &ready.to_string())
 }
 
-/// Circuit admin actions, carried out on the health tracker.
-struct CircuitAdmin(Arc<HealthTracker>);
+/// Circuit admin actions, carried out on the health tracker; refusals counted with the rest.
+struct CircuitAdmin {
+    health: Arc<HealthTracker>,
+    refusals: Arc<Refusals>,
+}
 
 impl AdminActions for CircuitAdmin {
     fn force_circuit(
@@ -454,13 +544,17 @@ impl AdminActions for CircuitAdmin {
         action: CircuitAction,
     ) -> Result<(), gatewayz_actix::Error> {
         let result = match action {
-            CircuitAction::Open => self.0.force_open(provider),
-            CircuitAction::Close => self.0.force_close(provider),
-            CircuitAction::Reset => self.0.reset(provider),
+            CircuitAction::Open => self.health.force_open(provider),
+            CircuitAction::Close => self.health.force_close(provider),
+            CircuitAction::Reset => self.health.reset(provider),
         };
         result.map_err(|_| gatewayz_actix::Error::UnknownProvider {
             provider: provider.chars().take(64).collect(),
         })
+    }
+
+    fn refused(&self, _: &HttpRequest) {
+        self.refusals.record(RefusalReason::AdminUnauthorized);
     }
 }
 
@@ -482,10 +576,12 @@ async fn list_simulators(
 }
 
 /// `POST /admin/simulator/{provider}` with any of the simulated settings, e.g.
-/// `{"outage": true}` or `{"error_rate": 0.5, "latency_median_ms": 3000}`.
+/// `{"outage": true}` or `{"error_rate": 0.5, "latency_median_ms": 3000}`. Each field is checked
+/// against its range ([`SimulatedConfig::validate`]); concurrent changes apply one after the
+/// other, and the answer is the settings this change left.
 async fn change_simulator(
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     admin: web::Data<Option<Admin>>,
     simulators: web::Data<Simulators>,
 ) -> Result<HttpResponse, gatewayz_actix::Error> {
@@ -499,46 +595,58 @@ async fn change_simulator(
             .ok_or_else(|| gatewayz_actix::Error::UnknownProvider {
                 provider: name.chars().take(64).collect(),
             })?;
-    let changes: Value =
-        serde_json::from_slice(&body).map_err(|e| gatewayz_actix::Error::InvalidRequest {
-            reason: format!("the body must be a JSON object of simulated settings: {e}"),
-        })?;
-    let mut current = serde_json::to_value(simulator.behaviour()).expect("settings serialise");
-    match (&mut current, changes) {
-        (Value::Object(current), Value::Object(changes)) => current.extend(changes),
-        _ => {
-            return Err(gatewayz_actix::Error::InvalidRequest {
-                reason: "the body must be a JSON object".into(),
-            });
+    let invalid = |reason: String| gatewayz_actix::Error::InvalidRequest { reason };
+    let body = body::read(
+        &req,
+        payload,
+        MAX_ADMIN_BODY,
+        Duration::from_secs(10),
+        std::future::pending(),
+    )
+    .await
+    .map_err(|e| invalid(e.message))?;
+    let changes = match serde_json::from_slice(&body) {
+        Ok(Value::Object(changes)) => changes,
+        Ok(_) => return Err(invalid("the body must be a JSON object".into())),
+        Err(e) => {
+            return Err(invalid(format!(
+                "the body must be a JSON object of simulated settings: {e}"
+            )));
         }
-    }
-    let behaviour: SimulatedConfig =
-        serde_json::from_value(current).map_err(|e| gatewayz_actix::Error::InvalidRequest {
-            reason: format!("invalid simulated settings: {e}"),
-        })?;
-    let valid = (0.0..=1.0).contains(&(behaviour.error_rate + behaviour.rate_limit_rate))
-        && behaviour.error_rate >= 0.0
-        && behaviour.rate_limit_rate >= 0.0
-        && behaviour.latency_median_ms >= 0.0
-        && behaviour.tokens_per_second > 0.0;
-    if !valid {
-        return Err(gatewayz_actix::Error::InvalidRequest {
-            reason:
-                "error_rate must be in 0..1, latencies zero or more, tokens_per_second positive"
-                    .into(),
-        });
-    }
-    tracing::info!(target: "gatewayz_actix::audit", provider = %name, ?behaviour, "simulated provider changed");
-    let applied = behaviour.clone();
-    web::block(move || simulator.set_behaviour(applied))
-        .await
-        .map_err(|_| gatewayz_actix::Error::AdminAction {
-            reason: "the simulator could not be changed".into(),
-        })?
-        .map_err(|e| gatewayz_actix::Error::AdminAction {
+    };
+    let changed = web::block(move || {
+        simulator.update(|current| {
+            current
+                .with_changes(&changes)
+                .map_err(SimulatorChange::Invalid)
+        })
+    })
+    .await
+    .map_err(|_| gatewayz_actix::Error::AdminAction {
+        reason: "the simulator could not be changed".into(),
+    })?;
+    match changed {
+        Ok(behaviour) => {
+            tracing::info!(target: "gatewayz_actix::audit", provider = %name, ?behaviour, "simulated provider changed");
+            Ok(HttpResponse::Ok().json(behaviour))
+        }
+        Err(SimulatorChange::Invalid(reason)) => Err(invalid(reason)),
+        Err(SimulatorChange::Io(e)) => Err(gatewayz_actix::Error::AdminAction {
             reason: format!("the simulator could not be restarted: {e}"),
-        })?;
-    Ok(HttpResponse::Ok().json(behaviour))
+        }),
+    }
+}
+
+/// Why a simulator change was not applied.
+enum SimulatorChange {
+    Invalid(String),
+    Io(io::Error),
+}
+
+impl From<io::Error> for SimulatorChange {
+    fn from(e: io::Error) -> Self {
+        SimulatorChange::Io(e)
+    }
 }
 
 fn authorize(req: &HttpRequest, admin: &Option<Admin>) -> Result<(), gatewayz_actix::Error> {

@@ -1,10 +1,14 @@
 //! Simulated providers: real OpenAI-compatible HTTP servers on loopback ports.
 //!
 //! Each runs on its own thread with its own actix system, answers `POST /v1/chat/completions`
-//! (plain and streamed, with usage) and `GET /v1/models`, with log-normal latency, a streaming
-//! speed, a share of 500 errors and an outage switch. An outage stops the server, so the
-//! gateway sees refused connections, as with a provider that is really down; ending it starts
-//! the server again on the same port.
+//! (plain and streamed, with usage when asked for) and `GET /v1/models`, with log-normal
+//! latency, a streaming speed, a share of 500 errors and an outage switch. Completions are 20 to
+//! 300 tokens long, never more than the request's `max_completion_tokens` (or `max_tokens`), as
+//! real providers honour them. An outage stops the server, so the gateway sees refused
+//! connections, as with a provider that is really down; ending it starts the server again on
+//! the same port. Bodies are accepted up to the gateway's own limit plus what the gateway adds
+//! ([`MAX_BODY_BYTES`] + [`MAX_ADDED_BYTES`]), so a body the gateway passes on is never refused
+//! here.
 
 use std::{
     io,
@@ -19,7 +23,10 @@ use bytes::Bytes;
 use futures_util::stream;
 use serde_json::{Value, json};
 
-use crate::{config::SimulatedConfig, openai::Usage};
+use crate::{
+    config::SimulatedConfig,
+    openai::{MAX_ADDED_BYTES, MAX_BODY_BYTES, Usage},
+};
 
 const WORDS: &[&str] = &[
     "the",
@@ -50,6 +57,8 @@ pub struct SimulatedProvider {
     addr: SocketAddr,
     behaviour: Arc<RwLock<SimulatedConfig>>,
     server: Mutex<Option<Running>>,
+    /// Held through a whole change, so that concurrent changes apply one after the other.
+    changing: Mutex<()>,
 }
 
 struct Running {
@@ -67,6 +76,7 @@ impl SimulatedProvider {
             addr,
             behaviour: Arc::new(RwLock::new(behaviour.clone())),
             server: Mutex::new(None),
+            changing: Mutex::new(()),
         };
         if !behaviour.outage {
             provider.serve(listener)?;
@@ -94,6 +104,23 @@ impl SimulatedProvider {
 
     /// Changes the behaviour; starting or ending an outage stops or restarts the server.
     pub fn set_behaviour(&self, behaviour: SimulatedConfig) -> io::Result<()> {
+        self.update(|_| Ok::<_, io::Error>(behaviour)).map(drop)
+    }
+
+    /// Changes the behaviour to what `change` makes of the current one, unless it fails;
+    /// concurrent updates apply one after the other, each to the result of the last. Blocks
+    /// while a server stops or starts (call it off the async workers).
+    pub fn update<E: From<io::Error>>(
+        &self,
+        change: impl FnOnce(&SimulatedConfig) -> Result<SimulatedConfig, E>,
+    ) -> Result<SimulatedConfig, E> {
+        let _changing = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
+        let behaviour = change(&self.behaviour())?;
+        self.apply(behaviour.clone())?;
+        Ok(behaviour)
+    }
+
+    fn apply(&self, behaviour: SimulatedConfig) -> io::Result<()> {
         let outage = behaviour.outage;
         *self
             .behaviour
@@ -124,7 +151,7 @@ impl SimulatedProvider {
                     let server = HttpServer::new(move || {
                         App::new()
                             .app_data(web::Data::from(Arc::clone(&behaviour)))
-                            .app_data(web::PayloadConfig::new(1 << 20))
+                            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES + MAX_ADDED_BYTES))
                             .route("/v1/chat/completions", web::post().to(chat_completions))
                             .route("/v1/models", web::get().to(models))
                     })
@@ -179,8 +206,13 @@ fn log_normal(median: f64, sigma: f64) -> f64 {
     median * (sigma * normal).exp()
 }
 
+/// `ms` milliseconds, within 0 to 10 minutes (0 for NaN).
 fn millis(ms: f64) -> Duration {
-    Duration::from_secs_f64((ms / 1000.0).clamp(0.0, 600.0))
+    let seconds = ms / 1000.0;
+    if seconds.is_nan() {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(seconds.clamp(0.0, 600.0))
 }
 
 /// Waits `delay`, or not at all when it is zero: the timer rounds every sleep, even a zero
@@ -213,7 +245,12 @@ async fn chat_completions(
         .as_bool()
         .unwrap_or(false);
     let prompt_tokens = (request["messages"].to_string().len() as u64 / 4).max(1);
-    let completion_tokens = fastrand::u64(20..=300);
+    let limit = request["max_completion_tokens"]
+        .as_u64()
+        .or_else(|| request["max_tokens"].as_u64())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let completion_tokens = fastrand::u64(20..=300).min(limit);
 
     let roll = fastrand::f64();
     if roll < behaviour.error_rate {
@@ -248,8 +285,9 @@ async fn chat_completions(
         behaviour.latency_sigma,
     ));
     // At most about 20 chunks a second, each carrying the tokens produced meanwhile.
-    let per_chunk = (behaviour.tokens_per_second / 20.0).ceil().max(1.0) as u64;
-    let interval = Duration::from_secs_f64(per_chunk as f64 / behaviour.tokens_per_second);
+    let tokens_per_second = behaviour.tokens_per_second.clamp(1.0, 1e6);
+    let per_chunk = (tokens_per_second / 20.0).ceil().max(1.0) as u64;
+    let interval = Duration::from_secs_f64(per_chunk as f64 / tokens_per_second);
     let id = format!("chatcmpl-sim{}", fastrand::u64(..));
     let chunk = move |delta: Value, finish: Option<&str>| {
         sse(&json!({

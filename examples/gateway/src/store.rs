@@ -2,29 +2,70 @@
 //!
 //! [`Database`] is the synchronous core, used directly by the `keys` CLI. The server talks to
 //! it only through [`Store`]: one worker thread owns the connection and serves commands in
-//! order, so the async request path never blocks on SQLite. Charges are queued and written in
-//! batches (one transaction per batch); a lookup first flushes the queued charges, so it always
-//! sees every charge made before it. Every query is timed into
+//! order, so the async request path never blocks on SQLite. Every query is timed into
 //! `database_query_duration_seconds`.
+//!
+//! # Charges
+//!
+//! [`Store::charge`] queues a charge and returns a [`Committed`] future that resolves once the
+//! charge is in the database. With [`Batching::durable`] (the gateway's default) the worker
+//! commits as soon as it is woken, and every charge queued while it commits goes into the next
+//! transaction (group commit): one transaction per charge when the gateway is quiet, one per
+//! group under load. With [`Batching::default`] it waits up to 500 ms or 256 charges, as the
+//! gateway used to: cheaper, but a crash loses what is queued.
+//!
+//! After a commit the worker settles each charge's [`Account`] (credits down, reservation
+//! released), and it is also the only place a cached key's row is read again
+//! ([`Store::refresh`]): both happen in the worker's order, so an account counts every charge
+//! exactly once (see `account.rs`). Keys used for the first time, and keys that do not exist,
+//! are read by a thread of their own ([`Store::load`]), so that a client trying made-up keys
+//! keeps that thread busy rather than the one committing charges.
+//!
+//! # Durability
+//!
+//! The database is in WAL mode. [`Synchronous::Normal`] (the default) makes a commit durable
+//! against the process being killed (`kill -9`, the OOM killer): the WAL is written before the
+//! commit returns, and the operating system keeps it. [`Synchronous::Full`] also survives a
+//! power loss or kernel crash, at the price of an `fsync` per commit (per group of charges).
+//!
+//! # Files
+//!
+//! The data directory is created `0700` and the database files (`gatewayz.db`, and the `-wal`
+//! and `-shm` files SQLite makes beside it with the same mode) `0600`; existing ones are
+//! tightened when opened. They hold key hashes and every customer's usage.
 
 use std::{
     fmt,
+    future::Future,
+    os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt},
     path::Path,
+    pin::Pin,
     sync::{
         Arc, Mutex, PoisonError,
         mpsc::{self, RecvTimeoutError},
     },
+    task::{Context, Poll},
     thread::JoinHandle,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use gatewayz_metrics::Metrics;
 use rusqlite::{Connection, OptionalExtension, params};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
+use crate::account::Account;
+
 /// Credits are stored in nano-credits, so that sums are exact.
 pub const NANO: f64 = 1e9;
+
+/// Most credits a key can be given: a billion, so that every balance and sum of charges fits
+/// the database's 64-bit nano-credits with room to spare.
+pub const MAX_CREDITS: f64 = 1e9;
+
+/// The database file in the data directory.
+pub const DATABASE_FILE: &str = "gatewayz.db";
 
 const SCHEMA: &[&str] = &[
     // Version 1.
@@ -156,6 +197,30 @@ pub enum StoreError {
     /// No key matches.
     #[error("no API key matches `{0}`")]
     NoSuchKey(String),
+    /// An amount of credits that cannot be stored.
+    #[error("credits must be a number from 0 to {MAX_CREDITS:.0}, not {0}")]
+    InvalidCredits(f64),
+}
+
+/// How hard a commit tries to survive a crash: SQLite's `synchronous` setting, in WAL mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// A committed charge survives the process being killed (`kill -9`, the OOM killer), not a
+    /// power loss or kernel crash. No `fsync` on the request path.
+    #[default]
+    Normal,
+    /// A committed charge survives a power loss too: one `fsync` per commit.
+    Full,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
 }
 
 /// Unix seconds now.
@@ -193,14 +258,40 @@ pub struct Database {
 }
 
 impl Database {
-    /// Opens (creating and migrating if needed) `dir/gatewayz.db`.
+    /// Opens (creating and migrating if needed) `dir/gatewayz.db`, with
+    /// [`Synchronous::Normal`]; the directory and files are made owner-only.
     pub fn open(dir: &Path, metrics: Metrics) -> Result<Database, StoreError> {
-        std::fs::create_dir_all(dir)?;
-        let connection = Connection::open(dir.join("gatewayz.db"))?;
+        Database::open_with(dir, metrics, Synchronous::default())
+    }
+
+    /// As [`Database::open`], with commits as durable as `synchronous` says.
+    pub fn open_with(
+        dir: &Path,
+        metrics: Metrics,
+        synchronous: Synchronous,
+    ) -> Result<Database, StoreError> {
+        private_directory(dir)?;
+        let path = dir.join(DATABASE_FILE);
+        // Created owner-only before SQLite opens it: SQLite gives its -wal and -shm files the
+        // database file's mode.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)?;
+        let connection = Connection::open(&path)?;
         connection.busy_timeout(Duration::from_secs(5))?;
         // WAL lets the `keys` CLI read and write while the gateway runs.
         connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", synchronous.pragma())?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.join(format!("{DATABASE_FILE}{suffix}"));
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
         let mut database = Database {
             connection,
             metrics,
@@ -245,6 +336,9 @@ impl Database {
         credits: f64,
         expires_at: Option<i64>,
     ) -> Result<KeyRecord, StoreError> {
+        if !(credits.is_finite() && (0.0..=MAX_CREDITS).contains(&credits)) {
+            return Err(StoreError::InvalidCredits(credits));
+        }
         let now = unix_now();
         let prefix: String = key.chars().take(10).collect();
         let credits_nano = (credits * NANO).round() as i64;
@@ -321,7 +415,11 @@ impl Database {
     }
 
     /// Applies charges in one transaction: credits go down, usage rows are added.
-    pub fn apply_charges(&mut self, charges: &[Charge]) -> Result<(), StoreError> {
+    pub fn apply_charges<'a>(
+        &mut self,
+        charges: impl IntoIterator<Item = &'a Charge>,
+    ) -> Result<(), StoreError> {
+        let charges: Vec<&Charge> = charges.into_iter().collect();
         if charges.is_empty() {
             return Ok(());
         }
@@ -391,6 +489,16 @@ impl Database {
     }
 }
 
+/// Creates `dir` (and its parents) if needed, and makes it owner-only (`0700`).
+fn private_directory(dir: &Path) -> Result<(), StoreError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(())
+}
+
 const KEY_COLUMNS: &str =
     "id, prefix, name, plan, credits_nano, created_at, expires_at, revoked_at";
 
@@ -412,6 +520,11 @@ enum Command {
         String,
         oneshot::Sender<Result<Option<KeyRecord>, StoreError>>,
     ),
+    Load(
+        String,
+        oneshot::Sender<Result<Option<Arc<Account>>, StoreError>>,
+    ),
+    Refresh(Arc<Account>, oneshot::Sender<Result<(), StoreError>>),
     /// Charges are waiting in the shared queue.
     Charges,
     Business(oneshot::Sender<Result<BusinessCounts, StoreError>>),
@@ -428,6 +541,7 @@ pub struct Batching {
 }
 
 impl Default for Batching {
+    /// Batches of up to 256 charges or 500 ms: what is queued is lost if the process dies.
     fn default() -> Self {
         Batching {
             max_charges: 256,
@@ -436,23 +550,179 @@ impl Default for Batching {
     }
 }
 
+impl Batching {
+    /// Group commit: every charge is written as soon as the worker is free, together with
+    /// those queued while it was busy.
+    pub fn durable() -> Batching {
+        Batching {
+            max_charges: 1,
+            max_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// After a failed write, the worker tries again this much later at the earliest.
+const RETRY_DELAY: Duration = Duration::from_millis(100);
+
+/// A charge waiting to be written, with what to settle and whom to tell once it is.
+struct Queued {
+    charge: Charge,
+    settle: Option<(Arc<Account>, i64)>,
+    done: Option<oneshot::Sender<Result<(), StoreError>>>,
+}
+
+/// Resolves when a charge is in the database (`Ok`), or when writing it failed (`Err`: it stays
+/// queued and is tried again).
+#[derive(Debug)]
+#[must_use = "a charge may not be written yet"]
+pub struct Committed(oneshot::Receiver<Result<(), StoreError>>);
+
+impl Future for Committed {
+    type Output = Result<(), StoreError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|answer| answer.unwrap_or(Err(StoreError::Stopped)))
+    }
+}
+
 /// The asynchronous face of the database: a worker thread that owns the connection.
 pub struct Store {
     commands: Mutex<Option<mpsc::Sender<Command>>>,
-    /// Charges not yet taken by the worker. The worker is woken for the first charge of a batch
-    /// (and every `max_charges`), not for each: a wake-up per request cost the request path
-    /// two context switches, about 15 µs of latency on two busy cores.
-    queued: Arc<Mutex<Vec<Charge>>>,
+    /// Charges not yet taken by the worker. The worker is woken for the first charge queued
+    /// while it is idle (and every `max_charges`), not for each: a wake-up per request cost the
+    /// request path two context switches, about 15 µs of latency on two busy cores.
+    queued: Arc<Mutex<Vec<Queued>>>,
     max_charges: usize,
     worker: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Mutex<Option<Checkpointer>>,
+    reader: Mutex<Option<Reader>>,
+}
+
+/// How often the WAL is checkpointed into the database file, off the commit path.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The thread that checkpoints the WAL; stops when `stop` is dropped.
+struct Checkpointer {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+/// A key load waiting for the reader.
+type Load = (
+    String,
+    oneshot::Sender<Result<Option<Arc<Account>>, StoreError>>,
+);
+
+/// The thread that loads keys on a connection of its own; stops when `loads` is dropped.
+///
+/// First uses of a key are read here, and so is every made-up key a client tries: a flood of
+/// those keeps this thread busy, never the worker that commits charges. A key not in the
+/// gateway's cache has no charge waiting to be written (a cached key with one is never dropped),
+/// so reading it away from the worker's order counts nothing twice.
+struct Reader {
+    loads: mpsc::Sender<Load>,
+    thread: JoinHandle<()>,
+}
+
+impl Database {
+    /// The account of the key with this hash, read now.
+    fn account(&self, hash: String) -> Result<Option<Arc<Account>>, StoreError> {
+        Ok(self.lookup(&hash)?.map(|r| {
+            Arc::new(Account::new(
+                r.id,
+                r.prefix,
+                hash,
+                r.credits_nano,
+                r.revoked_at.is_some(),
+                r.expires_at,
+            ))
+        }))
+    }
+
+    /// Another connection to the same database file, for another thread.
+    fn reopen(&self) -> Result<Database, StoreError> {
+        let path = self
+            .connection
+            .path()
+            .ok_or(StoreError::Stopped)?
+            .to_owned();
+        let connection = Connection::open(&path)?;
+        connection.busy_timeout(Duration::from_secs(5))?;
+        Ok(Database {
+            connection,
+            metrics: self.metrics.clone(),
+        })
+    }
+
+    /// Starts the key reader on another connection; `None` (loads then go to the worker) if it
+    /// cannot open one.
+    fn reader(&self) -> Option<Reader> {
+        let database = self
+            .reopen()
+            .map_err(|error| tracing::warn!(%error, "cannot open a connection to read keys"))
+            .ok()?;
+        let (loads, requests) = mpsc::channel::<Load>();
+        let thread = std::thread::Builder::new()
+            .name("gatewayz-db-read".into())
+            .spawn(move || {
+                for (hash, reply) in requests {
+                    let _ = reply.send(database.account(hash));
+                }
+            })
+            .ok()?;
+        Some(Reader { loads, thread })
+    }
+
+    /// Starts a thread that checkpoints this database's WAL every [`CHECKPOINT_INTERVAL`], on a
+    /// connection of its own; `None` (checkpoints then happen at close) if it cannot open one.
+    fn checkpointer(&self) -> Option<Checkpointer> {
+        let path = self.connection.path()?.to_owned();
+        let connection = Connection::open(&path)
+            .and_then(|c| c.busy_timeout(Duration::from_secs(5)).map(|()| c))
+            .map_err(|error| tracing::warn!(%error, "cannot open a connection to checkpoint"))
+            .ok()?;
+        let metrics = self.metrics.clone();
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("gatewayz-checkpoint".into())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_INTERVAL)
+                {
+                    let timer = metrics.time_database_query("checkpoint");
+                    let result = connection
+                        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                        .map_err(StoreError::from);
+                    if let Err(error) = timer.finish(result) {
+                        tracing::warn!(%error, "checkpointing the database failed");
+                    }
+                }
+            })
+            .ok()?;
+        Some(Checkpointer { stop, thread })
+    }
 }
 
 impl Store {
     /// Starts the worker on `database`.
+    ///
+    /// The worker's connection never checkpoints the WAL itself: a checkpoint `fsync`s, and on
+    /// the worker it would hold up every charge committed meanwhile (it made one commit in a
+    /// few hundred wait milliseconds). A second thread checkpoints every
+    /// [`CHECKPOINT_INTERVAL`] on a connection of its own instead, alongside the commits.
     pub fn start(database: Database, batching: Batching) -> Store {
         let (sender, receiver) = mpsc::channel();
         let queued = Arc::new(Mutex::new(Vec::new()));
         let worker_queue = Arc::clone(&queued);
+        let checkpointer = database.checkpointer();
+        let reader = database.reader();
+        if let Err(error) = database
+            .connection
+            .pragma_update(None, "wal_autocheckpoint", 0)
+        {
+            tracing::warn!(%error, "cannot move WAL checkpoints off the commit path");
+        }
         let worker = std::thread::Builder::new()
             .name("gatewayz-db".into())
             .spawn(move || run_worker(database, receiver, &worker_queue, batching))
@@ -462,6 +732,8 @@ impl Store {
             queued,
             max_charges: batching.max_charges.max(1),
             worker: Mutex::new(Some(worker)),
+            checkpointer: Mutex::new(checkpointer),
+            reader: Mutex::new(reader),
         }
     }
 
@@ -481,21 +753,61 @@ impl Store {
         answer.await.map_err(|_| StoreError::Stopped)?
     }
 
-    /// Queues a charge; it is written with the next batch.
-    pub fn charge(&self, charge: Charge) -> Result<(), StoreError> {
+    /// The account of the key with this hash, read now; `None` when no key has it.
+    pub async fn load(&self, key_hash: String) -> Result<Option<Arc<Account>>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let sent = {
+            let reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+            match reader.as_ref() {
+                Some(reader) => reader
+                    .loads
+                    .send((key_hash, reply))
+                    .map_err(|_| StoreError::Stopped),
+                None => self.send(Command::Load(key_hash, reply)),
+            }
+        };
+        sent?;
+        answer.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Reads an account's row again (balance, revocation, expiry), after every charge queued
+    /// before this call is written.
+    pub async fn refresh(&self, account: Arc<Account>) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Refresh(account, reply))?;
+        answer.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Queues a charge. Once it is written, `settle`'s account is charged and its reservation
+    /// released, and the returned future resolves.
+    pub fn charge(
+        &self,
+        charge: Charge,
+        settle: Option<(Arc<Account>, i64)>,
+    ) -> Result<Committed, StoreError> {
         let commands = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
-        let sender = commands.as_ref().ok_or(StoreError::Stopped)?;
+        let Some(sender) = commands.as_ref() else {
+            if let Some((account, reserved)) = settle {
+                account.release(reserved);
+            }
+            return Err(StoreError::Stopped);
+        };
+        let (done, committed) = oneshot::channel();
         let queued = {
             let mut queue = self.queued.lock().unwrap_or_else(PoisonError::into_inner);
-            queue.push(charge);
+            queue.push(Queued {
+                charge,
+                settle,
+                done: Some(done),
+            });
             queue.len()
         };
-        if queued == 1 || queued % self.max_charges == 0 {
+        if queued == 1 || (self.max_charges > 1 && queued % self.max_charges == 0) {
             sender
                 .send(Command::Charges)
                 .map_err(|_| StoreError::Stopped)?;
         }
-        Ok(())
+        Ok(Committed(committed))
     }
 
     /// Counts for the business gauges.
@@ -514,6 +826,24 @@ impl Store {
 
     /// Writes what is queued and stops the worker; later calls fail with `Stopped`.
     pub fn shutdown(&self) {
+        let checkpointer = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(Checkpointer { stop, thread }) = checkpointer {
+            drop(stop);
+            let _ = thread.join();
+        }
+        let reader = self
+            .reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(Reader { loads, thread }) = reader {
+            drop(loads);
+            let _ = thread.join();
+        }
         drop(
             self.commands
                 .lock()
@@ -538,13 +868,34 @@ impl Drop for Store {
     }
 }
 
-/// Writes the queued charges; on failure keeps them for the next attempt, so nothing charged is
-/// dropped while the database can still be written.
-fn flush(database: &mut Database, pending: &mut Vec<Charge>) -> Result<(), StoreError> {
-    let result = database.apply_charges(pending);
+/// Writes the pending charges in one transaction, then settles their accounts and tells their
+/// waiters. On failure they stay pending, for the next attempt, so nothing charged is dropped
+/// while the database can still be written; their waiters are told at once.
+fn flush(database: &mut Database, pending: &mut Vec<Queued>) -> Result<(), StoreError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let charges: Vec<&Charge> = pending.iter().map(|q| &q.charge).collect();
+    let result = database.apply_charges(charges);
     match &result {
-        Ok(()) => pending.clear(),
-        Err(e) => tracing::error!(error = %e, queued = pending.len(), "writing charges failed"),
+        Ok(()) => {
+            for queued in pending.drain(..) {
+                if let Some((account, reserved)) = queued.settle {
+                    account.committed(queued.charge.credits_nano, reserved);
+                }
+                if let Some(done) = queued.done {
+                    let _ = done.send(Ok(()));
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, queued = pending.len(), "writing charges failed");
+            for queued in pending.iter_mut() {
+                if let Some(done) = queued.done.take() {
+                    let _ = done.send(Err(StoreError::Stopped));
+                }
+            }
+        }
     }
     result
 }
@@ -552,15 +903,16 @@ fn flush(database: &mut Database, pending: &mut Vec<Charge>) -> Result<(), Store
 fn run_worker(
     mut database: Database,
     commands: mpsc::Receiver<Command>,
-    queued: &Mutex<Vec<Charge>>,
+    queued: &Mutex<Vec<Queued>>,
     batching: Batching,
 ) {
-    let mut pending: Vec<Charge> = Vec::new();
+    let mut pending: Vec<Queued> = Vec::new();
     // Moves the queued charges behind those that failed to be written, keeping their order.
-    let take = |pending: &mut Vec<Charge>| {
+    let take = |pending: &mut Vec<Queued>| {
         pending.append(&mut queued.lock().unwrap_or_else(PoisonError::into_inner));
     };
-    // When the oldest queued charge must be written, whatever other commands keep arriving.
+    let retry = batching.max_delay.max(RETRY_DELAY);
+    // When the oldest pending charge must be written, whatever other commands keep arriving.
     let mut due: Option<Instant> = None;
     loop {
         let command = match due {
@@ -573,44 +925,56 @@ fn run_worker(
                     Ok(command) => command,
                     Err(RecvTimeoutError::Timeout) => {
                         take(&mut pending);
-                        if flush(&mut database, &mut pending).is_ok() {
-                            due = None;
-                        } else {
-                            due = Some(Instant::now() + batching.max_delay);
-                        }
+                        due = flush(&mut database, &mut pending)
+                            .err()
+                            .map(|_| Instant::now() + retry);
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
             }
         };
+        // Writes what is pending before a read, so that the read sees every charge queued
+        // before it.
+        let mut write_pending = |pending: &mut Vec<Queued>, due: &mut Option<Instant>| {
+            take(pending);
+            let result = flush(&mut database, pending);
+            *due = result.as_ref().err().map(|_| Instant::now() + retry);
+            result
+        };
         match command {
             Command::Charges => {
                 take(&mut pending);
-                due.get_or_insert_with(|| Instant::now() + batching.max_delay);
-                if pending.len() >= batching.max_charges
-                    && flush(&mut database, &mut pending).is_ok()
-                {
-                    due = None;
+                if pending.len() >= batching.max_charges {
+                    due = flush(&mut database, &mut pending)
+                        .err()
+                        .map(|_| Instant::now() + retry);
+                } else {
+                    due.get_or_insert_with(|| Instant::now() + batching.max_delay);
                 }
             }
             Command::Lookup(hash, reply) => {
-                take(&mut pending);
-                if flush(&mut database, &mut pending).is_ok() {
-                    due = None;
-                }
+                let _ = write_pending(&mut pending, &mut due);
                 let _ = reply.send(database.lookup(&hash));
+            }
+            Command::Load(hash, reply) => {
+                let _ = write_pending(&mut pending, &mut due);
+                let _ = reply.send(database.account(hash));
+            }
+            Command::Refresh(account, reply) => {
+                let _ = write_pending(&mut pending, &mut due);
+                let result = database.lookup(&account.hash).map(|record| {
+                    account.refreshed(
+                        record.map(|r| (r.credits_nano, r.revoked_at.is_some(), r.expires_at)),
+                    );
+                });
+                let _ = reply.send(result);
             }
             Command::Business(reply) => {
                 let _ = reply.send(database.business_counts(unix_now()));
             }
             Command::Flush(reply) => {
-                take(&mut pending);
-                let result = flush(&mut database, &mut pending);
-                if result.is_ok() {
-                    due = None;
-                }
-                let _ = reply.send(result);
+                let _ = reply.send(write_pending(&mut pending, &mut due));
             }
         }
     }
@@ -706,7 +1070,7 @@ mod tests {
         };
         std::thread::scope(|scope| {
             for _ in 0..4 {
-                scope.spawn(|| (0..25).for_each(|_| store.charge(charge()).unwrap()));
+                scope.spawn(|| (0..25).for_each(|_| drop(store.charge(charge(), None).unwrap())));
             }
         });
         let found = actix_web::rt::System::new()
@@ -714,9 +1078,12 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(found.credits_nano, 10_000_000_000 - 100 * 1000);
-        (0..3).for_each(|_| store.charge(charge()).unwrap());
+        (0..3).for_each(|_| drop(store.charge(charge(), None).unwrap()));
         store.shutdown();
-        assert!(matches!(store.charge(charge()), Err(StoreError::Stopped)));
+        assert!(matches!(
+            store.charge(charge(), None),
+            Err(StoreError::Stopped)
+        ));
         let db = Database::open(&dir, Metrics::new()).unwrap();
         assert_eq!(
             db.list_keys().unwrap()[0].credits_nano,
@@ -749,6 +1116,141 @@ mod tests {
             db.revoke_key("nope"),
             Err(StoreError::NoSuchKey(_))
         ));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn charge_of(key_id: i64, credits_nano: i64) -> Charge {
+        Charge {
+            key_id,
+            provider: "p".into(),
+            model: "m".into(),
+            input_tokens: 1,
+            output_tokens: 1,
+            cost_nano: credits_nano,
+            credits_nano,
+            at: unix_now(),
+        }
+    }
+
+    #[test]
+    fn a_durable_charge_is_in_the_database_when_its_future_resolves() {
+        let dir = temp_dir("durable");
+        let mut db = Database::open(&dir, Metrics::new()).unwrap();
+        let (key, record) = db.create_key("dave", Plan::Paid, 1.0, None).unwrap();
+        let store = Store::start(db, Batching::durable());
+        let system = actix_web::rt::System::new();
+        let account = system
+            .block_on(store.load(hash_key(&key)))
+            .unwrap()
+            .unwrap();
+        let held = account.reserve(500).unwrap();
+        let committed = store
+            .charge(charge_of(record.id, 300), Some(held.settle()))
+            .unwrap();
+        system.block_on(committed).unwrap();
+        // Read by another connection, as after a crash: the charge is there.
+        let other = Database::open(&dir, Metrics::new()).unwrap();
+        assert_eq!(other.usage_totals(record.id).unwrap(), (1, 300));
+        // The account was charged and its reservation released, once.
+        assert_eq!(account.balance().settled, 1_000_000_000 - 300);
+        assert_eq!(account.balance().reserved, 0);
+        system
+            .block_on(store.refresh(Arc::clone(&account)))
+            .unwrap();
+        assert_eq!(account.balance().settled, 1_000_000_000 - 300);
+        store.shutdown();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn refreshes_and_commits_count_every_charge_once_in_any_interleaving() {
+        let dir = temp_dir("interleaving");
+        let mut db = Database::open(&dir, Metrics::new()).unwrap();
+        let (key, record) = db.create_key("erin", Plan::Paid, 1.0, None).unwrap();
+        let store = Store::start(db, Batching::durable());
+        let system = actix_web::rt::System::new();
+        let account = system
+            .block_on(store.load(hash_key(&key)))
+            .unwrap()
+            .unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            // Refreshes on another thread, interleaved with the commits however they fall.
+            scope.spawn(|| {
+                let system = actix_web::rt::System::new();
+                let mut refreshes = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) || refreshes == 0 {
+                    system
+                        .block_on(store.refresh(Arc::clone(&account)))
+                        .unwrap();
+                    refreshes += 1;
+                }
+            });
+            system.block_on(async {
+                let mut waits = Vec::new();
+                for _ in 0..200 {
+                    let held = account.reserve(10).unwrap();
+                    waits.push(
+                        store
+                            .charge(charge_of(record.id, 7), Some(held.settle()))
+                            .unwrap(),
+                    );
+                }
+                for wait in waits {
+                    wait.await.unwrap();
+                }
+            });
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        system
+            .block_on(store.refresh(Arc::clone(&account)))
+            .unwrap();
+        assert_eq!(
+            account.balance(),
+            crate::account::Balance {
+                settled: 1_000_000_000 - 200 * 7,
+                reserved: 0
+            }
+        );
+        store.shutdown();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_data_directory_and_database_files_are_owner_only() {
+        let dir = temp_dir("modes");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        drop(Database::open(&dir, Metrics::new()).unwrap());
+        // Files left readable by an older version are tightened on open.
+        let db_file = dir.join(DATABASE_FILE);
+        std::fs::set_permissions(&db_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let db = Database::open(&dir, Metrics::new()).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.join(format!("{DATABASE_FILE}{suffix}"));
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        drop(db);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn credits_that_cannot_be_stored_are_refused() {
+        let dir = temp_dir("credits");
+        let mut db = Database::open(&dir, Metrics::new()).unwrap();
+        for credits in [f64::NAN, f64::INFINITY, -1.0, 1e300, MAX_CREDITS * 1.01] {
+            assert!(
+                matches!(
+                    db.create_key("x", Plan::Paid, credits, None),
+                    Err(StoreError::InvalidCredits(_))
+                ),
+                "{credits}"
+            );
+        }
+        let (_, record) = db.create_key("x", Plan::Paid, MAX_CREDITS, None).unwrap();
+        assert_eq!(record.credits_nano, 1_000_000_000_000_000_000);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

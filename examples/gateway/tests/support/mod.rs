@@ -129,6 +129,11 @@ impl Gateway {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Where the gateway's standard output and error go; it outlives the process.
+    pub fn log_path(&self) -> PathBuf {
+        self.log.clone()
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.process.pid()
@@ -317,4 +322,127 @@ pub fn credits(setup: &Setup) -> Vec<i64> {
         .filter(|k| k.name != "demo")
         .map(|k| k.credits_nano)
         .collect()
+}
+
+impl Setup {
+    /// Runs `gatewayz-gateway keys ...` and returns its output, whether it succeeded or not.
+    pub fn keys_output(&self, args: &[&str]) -> std::process::Output {
+        Command::new(binary())
+            .arg("--config")
+            .arg(self.config())
+            .arg("--data-dir")
+            .arg(self.path().join("data"))
+            .arg("keys")
+            .args(args)
+            .output()
+            .expect("the gateway binary runs")
+    }
+
+    /// The gateway's data directory.
+    pub fn data(&self) -> PathBuf {
+        self.path().join("data")
+    }
+}
+
+impl Gateway {
+    /// The address it listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.url.strip_prefix("http://").unwrap().parse().unwrap()
+    }
+
+    /// Resident memory of the process, from `/proc/<pid>/status`, in bytes.
+    pub fn rss(&self) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .expect("a VmRSS line");
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib * 1024
+    }
+
+    /// File descriptors the process has open (connections among them).
+    pub fn open_files(&self) -> usize {
+        fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|dir| dir.count())
+            .unwrap_or(0)
+    }
+
+    /// Sends SIGKILL and waits for the process to be gone.
+    pub fn kill(mut self) {
+        self.process.kill();
+    }
+
+    /// A metric's value, summed over the series matching `labels`.
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.metrics().await.sum(name, labels)
+    }
+}
+
+/// A stalled upload: headers declaring `declared` body bytes, then `sent` of them, then nothing.
+/// Holds the connection open until dropped.
+pub struct Stalled {
+    pub stream: std::net::TcpStream,
+}
+
+impl Stalled {
+    /// Opens a connection to `addr` and sends the request head and `sent` bytes of the body
+    /// (fewer if the gateway closes the connection first).
+    pub fn start(
+        addr: std::net::SocketAddr,
+        key: Option<&str>,
+        declared: usize,
+        sent: usize,
+    ) -> Stalled {
+        use std::io::Write;
+        let mut stream = std::net::TcpStream::connect(addr).expect("the gateway accepts");
+        let auth = key.map_or(String::new(), |k| format!("Authorization: Bearer {k}\r\n"));
+        let head = format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\n{auth}\
+             Content-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
+        );
+        let _ = stream.write_all(head.as_bytes());
+        let chunk = vec![b' '; 64 << 10];
+        let mut left = sent;
+        stream
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        while left > 0 {
+            let n = left.min(chunk.len());
+            if stream.write_all(&chunk[..n]).is_err() {
+                break;
+            }
+            left -= n;
+        }
+        Stalled { stream }
+    }
+
+    /// Reads what the gateway answered until it closes the connection or `wait` passes; the
+    /// status (if any) and whether the connection was closed.
+    pub fn answer(&mut self, wait: Duration) -> (Option<u16>, bool) {
+        use std::io::Read;
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        let closed = loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break false;
+                }
+                Err(_) => break true,
+            }
+        };
+        let status = std::str::from_utf8(&answer)
+            .ok()
+            .and_then(|text| text.split(' ').nth(1))
+            .and_then(|code| code.parse().ok());
+        (status, closed)
+    }
 }
