@@ -220,8 +220,10 @@ mod clock;
 mod config;
 mod error;
 mod failover;
+mod models;
 mod outcome;
 mod permit;
+mod policy;
 mod provider;
 mod publish;
 mod route;
@@ -233,7 +235,7 @@ pub use anomaly::{AnomalyEvent, AnomalyPhase};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AnomalyConfig, CircuitConfig, FailoverConfig, HealthConfig, LatencyConfig, ProviderConfig,
-    RoutingPolicy, StatusConfig, Weights, WindowConfig,
+    RoutingConfig, RoutingPolicy, RoutingWeights, StatusConfig, Weights, WindowConfig,
 };
 pub use error::Error;
 /// The types this crate's API takes and returns, from `gatewayz-metrics` and the catalogue, so
@@ -244,7 +246,7 @@ pub use gatewayz_metrics::{
 };
 pub use outcome::{CallOutcome, Decision, should_fail_over};
 pub use permit::{Permit, Rejected};
-pub use route::{Candidate, Route};
+pub use route::{Candidate, Offer, Price, Route, RouteRequest};
 pub use tracker::{HealthTracker, HealthTrackerBuilder};
 
 /// The README's examples, compiled and run as doctests.

@@ -1,18 +1,18 @@
 //! One provider: its window, circuit, anomaly detector and published series, behind one mutex,
-//! and the lock-free view of its circuit and score that ordering reads.
+//! and the lock-free view of its circuit, score, status and latency that routing reads.
 
 use std::{
     sync::{
         Arc, Mutex, MutexGuard, PoisonError, RwLock,
         atomic::{
-            AtomicU64,
+            AtomicU8, AtomicU64,
             Ordering::{Acquire, Relaxed, Release},
         },
     },
     time::Duration,
 };
 
-use gatewayz_catalogue::HealthStatus;
+use gatewayz_catalogue::{ClosedValue, HealthStatus};
 use gatewayz_metrics::Metrics;
 
 use crate::{
@@ -20,6 +20,7 @@ use crate::{
     anomaly::{Detector, Geometry},
     breaker::{Breaker, Phase, Refusal, Transition},
     config::Resolved,
+    models::Models,
     outcome::Class,
     publish::Published,
     score::{Report, assess, next_status, score_with_circuit, with_circuit},
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) clock: Box<dyn Clock>,
     pub(crate) metrics: Option<Metrics>,
     pub(crate) geometry: Geometry,
+    /// What is learnt per model (the output/input token ratio).
+    pub(crate) models: Models,
 }
 
 /// One provider. Everything mutable is behind `state`, a mutex held for a few dozen
@@ -85,6 +88,13 @@ pub(crate) struct View {
     open_until: AtomicU64,
     /// `f64` bits of the score used for ordering.
     score: AtomicU64,
+    /// The status from the score alone (before the circuit rule), as its index in
+    /// `HealthStatus::ALL`.
+    status: AtomicU8,
+    /// The window's p95 call latency at the last tick, in nanoseconds; `u64::MAX` if unknown.
+    p95: AtomicU64,
+    /// The window's p95 time to first token of streams at the last tick, likewise.
+    ttft_p95: AtomicU64,
 }
 
 /// The circuit as failover ordering sees it.
@@ -101,7 +111,30 @@ impl View {
             circuit: AtomicU64::new(0),
             open_until: AtomicU64::new(u64::MAX),
             score: AtomicU64::new(score.to_bits()),
+            status: AtomicU8::new(HealthStatus::Unknown.index() as u8),
+            p95: AtomicU64::new(u64::MAX),
+            ttft_p95: AtomicU64::new(u64::MAX),
         }
+    }
+
+    /// Publishes what routing reads of a tick (or a reset): the score for ordering, the status
+    /// before the circuit rule, and the latencies.
+    fn store_health(
+        &self,
+        score: f64,
+        status: HealthStatus,
+        p95: Option<Duration>,
+        ttft: Option<Duration>,
+    ) {
+        let nanos = |d: Option<Duration>| {
+            d.map_or(u64::MAX, |d| {
+                u64::try_from(d.as_nanos()).unwrap_or(u64::MAX - 1)
+            })
+        };
+        self.score.store(score.to_bits(), Relaxed);
+        self.status.store(status.index() as u8, Relaxed);
+        self.p95.store(nanos(p95), Relaxed);
+        self.ttft_p95.store(nanos(ttft), Relaxed);
     }
 
     fn store(&self, breaker: &Breaker) {
@@ -136,6 +169,24 @@ impl View {
 
     pub(crate) fn score(&self) -> f64 {
         f64::from_bits(self.score.load(Relaxed))
+    }
+
+    /// Whether the provider may be a policy's first choice: its circuit is closed and its score
+    /// says healthy, or nothing is known yet.
+    pub(crate) fn eligible(&self) -> bool {
+        let status = HealthStatus::ALL
+            .get(usize::from(self.status.load(Relaxed)))
+            .copied()
+            .unwrap_or(HealthStatus::Unknown);
+        matches!(self.routing(), Routing::Closed)
+            && matches!(status, HealthStatus::Healthy | HealthStatus::Unknown)
+    }
+
+    /// The p95 that `fastest` compares, in seconds: time to first token for a stream, the
+    /// whole call otherwise; `None` until a tick has seen such a call in the window.
+    pub(crate) fn latency(&self, stream: bool) -> Option<f64> {
+        let nanos = if stream { &self.ttft_p95 } else { &self.p95 }.load(Relaxed);
+        (nanos != u64::MAX).then(|| nanos as f64 / 1e9)
     }
 }
 
@@ -208,8 +259,15 @@ impl Provider {
         admission
     }
 
-    /// A call admitted with probe generation `probe` ended as `class` after `duration`.
-    pub(crate) fn record(&self, class: Class, duration: Duration, probe: Option<u64>) {
+    /// A call admitted with probe generation `probe` ended as `class` after `duration`, its
+    /// first token (of a stream) after `ttft`.
+    pub(crate) fn record(
+        &self,
+        class: Class,
+        duration: Duration,
+        ttft: Option<Duration>,
+        probe: Option<u64>,
+    ) {
         let transition = {
             let mut state = lock(&self.state);
             let now = self.shared.clock.now();
@@ -220,6 +278,9 @@ impl Provider {
                 Class::Good => {
                     bucket.available = bucket.available.saturating_add(1);
                     bucket.latency(duration);
+                    if let Some(ttft) = ttft {
+                        bucket.time_to_first_token(ttft);
+                    }
                 }
             }
             let transition =
@@ -280,7 +341,9 @@ impl Provider {
                 &config.anomaly,
             );
             let routing = report.score.unwrap_or(config.failover.unknown_score);
-            self.view.score.store(routing.to_bits(), Relaxed);
+            let ttft = state.window.ttft_p95(now);
+            self.view
+                .store_health(routing, state.score_status, state.report.latency_p95, ttft);
             self.view.store(&state.breaker);
             (transition, report, circuit, found)
         };
@@ -295,12 +358,6 @@ impl Provider {
             }
         }
         events.extend(found);
-    }
-
-    /// The status as published: the score's, overridden by the circuit.
-    pub(crate) fn status(&self) -> HealthStatus {
-        let state = lock(&self.state);
-        with_circuit(state.score_status, state.breaker.state())
     }
 
     pub(crate) fn admin(&self, action: Admin) {
@@ -319,7 +376,8 @@ impl Provider {
                     state.score_status = HealthStatus::Unknown;
                     state.report = Report::unknown();
                     let unknown = self.shared.config.failover.unknown_score;
-                    self.view.score.store(unknown.to_bits(), Relaxed);
+                    self.view
+                        .store_health(unknown, HealthStatus::Unknown, None, None);
                     transition
                 }
             };
