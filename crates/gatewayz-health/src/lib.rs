@@ -79,8 +79,9 @@
 //!   to acquire and report an attempt, 250 to 400 ns to order 20 providers, 550 to 650 ns for
 //!   a routing decision over 20 providers (route and first candidate, any policy), 600 ns to
 //!   route a request over 20 providers and report its first attempt.
-//! - **Memory.** Constant per provider: `window.buckets` buckets of counters and a 144-slot
-//!   latency histogram each (about 6 KB with the defaults), the same again for the baseline.
+//! - **Memory.** Constant per provider: `window.buckets` buckets of counters and three 144-slot
+//!   latency histograms each (every call, plain calls, streams' first tokens: about 18 KB with
+//!   the defaults), and a baseline of one histogram.
 //!   Providers are never forgotten: register the
 //!   ones the gateway routes to, not names taken from requests.
 //! - **Scores move only on `tick`,** so they do not random-walk with each request. Before the
@@ -200,8 +201,9 @@
 //!   attempts reported on permits (exponentially weighted over about the last 64; 1 before any,
 //!   for at most 1,024 models). The request's own size is the same for every candidate, so it
 //!   does not change the ranking. An unknown price never wins.
-//! - **Latency** is the p95 of the provider's health window at the last tick (the window learns
-//!   time to first token from [`Inference::time_to_first_token`]). Per provider, not per model:
+//! - **Latency** is a p95 over the provider's health window at the last tick: of the time to
+//!   first token of streamed calls ([`Inference::time_to_first_token`]) for a stream, of the
+//!   duration of plain calls otherwise (a stream's duration depends on its answer's length). Per provider, not per model:
 //!   register one name per provider and model when a provider's models differ much in speed.
 //!   An unknown latency never wins; with no latency known at all, `fastest` spreads.
 //! - **Weighted** maximises `w_health × score + w_price × (cheapest / price) + w_latency ×

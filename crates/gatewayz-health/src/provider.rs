@@ -91,7 +91,8 @@ pub(crate) struct View {
     /// The status from the score alone (before the circuit rule), as its index in
     /// `HealthStatus::ALL`.
     status: AtomicU8,
-    /// The window's p95 call latency at the last tick, in nanoseconds; `u64::MAX` if unknown.
+    /// The window's p95 duration of plain (not streamed) calls at the last tick, in
+    /// nanoseconds; `u64::MAX` if unknown.
     p95: AtomicU64,
     /// The window's p95 time to first token of streams at the last tick, likewise.
     ttft_p95: AtomicU64,
@@ -183,7 +184,7 @@ impl View {
     }
 
     /// The p95 that `fastest` compares, in seconds: time to first token for a stream, the
-    /// whole call otherwise; `None` until a tick has seen such a call in the window.
+    /// duration of plain calls otherwise; `None` until a tick has seen such a call in the window.
     pub(crate) fn latency(&self, stream: bool) -> Option<f64> {
         let nanos = if stream { &self.ttft_p95 } else { &self.p95 }.load(Relaxed);
         (nanos != u64::MAX).then(|| nanos as f64 / 1e9)
@@ -278,8 +279,11 @@ impl Provider {
                 Class::Good => {
                     bucket.available = bucket.available.saturating_add(1);
                     bucket.latency(duration);
-                    if let Some(ttft) = ttft {
-                        bucket.time_to_first_token(ttft);
+                    // A stream's length depends on its answer: `fastest` compares streams by
+                    // their first token and plain calls by their duration, apart.
+                    match ttft {
+                        Some(ttft) => bucket.ttft.record(ttft),
+                        None => bucket.plain.record(duration),
                     }
                 }
             }
@@ -341,9 +345,10 @@ impl Provider {
                 &config.anomaly,
             );
             let routing = report.score.unwrap_or(config.failover.unknown_score);
-            let ttft = state.window.ttft_p95(now);
+            let plain = state.window.p95_of(now, |b| &b.plain);
+            let ttft = state.window.p95_of(now, |b| &b.ttft);
             self.view
-                .store_health(routing, state.score_status, state.report.latency_p95, ttft);
+                .store_health(routing, state.score_status, plain, ttft);
             self.view.store(&state.breaker);
             (transition, report, circuit, found)
         };

@@ -1,6 +1,7 @@
-//! The sliding window: a ring of fixed time buckets, each with counts and two small latency
-//! histograms (whole calls, and time to first token of streams), so recording is O(1) and
-//! memory per provider is constant.
+//! The sliding window: a ring of fixed time buckets, each with counts and small latency
+//! histograms (every call for the health score; and, for the `fastest` routing policy, plain
+//! calls and the time to first token of streams apart), so recording is O(1) and memory per
+//! provider is constant.
 //!
 //! Latency buckets are log-linear in milliseconds: exact below 8 ms, then 8 buckets per power
 //! of two up to 2^20 ms (about 17.5 minutes; longer calls land in the last bucket). A quantile
@@ -77,10 +78,30 @@ pub(crate) struct Bucket {
     latency: [u32; LATENCY_BUCKETS],
     /// The slowest of those calls: quantiles never exceed it.
     slowest: Duration,
-    /// Time to first token of the streamed calls among them, by latency bucket.
-    ttft: [u32; LATENCY_BUCKETS],
-    /// The longest of those times.
-    slowest_ttft: Duration,
+    /// Duration of the calls among them that did not stream.
+    pub(crate) plain: Latencies,
+    /// Time to first token of the streamed calls among them.
+    pub(crate) ttft: Latencies,
+}
+
+/// A latency histogram and its slowest value.
+#[derive(Debug, Clone)]
+pub(crate) struct Latencies {
+    counts: [u32; LATENCY_BUCKETS],
+    slowest: Duration,
+}
+
+impl Latencies {
+    const EMPTY: Latencies = Latencies {
+        counts: [0; LATENCY_BUCKETS],
+        slowest: Duration::ZERO,
+    };
+
+    pub(crate) fn record(&mut self, duration: Duration) {
+        let slot = &mut self.counts[latency_index(duration)];
+        *slot = slot.saturating_add(1);
+        self.slowest = self.slowest.max(duration);
+    }
 }
 
 impl Bucket {
@@ -94,8 +115,8 @@ impl Bucket {
             probes: 0,
             latency: [0; LATENCY_BUCKETS],
             slowest: Duration::ZERO,
-            ttft: [0; LATENCY_BUCKETS],
-            slowest_ttft: Duration::ZERO,
+            plain: Latencies::EMPTY,
+            ttft: Latencies::EMPTY,
         }
     }
 
@@ -104,13 +125,6 @@ impl Bucket {
         let slot = &mut self.latency[latency_index(duration)];
         *slot = slot.saturating_add(1);
         self.slowest = self.slowest.max(duration);
-    }
-
-    /// Adds the time to first token of a streamed call that did not fail.
-    pub(crate) fn time_to_first_token(&mut self, ttft: Duration) {
-        let slot = &mut self.ttft[latency_index(ttft)];
-        *slot = slot.saturating_add(1);
-        self.slowest_ttft = self.slowest_ttft.max(ttft);
     }
 }
 
@@ -220,9 +234,13 @@ impl Window {
         totals
     }
 
-    /// p95 time to first token of the streamed calls that did not fail, over the whole window
-    /// as of `now`; never above the longest of them.
-    pub(crate) fn ttft_p95(&self, now: Duration) -> Option<Duration> {
+    /// The p95 of one of the buckets' routing histograms (`which`) over the whole window as of
+    /// `now`, never above the slowest value; `None` if empty.
+    pub(crate) fn p95_of(
+        &self,
+        now: Duration,
+        which: impl Fn(&Bucket) -> &Latencies,
+    ) -> Option<Duration> {
         let last = self.epoch(now);
         let len = self.len();
         let mut histogram = [0.0; LATENCY_BUCKETS];
@@ -230,10 +248,11 @@ impl Window {
         for epoch in last.saturating_sub(len - 1)..=last {
             let slot = &self.buckets[(epoch % len) as usize];
             if slot.epoch == epoch {
-                for (sum, &count) in histogram.iter_mut().zip(&slot.ttft) {
+                let latencies = which(slot);
+                for (sum, &count) in histogram.iter_mut().zip(&latencies.counts) {
                     *sum += f64::from(count);
                 }
-                slowest = slowest.max(slot.slowest_ttft);
+                slowest = slowest.max(latencies.slowest);
             }
         }
         quantile(&histogram, 0.95).map(|p95| p95.min(slowest))
@@ -310,21 +329,25 @@ mod tests {
     #[test]
     fn the_window_learns_time_to_first_token_apart_from_duration() {
         let mut window = Window::new(Duration::from_secs(30), 10);
-        assert_eq!(window.ttft_p95(Duration::ZERO), None);
+        fn ttft(b: &Bucket) -> &Latencies {
+            &b.ttft
+        }
+        assert_eq!(window.p95_of(Duration::ZERO, ttft), None);
         for i in 0..100u64 {
             let bucket = window.current(Duration::from_secs(i));
             bucket.latency(Duration::from_secs(4));
-            bucket.time_to_first_token(Duration::from_millis(100 + i));
+            bucket.ttft.record(Duration::from_millis(100 + i));
         }
         let now = Duration::from_secs(100);
-        let p95 = window.ttft_p95(now).unwrap().as_secs_f64();
+        let p95 = window.p95_of(now, ttft).unwrap().as_secs_f64();
         assert!((p95 - 0.195).abs() <= 0.195 / 8.0, "{p95}");
         assert_eq!(
             window.window_totals(now).p95(),
             Some(Duration::from_secs(4))
         );
+        assert_eq!(window.p95_of(now, |b| &b.plain), None);
         // Out of the window, forgotten.
-        assert_eq!(window.ttft_p95(Duration::from_secs(1000)), None);
+        assert_eq!(window.p95_of(Duration::from_secs(1000), ttft), None);
     }
 
     #[test]
