@@ -659,6 +659,7 @@ mod tests {
             [health]
             window = { length = "20s", buckets = 10 }
             circuit = { cool_down = "2s" }
+            anomaly = { window = "4s" }
             [[providers]]
             name = "a"
             base_url = "https://a.example/v1"
@@ -703,6 +704,8 @@ mod tests {
         );
         assert!(error("[routing]\nexploration = 2").contains("routing.exploration"));
         assert!(error("[health.routing]\npolicy = \"fastest\"").contains("[routing] table"));
+        // The whole health configuration is checked at start, not when the tracker is built.
+        assert!(error("[health]\nwindow = { length = \"20s\" }").contains("anomaly.window"));
     }
 
     #[test]
