@@ -182,7 +182,9 @@
 //!
 //! A policy ([`RoutingPolicy`]) is chosen for the whole tracker (`routing.policy`) and per
 //! model (`routing.models`), and chooses among the **eligible** candidates: circuit closed,
-//! status healthy or not judged yet. Degraded and unavailable providers, and open circuits,
+//! status healthy or not judged yet (unless the few calls it had failed at the circuit's
+//! `failure_rate` or more: a failing provider the policies stopped choosing is not chosen again
+//! just because its calls became too few to judge). Degraded and unavailable providers, and open circuits,
 //! are never first while an eligible candidate exists: they are only failed over to. Two
 //! things come before any policy: a half-open circuit's probe (with `failover.probe_first`, at
 //! most `circuit.half_open_probes` calls per cool-down: how a recovered provider is noticed),

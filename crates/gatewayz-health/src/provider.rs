@@ -5,14 +5,14 @@ use std::{
     sync::{
         Arc, Mutex, MutexGuard, PoisonError, RwLock,
         atomic::{
-            AtomicU8, AtomicU64,
+            AtomicBool, AtomicU64,
             Ordering::{Acquire, Relaxed, Release},
         },
     },
     time::Duration,
 };
 
-use gatewayz_catalogue::{ClosedValue, HealthStatus};
+use gatewayz_catalogue::HealthStatus;
 use gatewayz_metrics::Metrics;
 
 use crate::{
@@ -88,9 +88,9 @@ pub(crate) struct View {
     open_until: AtomicU64,
     /// `f64` bits of the score used for ordering.
     score: AtomicU64,
-    /// The status from the score alone (before the circuit rule), as its index in
-    /// `HealthStatus::ALL`.
-    status: AtomicU8,
+    /// Whether a policy may choose the provider, as far as its score says: healthy, or unknown
+    /// without a failing window (see [`View::eligible`]).
+    eligible: AtomicBool,
     /// The window's p95 duration of plain (not streamed) calls at the last tick, in
     /// nanoseconds; `u64::MAX` if unknown.
     p95: AtomicU64,
@@ -112,7 +112,7 @@ impl View {
             circuit: AtomicU64::new(0),
             open_until: AtomicU64::new(u64::MAX),
             score: AtomicU64::new(score.to_bits()),
-            status: AtomicU8::new(HealthStatus::Unknown.index() as u8),
+            eligible: AtomicBool::new(true),
             p95: AtomicU64::new(u64::MAX),
             ttft_p95: AtomicU64::new(u64::MAX),
         }
@@ -123,7 +123,7 @@ impl View {
     fn store_health(
         &self,
         score: f64,
-        status: HealthStatus,
+        eligible: bool,
         p95: Option<Duration>,
         ttft: Option<Duration>,
     ) {
@@ -133,7 +133,7 @@ impl View {
             })
         };
         self.score.store(score.to_bits(), Relaxed);
-        self.status.store(status.index() as u8, Relaxed);
+        self.eligible.store(eligible, Relaxed);
         self.p95.store(nanos(p95), Relaxed);
         self.ttft_p95.store(nanos(ttft), Relaxed);
     }
@@ -172,15 +172,13 @@ impl View {
         f64::from_bits(self.score.load(Relaxed))
     }
 
-    /// Whether the provider may be a policy's first choice: its circuit is closed and its score
-    /// says healthy, or nothing is known yet.
+    /// Whether the provider may be a policy's first choice: its circuit is closed, and its
+    /// status is healthy, or unknown (too few calls to judge) while those few calls did not fail
+    /// at the rate that opens a circuit (`circuit.failure_rate`). Without that last rule, a
+    /// failing provider that policies had stopped choosing would, once its calls grew too few
+    /// to judge, be chosen again.
     pub(crate) fn eligible(&self) -> bool {
-        let status = HealthStatus::ALL
-            .get(usize::from(self.status.load(Relaxed)))
-            .copied()
-            .unwrap_or(HealthStatus::Unknown);
-        matches!(self.routing(), Routing::Closed)
-            && matches!(status, HealthStatus::Healthy | HealthStatus::Unknown)
+        matches!(self.routing(), Routing::Closed) && self.eligible.load(Relaxed)
     }
 
     /// The p95 that `fastest` compares, in seconds: time to first token for a stream, the
@@ -347,8 +345,15 @@ impl Provider {
             let routing = report.score.unwrap_or(config.failover.unknown_score);
             let plain = state.window.p95_of(now, |b| &b.plain);
             let ttft = state.window.p95_of(now, |b| &b.ttft);
-            self.view
-                .store_health(routing, state.score_status, plain, ttft);
+            let eligible = match state.score_status {
+                HealthStatus::Healthy => true,
+                HealthStatus::Unknown => state
+                    .report
+                    .error_rate
+                    .is_none_or(|rate| rate < self.settings.circuit.failure_rate),
+                HealthStatus::Degraded | HealthStatus::Unavailable => false,
+            };
+            self.view.store_health(routing, eligible, plain, ttft);
             self.view.store(&state.breaker);
             (transition, report, circuit, found)
         };
@@ -381,8 +386,7 @@ impl Provider {
                     state.score_status = HealthStatus::Unknown;
                     state.report = Report::unknown();
                     let unknown = self.shared.config.failover.unknown_score;
-                    self.view
-                        .store_health(unknown, HealthStatus::Unknown, None, None);
+                    self.view.store_health(unknown, true, None, None);
                     transition
                 }
             };

@@ -401,3 +401,34 @@ fn the_reference_cost_is_the_calls_tokens_at_the_mean_price_of_the_healthy_candi
             .all(|s| s.name != "gatewayz_routing_reference_cost_usd_total"),
     );
 }
+
+#[test]
+fn a_provider_too_little_called_to_judge_is_not_chosen_while_its_calls_fail() {
+    let f = fixture(
+        config(RoutingPolicy::Cheapest, 0.0),
+        &["failing", "flaky", "dear"],
+    );
+    let server_error = || support::fail(ErrorKind::ServerError);
+    // Six calls each, too few to judge (10): failing lost four (never five in a row, so its
+    // circuit stays closed), flaky one.
+    for outcome in [server_error(), server_error(), ok(ms(100))] {
+        f.calls("failing", 2, outcome);
+    }
+    f.calls("flaky", 1, server_error());
+    f.calls("flaky", 5, ok(ms(100)));
+    f.calls("dear", 20, ok(ms(100)));
+    f.tracker.tick();
+    assert_eq!(f.health("failing").status, HealthStatus::Unknown);
+    assert_eq!(f.health("flaky").status, HealthStatus::Unknown);
+    let offers = offers(&[
+        ("failing", 0.1, 0.1),
+        ("flaky", 0.5, 0.5),
+        ("dear", 5.0, 5.0),
+    ]);
+    // failing is the cheapest, but 4 failures in 6 is at least the circuit's failure rate.
+    assert_eq!(first(&f, &offers, false), "flaky");
+    // Once its failures leave the window, it is new again, and chosen.
+    f.advance(secs(301));
+    f.tracker.tick();
+    assert_eq!(first(&f, &offers, false), "failing");
+}

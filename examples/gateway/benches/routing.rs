@@ -395,13 +395,20 @@ async fn drive(
 }
 
 /// The failing provider's share of the decisions in the second before its failures, and the
-/// seconds from them until its share of every later 1 s window stays at or below
-/// [`MOVED_OFF_SHARE`].
+/// seconds from them until it was moved off: until the start of the last 1 s window (sliding
+/// with the polls) in which it had more than [`MOVED_OFF_SHARE`] of the decisions, plus one
+/// poll (the window's decisions above the share were made in its first poll interval at the
+/// latest; every later window is at or below the share).
 fn moved_off(polls: &[(f64, f64, f64)], from: f64) -> (Option<f64>, f64) {
+    const WINDOW: f64 = 1.0;
+    let window_start = |end: usize| {
+        polls[..end]
+            .iter()
+            .rposition(|p| p.0 <= polls[end].0 - WINDOW)
+    };
     let share = |end: usize| {
-        let (t, mine, all) = polls[end];
-        let start = polls[..end].iter().rposition(|p| p.0 <= t - 1.0)?;
-        let (_, mine0, all0) = polls[start];
+        let (_, mine, all) = polls[end];
+        let (_, mine0, all0) = polls[window_start(end)?];
         (all > all0).then(|| (mine - mine0) / (all - all0))
     };
     let before = polls.iter().rposition(|p| p.0 <= from).and_then(share);
@@ -409,9 +416,14 @@ fn moved_off(polls: &[(f64, f64, f64)], from: f64) -> (Option<f64>, f64) {
         .filter(|&i| polls[i].0 > from)
         .filter(|&i| share(i).is_some_and(|s| s > MOVED_OFF_SHARE))
         .last();
-    // The window ending at the last poll above the share started a second before it: traffic
-    // had moved off by the end of that window, less the second it spans.
-    let moved = last_above.map_or(0.0, |i| (polls[i].0 - from).max(0.0));
+    let moved = last_above.map_or(0.0, |i| {
+        let start = window_start(i).map_or(polls[i].0 - WINDOW, |s| polls[s].0);
+        let poll = polls
+            .get(window_start(i).unwrap_or(0) + 1)
+            .map_or(0.0, |p| p.0)
+            - start;
+        (start + poll.max(0.0) - from).max(0.0)
+    });
     (before, moved)
 }
 
