@@ -334,7 +334,7 @@ async fn drive(
         }
     });
     // Decisions for the failing provider, polled: (seconds since start, its, all), per gateway.
-    let polls: Rc<RefCell<Vec<Vec<(f64, f64, f64)>>>> =
+    let polls: Rc<RefCell<Vec<Vec<Poll>>>> =
         Rc::new(RefCell::new(vec![Vec::new(); gateways.len()]));
     let stop = Rc::new(std::cell::Cell::new(false));
     let poller = {
@@ -399,7 +399,7 @@ async fn drive(
 /// with the polls) in which it had more than [`MOVED_OFF_SHARE`] of the decisions, plus one
 /// poll (the window's decisions above the share were made in its first poll interval at the
 /// latest; every later window is at or below the share).
-fn moved_off(polls: &[(f64, f64, f64)], from: f64) -> (Option<f64>, f64) {
+fn moved_off(polls: &[Poll], from: f64) -> (Option<f64>, f64) {
     const WINDOW: f64 = 1.0;
     let window_start = |end: usize| {
         polls[..end]
@@ -413,9 +413,9 @@ fn moved_off(polls: &[(f64, f64, f64)], from: f64) -> (Option<f64>, f64) {
     };
     let before = polls.iter().rposition(|p| p.0 <= from).and_then(share);
     let last_above = (0..polls.len())
+        .rev()
         .filter(|&i| polls[i].0 > from)
-        .filter(|&i| share(i).is_some_and(|s| s > MOVED_OFF_SHARE))
-        .last();
+        .find(|&i| share(i).is_some_and(|s| s > MOVED_OFF_SHARE));
     let moved = last_above.map_or(0.0, |i| {
         let start = window_start(i).map_or(polls[i].0 - WINDOW, |s| polls[s].0);
         let poll = polls
@@ -426,6 +426,10 @@ fn moved_off(polls: &[(f64, f64, f64)], from: f64) -> (Option<f64>, f64) {
     });
     (before, moved)
 }
+
+/// A poll of one gateway: seconds since the start, decisions for the failing provider, all
+/// decisions.
+type Poll = (f64, f64, f64);
 
 /// One request as the client saw it.
 #[derive(Debug, Clone, Copy)]
@@ -682,7 +686,7 @@ fn report(settings: &Settings, results: &[(&'static str, Vec<Outcome>)]) {
                 ours: moved,
                 unit: "s",
                 target: "<= 30 s",
-                pass: judged.then(|| moved <= MOVE_OFF_TARGET_S),
+                pass: judged.then_some(moved <= MOVE_OFF_TARGET_S),
                 ..Line::default()
             }
             .print();
