@@ -403,7 +403,7 @@ async fn live_values_and_outage() {
         tiles["routing_decisions_total"].as_f64().unwrap() > 0.0,
         "{tiles}"
     );
-    assert!(tiles["routing_saved_usd"].is_f64(), "{tiles}");
+    assert!(tiles["routing_saved_usd"].as_f64().is_some(), "{tiles}");
     assert_eq!(browser.eval("return document.body.dataset.state"), "ok");
     assert_eq!(
         browser.eval("return document.getElementById('banner').hidden"),
