@@ -277,6 +277,7 @@ mod models;
 mod outcome;
 mod permit;
 mod policy;
+mod price;
 mod provider;
 mod publish;
 mod route;
@@ -299,7 +300,8 @@ pub use gatewayz_metrics::{
 };
 pub use outcome::{CallOutcome, Decision, should_fail_over};
 pub use permit::{Permit, Rejected};
-pub use route::{Candidate, Offer, Price, Route, RouteRequest};
+pub use price::Price;
+pub use route::{Candidate, Offer, Route, RouteRequest};
 pub use tracker::{HealthTracker, HealthTrackerBuilder};
 
 /// The README's examples, compiled and run as doctests.

@@ -11,8 +11,6 @@ use std::sync::{
 
 use hashbrown::HashMap;
 
-use crate::provider::read;
-
 /// Most models whose token ratio is learnt.
 pub(crate) const MAX_MODELS: usize = 1024;
 
@@ -42,11 +40,13 @@ struct Model {
 impl Models {
     /// The learnt output/input ratio of `model`, or [`DEFAULT_OUTPUT_RATIO`].
     pub(crate) fn output_ratio(&self, model: &str) -> f64 {
-        read(&self.map)
-            .get(model)
-            .map_or(DEFAULT_OUTPUT_RATIO, |m| {
-                f64::from_bits(m.ratio.load(Relaxed))
-            })
+        self.read().get(model).map_or(DEFAULT_OUTPUT_RATIO, |m| {
+            f64::from_bits(m.ratio.load(Relaxed))
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Box<str>, Arc<Model>>> {
+        self.map.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A successful call of `model` used `input` and `output` tokens.
@@ -54,7 +54,7 @@ impl Models {
         if input == 0 || model.is_empty() {
             return;
         }
-        let found = read(&self.map).get(model).cloned();
+        let found = self.read().get(model).cloned();
         let entry = match found {
             Some(entry) => entry,
             None => {
@@ -106,7 +106,7 @@ mod tests {
         for i in 0..MAX_MODELS + 10 {
             models.learn(&format!("model-{i}"), 10, 20);
         }
-        assert_eq!(read(&models.map).len(), MAX_MODELS);
+        assert_eq!(models.read().len(), MAX_MODELS);
         assert_eq!(
             models.output_ratio(&format!("model-{}", MAX_MODELS + 5)),
             1.0

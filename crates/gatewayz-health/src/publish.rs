@@ -20,7 +20,7 @@ use gatewayz_metrics::Metrics;
 use hashbrown::HashMap;
 use metrics::{Counter, Gauge, Key, Label, Level, Metadata};
 
-use crate::{provider::read, score::Report};
+use crate::score::Report;
 
 /// Most models per provider whose reference-cost handle is kept; past it the handle is resolved
 /// per call (the recorder's cap on `model` values bounds the series either way).
@@ -195,7 +195,12 @@ impl Published {
                 return;
             }
         };
-        if let Some(counter) = read(references).get(model) {
+        let found = references
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(model)
+            .cloned();
+        if let Some(counter) = found {
             counter.increment(increment);
             return;
         }
