@@ -1,8 +1,9 @@
 //! `cargo xtask bench [--quick] [--write]`: every benchmark of the project, one table.
 //!
 //! Runs each benchmark binary in turn (exposition engine versus `metrics-exporter-prometheus`,
-//! instrumentation versus plain macros, health operations, HTTP endpoints under load, gateway
-//! overhead versus direct), each with its baseline measured in the same run. Every benchmark
+//! instrumentation versus plain macros, health operations and routing decisions, HTTP
+//! endpoints under load, gateway overhead versus direct, routing policies versus `spread` in
+//! three scenarios), each with its baseline measured in the same run. Every benchmark
 //! prints its own markdown tables (shown as it runs, on standard error) and one
 //! `BENCH {json}` line per headline result:
 //!
@@ -67,6 +68,10 @@ pub const BENCHES: &[Bench] = &[
     Bench {
         package: "gatewayz-gateway",
         name: "overhead",
+    },
+    Bench {
+        package: "gatewayz-gateway",
+        name: "routing",
     },
 ];
 

@@ -35,6 +35,8 @@
     percent: (v) => `${significant.format(v * 100)}%`,
     seconds: (v) => (v < 1 ? `${significant.format(v * 1000)} ms` : `${significant.format(v)} s`),
     dollars: (v) => `$${v >= 100 ? whole.format(v) : significant.format(v)}`,
+    // A saving can be negative (a policy that buys speed spends more than the reference).
+    signedDollars: (v) => (v < 0 ? `\u2212${format.dollars(-v)}` : format.dollars(v)),
     credits: (v) => significant.format(v),
     rate: (v) => `${significant.format(v)}/s`,
     perHour: (v) => `$${significant.format(v)}/h`,
@@ -297,6 +299,20 @@
       tile("avg_error_rate", "Mean error rate", p.avg_error_rate, format.percent),
       tile("open_circuits", "Open circuits", p.open_circuits, format.count),
       tile("failovers_total", "Failovers", p.failovers_total, format.count),
+      ...routingTiles(p.routing ?? {}),
+    ];
+  }
+
+  // Routing: requests routed by policy, and what routing saved against the reference cost
+  // (the mean price of the healthy candidates, what the spread policy pays on average).
+  function routingTiles(r) {
+    const policies = Object.entries(r.decisions_by_policy ?? {})
+      .map(([policy, n]) => `${policy} ${format.count(n)}`).join(" \u00b7 ");
+    const share = r.saved_ratio == null ? null
+      : `${format.percent(r.saved_ratio)} of ${format.dollars(r.reference_cost_usd)} at reference prices`;
+    return [
+      tile("routing_decisions_total", "Routed", r.decisions_total, format.count, policies || null),
+      tile("routing_saved_usd", "Saved by routing", r.saved_usd, format.signedDollars, share),
     ];
   }
 
@@ -334,6 +350,7 @@
         row("active_anomalies", "Anomalies", anomalies.length ? anomalies.join(", ") : "none", String,
           { class: anomalies.length ? "alert" : null }),
         row("requests_total", "Requests", p.requests_total, format.count),
+        row("routing_decisions_total", "Routed first", p.routing_decisions_total, format.count),
         row("cost_usd_total", "Cost", p.cost_usd_total, format.dollars)));
   }
 

@@ -285,7 +285,18 @@ const READ_BY_THE_SCRIPT: &[(&str, &[&str])] = &[
             "avg_error_rate",
             "open_circuits",
             "failovers_total",
+            "routing",
             "by_provider",
+        ],
+    ),
+    (
+        "/metrics/providers/routing",
+        &[
+            "decisions_total",
+            "decisions_by_policy",
+            "reference_cost_usd",
+            "saved_usd",
+            "saved_ratio",
         ],
     ),
     (
@@ -299,6 +310,7 @@ const READ_BY_THE_SCRIPT: &[(&str, &[&str])] = &[
             "circuit_state",
             "active_anomalies",
             "requests_total",
+            "routing_decisions_total",
             "failed_requests_total",
             "cost_usd_total",
         ],

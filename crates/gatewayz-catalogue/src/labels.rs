@@ -514,6 +514,31 @@ closed_values! {
     }
 }
 
+closed_values! {
+    /// How a request's first provider was chosen among its candidates: the `policy` of
+    /// `gatewayz_routing_decisions_total`, and the policies `gatewayz-health` routes by.
+    pub enum RoutingPolicy {
+        /// At random among the healthy candidates.
+        Spread = "spread",
+        /// The best health score.
+        Priority = "priority",
+        /// The lowest expected price per request among the healthy candidates.
+        Cheapest = "cheapest",
+        /// The lowest recent p95 latency (time to first token for streams) among the healthy
+        /// candidates.
+        Fastest = "fastest",
+        /// The best blend of health score, price and latency among the healthy candidates.
+        Weighted = "weighted",
+    }
+}
+
+impl Default for RoutingPolicy {
+    /// [`RoutingPolicy::Spread`]: every healthy provider gets traffic and stays measured.
+    fn default() -> Self {
+        RoutingPolicy::Spread
+    }
+}
+
 /// The upstream provider, e.g. `openrouter`.
 pub static PROVIDER: Label =
     Label::open("provider", "Upstream provider id, lower-case.", 100, true);
@@ -585,6 +610,15 @@ pub static REFUSAL_REASON: Label = Label::closed(
     RefusalReason::VALUES,
 );
 
+/// The routing policy that chose a request's first provider.
+pub static ROUTING_POLICY: Label = Label::closed(
+    "policy",
+    "Routing policy that chose the provider: spread (at random among the healthy), priority \
+     (best health score), cheapest (lowest expected price per request), fastest (lowest recent \
+     p95 latency), weighted (a blend of health, price and latency).",
+    RoutingPolicy::VALUES,
+);
+
 /// Kind of anomaly detected for a provider.
 pub static ANOMALY_KIND: Label = Label::closed(
     "kind",
@@ -643,6 +677,7 @@ pub static LABELS: &[&Label] = &[
     &FAILOVER_REASON,
     &REFUSAL_REASON,
     &ANOMALY_KIND,
+    &ROUTING_POLICY,
     &METHOD,
     &ROUTE,
     &STATUS_CLASS,

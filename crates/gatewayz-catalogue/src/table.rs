@@ -5,8 +5,8 @@
 use super::{
     ANOMALY_KIND, CACHE, CIRCUIT_STATE, Category, ERROR_REASON, FAILOVER_REASON, FROM_STATE,
     HEALTH_STATUS, INFERENCE_STATUS, LABEL, Label, METHOD, METRIC, MODEL, MetricDef, MetricKind,
-    OPERATION, PROVIDER, REFUSAL_REASON, ROUTE, STATUS_CLASS, Scale, TO_STATE, TOKEN_TYPE, Unit,
-    VERSION,
+    OPERATION, PROVIDER, REFUSAL_REASON, ROUTE, ROUTING_POLICY, STATUS_CLASS, Scale, TO_STATE,
+    TOKEN_TYPE, Unit, VERSION,
 };
 
 /// Declares the catalogue's metrics and [`CATALOGUE`], the list of all of them sorted by name.
@@ -305,6 +305,15 @@ catalogue! {
         "Whether an anomaly of this kind is active for the provider (1) or not (0).",
     );
 
+    /// Requests whose first provider a routing policy chose, by policy and provider.
+    pub static ROUTING_DECISIONS: MetricDef = counter(
+        "gatewayz_routing_decisions_total",
+        Count,
+        Providers,
+        &[&PROVIDER, &ROUTING_POLICY],
+        "Requests routed, by the policy in force and the provider it put first (the one tried first; failovers are in gatewayz_failovers_total).",
+    );
+
     // --- models ----------------------------------------------------------------------------------
 
     /// Inference calls by outcome.
@@ -376,6 +385,20 @@ catalogue! {
     )
     .scaled(Scale::Nano)
     .renamed_from("gatewayz_cost_by_provider");
+
+    /// What the routed calls would have cost at the reference price, in US dollars.
+    ///
+    /// The reference is the mean price of the candidates `spread` draws from (the healthy
+    /// ones) when the request was routed, applied to the call's own tokens: "saved by
+    /// routing" is this minus [`COST_USD`], a difference of two counters.
+    pub static ROUTING_REFERENCE_COST: MetricDef = counter(
+        "gatewayz_routing_reference_cost_usd_total",
+        Dollars,
+        Business,
+        &[&PROVIDER, &MODEL],
+        "What routed inference calls would have cost at the mean price of the healthy candidates (what the spread policy pays on average), in US dollars; minus gatewayz_cost_usd_total, what routing saved.",
+    )
+    .scaled(Scale::Nano);
 
     /// Credits charged to API keys (fractional).
     pub static CREDITS_USED: MetricDef = counter(

@@ -333,10 +333,11 @@ fn every_closed_label_is_the_value_list_of_its_enum() {
     check_closed::<CircuitState>(&FROM_STATE);
     check_closed::<CircuitState>(&TO_STATE);
     check_closed::<AnomalyKind>(&ANOMALY_KIND);
+    check_closed::<RoutingPolicy>(&ROUTING_POLICY);
     check_closed::<HttpMethod>(&METHOD);
     check_closed::<StatusClass>(&STATUS_CLASS);
     let closed = LABELS.iter().filter(|l| l.values().is_some()).count();
-    assert_eq!(closed, 12, "a closed label without an enum check above");
+    assert_eq!(closed, 13, "a closed label without an enum check above");
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! Request-path costs of the health tracker: reporting an attempt, ordering and routing over 20
-//! providers. The tracker has no `Metrics` facade here: these are the health crate's own costs.
+//! providers, and the decision of each routing policy (`route_request` and its first
+//! candidate) against the failover ordering alone. The tracker has no `Metrics` facade here:
+//! these are the health crate's own costs.
 //!
 //! `cargo bench -p gatewayz-health --bench health` prints one table of medians. Each sample
 //! times a batch of operations on the system clock and divides; the median of the samples is
@@ -13,7 +15,8 @@ use std::{
 };
 
 use gatewayz_health::{
-    ErrorKind, HealthConfig, HealthTracker, Inference, Outcome, ProviderConfig, RoutingPolicy,
+    ErrorKind, HealthConfig, HealthTracker, Inference, Offer, Outcome, Price, ProviderConfig,
+    RouteRequest, RoutingPolicy,
 };
 use gatewayz_testkit::bench::Line;
 
@@ -52,10 +55,14 @@ fn verdict(d: Duration, target: Duration) -> &'static str {
 
 /// 20 providers with varied scores; two open, one half-open, as after an incident.
 fn tracker(names: &[String]) -> HealthTracker {
+    tracker_with(names, RoutingPolicy::Spread)
+}
+
+fn tracker_with(names: &[String], policy: RoutingPolicy) -> HealthTracker {
     let mut config = HealthConfig::default();
     config.circuit.cool_down = Duration::from_secs(3600);
     config.circuit.max_cool_down = Duration::from_secs(3600);
-    config.failover.policy = RoutingPolicy::Spread;
+    config.routing.policy = policy;
     let tracker = HealthTracker::new(config).expect("valid configuration");
     for (i, name) in names.iter().enumerate() {
         tracker.register(name, ProviderConfig::default()).unwrap();
@@ -95,11 +102,19 @@ fn main() {
 
     let names: Vec<String> = (0..PROVIDERS).map(|i| format!("provider-{i:02}")).collect();
     let candidates: Vec<&str> = names.iter().map(String::as_str).collect();
-    let costed: Vec<(&str, f64)> = candidates
+    let offers: Vec<Offer<'_>> = candidates
         .iter()
         .enumerate()
-        .map(|(i, &name)| (name, 0.1 + i as f64 * 0.37 % 3.0))
+        .map(|(i, &name)| {
+            let price = 0.1 + i as f64 * 0.37 % 3.0;
+            Offer::new(name, Price::per_million(price, 2.0 * price))
+        })
         .collect();
+    let request = RouteRequest {
+        model: "m",
+        stream: false,
+        offers: &offers,
+    };
     let tracker = tracker(&names);
     let target = "provider-10";
     let outcomes = [
@@ -134,9 +149,19 @@ fn main() {
     let order = per_op(samples, batch, |_| {
         black_box(tracker.failover_order(black_box(&candidates)));
     });
-    let order_cost = per_op(samples, batch, |_| {
-        black_box(tracker.failover_order_by_cost(black_box(&costed)));
-    });
+    // One tracker per policy, with the same providers and history.
+    let decisions: Vec<(RoutingPolicy, Duration)> = RoutingPolicy::ALL
+        .iter()
+        .map(|&policy| {
+            let tracker = tracker_with(&names, policy);
+            let d = per_op(samples, batch, |_| {
+                let mut route = tracker.route_request(black_box(&request));
+                let first = route.next().expect("a candidate");
+                black_box(&first);
+            });
+            (policy, d)
+        })
+        .collect();
     let (tick_samples, tick_batch) = if quick { (5, 20) } else { (31, 200) };
     let tick = per_op(tick_samples, tick_batch, |_| {
         black_box(tracker.tick());
@@ -168,11 +193,14 @@ fn main() {
         ns(order),
         verdict(order, us)
     );
-    println!(
-        "| `failover_order_by_cost`, 20 providers | {} | <= 1 µs | {} |",
-        ns(order_cost),
-        verdict(order_cost, us)
-    );
+    for (policy, d) in &decisions {
+        println!(
+            "| decision `{policy}`: `route_request` + first candidate, 20 providers | {} ({:.1}× `failover_order`) | < 1 µs | {} |",
+            ns(*d),
+            d.as_secs_f64() / order.as_secs_f64(),
+            verdict(*d, us)
+        );
+    }
     println!(
         "| `tick`, 20 providers (periodic) | {:.1} µs | | |",
         tick.as_secs_f64() * 1e6
@@ -192,12 +220,6 @@ fn main() {
             2 * us,
         ),
         ("failover_order, 20 providers", order, "<= 1 µs", us),
-        (
-            "failover_order_by_cost, 20 providers",
-            order_cost,
-            "<= 1 µs",
-            us,
-        ),
     ] {
         Line {
             bench: "health",
@@ -206,6 +228,22 @@ fn main() {
             unit: "ns",
             target,
             pass: judged(d, limit),
+            ..Line::default()
+        }
+        .print();
+    }
+    for (policy, d) in &decisions {
+        let measure = format!(
+            "routing decision `{policy}`: route_request + first candidate, 20 providers (baseline: failover_order)"
+        );
+        Line {
+            bench: "health",
+            measure: &measure,
+            ours: d.as_secs_f64() * 1e9,
+            baseline: Some(order.as_secs_f64() * 1e9),
+            unit: "ns",
+            target: "< 1 µs",
+            pass: judged(*d, us),
             ..Line::default()
         }
         .print();

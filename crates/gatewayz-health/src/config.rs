@@ -9,6 +9,8 @@ use std::{collections::BTreeMap, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
+pub use gatewayz_catalogue::RoutingPolicy;
+
 use crate::Error;
 
 /// Everything the tracker can be told. `HealthConfig::default()` is the documented default;
@@ -29,8 +31,10 @@ pub struct HealthConfig {
     pub circuit: CircuitConfig,
     /// When an anomaly is detected.
     pub anomaly: AnomalyConfig,
-    /// How candidates are ordered.
+    /// How candidates are ordered for failover.
     pub failover: FailoverConfig,
+    /// Which candidate a request tries first.
+    pub routing: RoutingConfig,
     /// Providers registered when the tracker is built, with their overrides.
     pub providers: BTreeMap<String, ProviderConfig>,
 }
@@ -259,29 +263,6 @@ pub struct FailoverConfig {
     /// Score assumed for a provider whose status is `unknown`. Default 0.75: after every
     /// healthy provider, before most degraded ones.
     pub unknown_score: f64,
-    /// Weight of cost against score when costs are given. Default 0.2.
-    pub cost_weight: f64,
-    /// How [`HealthTracker::route`](crate::HealthTracker::route) picks among the candidates.
-    /// Default `spread`.
-    pub policy: RoutingPolicy,
-}
-
-/// How [`HealthTracker::route`](crate::HealthTracker::route) orders a request's candidates.
-/// Both start from the failover order (open circuits skipped, half-open probes first, then by
-/// score); more policies (cheapest, fastest, weighted) can be added without changing callers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum RoutingPolicy {
-    /// The first choice is drawn at random among the leading candidates that are healthy or not
-    /// judged yet (the "healthy front"); the rest keep the failover order. Always taking the
-    /// best score would send a model's whole traffic to one provider and leave the others
-    /// without calls, so their health would never be measured. Degraded and unavailable
-    /// providers are only failed over to.
-    #[default]
-    Spread,
-    /// Exactly the failover order: best score first.
-    Priority,
 }
 
 impl Default for FailoverConfig {
@@ -289,8 +270,71 @@ impl Default for FailoverConfig {
         FailoverConfig {
             probe_first: true,
             unknown_score: 0.75,
-            cost_weight: 0.2,
+        }
+    }
+}
+
+/// Which provider a request tries first: the [`RoutingPolicy`] for every model and per model,
+/// the exploration share, and the weights of `weighted`. See the crate docs, "Routing
+/// policies".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RoutingConfig {
+    /// The policy of every model without one of its own. Default `spread`.
+    #[serde(with = "policy")]
+    pub policy: RoutingPolicy,
+    /// Policies per model, by the model name given to
+    /// [`route_request`](crate::HealthTracker::route_request). Default none.
+    #[serde(with = "policies")]
+    pub models: BTreeMap<String, RoutingPolicy>,
+    /// Share of requests that `cheapest`, `fastest` and `weighted` send to a healthy candidate
+    /// drawn at random (as `spread` would) instead of their pick, so that the others keep being
+    /// measured: their latency stays known and a recovery is noticed. Default 0.05.
+    pub exploration: f64,
+    /// Weights of the `weighted` policy.
+    pub weights: RoutingWeights,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
             policy: RoutingPolicy::Spread,
+            models: BTreeMap::new(),
+            exploration: 0.05,
+            weights: RoutingWeights::default(),
+        }
+    }
+}
+
+impl RoutingConfig {
+    /// The policy for `model`: its own, else the default.
+    pub fn policy_for(&self, model: &str) -> RoutingPolicy {
+        self.models.get(model).copied().unwrap_or(self.policy)
+    }
+}
+
+/// How `weighted` blends its three terms, each in [0, 1] with 1 the best among the healthy
+/// candidates: the health score, the price (the cheapest expected price over this one's) and
+/// the latency (the lowest p95 over this one's). The weights must add up to 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RoutingWeights {
+    /// Weight of the health score. Default 0.2.
+    pub health: f64,
+    /// Weight of the price term. Default 0.4.
+    pub price: f64,
+    /// Weight of the latency term. Default 0.4.
+    pub latency: f64,
+}
+
+impl Default for RoutingWeights {
+    fn default() -> Self {
+        RoutingWeights {
+            health: 0.2,
+            price: 0.4,
+            latency: 0.4,
         }
     }
 }
@@ -425,7 +469,26 @@ impl HealthConfig {
 
         let f = &self.failover;
         range("failover.unknown_score", f.unknown_score, 0.0, 1.0)?;
-        range("failover.cost_weight", f.cost_weight, 0.0, 1.0)?;
+
+        let r = &self.routing;
+        range("routing.exploration", r.exploration, 0.0, 1.0)?;
+        let w = &r.weights;
+        for (field, value) in [
+            ("routing.weights.health", w.health),
+            ("routing.weights.price", w.price),
+            ("routing.weights.latency", w.latency),
+        ] {
+            range(field, value, 0.0, 1.0)?;
+        }
+        let sum = w.health + w.price + w.latency;
+        if (sum - 1.0).abs() > 1e-9 {
+            return Err(Error::RoutingWeightsDoNotSumToOne { sum });
+        }
+        if let Some(model) = r.models.keys().find(|m| m.trim().is_empty()) {
+            return Err(Error::EmptyModelName {
+                given: model.clone(),
+            });
+        }
 
         for (name, overrides) in &self.providers {
             self.resolve_provider(name, overrides)?;
@@ -674,6 +737,57 @@ mod duration {
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
             Duration::try_from_secs_f64(v).map_err(|e| E::custom(format!("{e}: {v}")))
         }
+    }
+}
+
+/// Serde for [`RoutingPolicy`] (the catalogue's enum, which has no serde of its own): its label
+/// value, such as `"cheapest"`.
+mod policy {
+    use gatewayz_catalogue::RoutingPolicy;
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    pub(super) fn serialize<S: Serializer>(value: &RoutingPolicy, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(value.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<RoutingPolicy, D::Error> {
+        let given = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        RoutingPolicy::parse(&given).ok_or_else(|| {
+            de::Error::custom(format!(
+                "unknown routing policy {given:?}; the policies are {}",
+                RoutingPolicy::VALUES.join(", ")
+            ))
+        })
+    }
+}
+
+/// Serde for the per-model policies: a table of model names to policy names.
+mod policies {
+    use std::collections::BTreeMap;
+
+    use gatewayz_catalogue::RoutingPolicy;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(transparent)]
+    struct Wrapped(#[serde(with = "super::policy")] RoutingPolicy);
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &BTreeMap<String, RoutingPolicy>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            value
+                .iter()
+                .map(|(model, &policy)| (model, Wrapped(policy))),
+        )
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, RoutingPolicy>, D::Error> {
+        let wrapped = BTreeMap::<String, Wrapped>::deserialize(d)?;
+        Ok(wrapped.into_iter().map(|(m, w)| (m, w.0)).collect())
     }
 }
 

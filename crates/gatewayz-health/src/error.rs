@@ -15,6 +15,21 @@ pub enum Error {
         /// Their sum.
         sum: f64,
     },
+    /// The three routing weights do not add up to 1.
+    #[error(
+        "routing weights sum to {sum}, not 1; set `routing.weights.health`, \
+         `routing.weights.price` and `routing.weights.latency` so that they add up to 1"
+    )]
+    RoutingWeightsDoNotSumToOne {
+        /// Their sum.
+        sum: f64,
+    },
+    /// A per-model routing policy for an empty model name.
+    #[error("`routing.models` names a model {given:?}; use the model name as requests give it")]
+    EmptyModelName {
+        /// The name given.
+        given: String,
+    },
     /// A number outside the range it must lie in.
     #[error("`{field}` is {value}; set it between {min} and {max}")]
     OutOfRange {

@@ -76,10 +76,12 @@
 //!   Ordering candidates reads atomics only, no lock per provider. A tick holds each
 //!   provider's mutex for O(buckets × 144) work, well under a microsecond with the defaults.
 //!   Measured by `cargo bench -p gatewayz-health` (without a `Metrics` facade): about 100 ns
-//!   to acquire and report an attempt, 250 ns to order 20 providers, 850 ns to route a
-//!   request over 20 providers and report its first attempt.
-//! - **Memory.** Constant per provider: `window.buckets` buckets of counters and a 144-slot
-//!   latency histogram each (about 6 KB with the defaults), the same again for the baseline.
+//!   to acquire and report an attempt, 250 to 400 ns to order 20 providers, 550 to 650 ns for
+//!   a routing decision over 20 providers (route and first candidate, any policy), 600 ns to
+//!   route a request over 20 providers and report its first attempt.
+//! - **Memory.** Constant per provider: `window.buckets` buckets of counters and three 144-slot
+//!   latency histograms each (every call, plain calls, streams' first tokens: about 18 KB with
+//!   the defaults), and a baseline of one histogram.
 //!   Providers are never forgotten: register the
 //!   ones the gateway routes to, not names taken from requests.
 //! - **Scores move only on `tick`,** so they do not random-walk with each request. Before the
@@ -164,18 +166,69 @@
 //!
 //! # Routing and failover
 //!
-//! [`route`](HealthTracker::route) orders a request's candidates and hands them out one at a
-//! time, each with its admission. The order starts from
-//! [`failover_order`](HealthTracker::failover_order) (open circuits skipped, half-open ones
-//! first while they have a probe slot, then by score, ties in the caller's order; if every
-//! circuit is open, the candidate whose cool-down ends first), and the routing policy
-//! ([`RoutingPolicy`], `failover.policy`) decides the first choice: `spread` (the default)
-//! draws it at random among the leading healthy or unknown candidates, so every healthy
-//! provider gets traffic and stays measured; `priority` keeps the best score first.
+//! [`route_request`](HealthTracker::route_request) orders a request's candidates
+//! ([`RouteRequest`]: the model, whether it streams, each candidate's [`Price`]) and hands them
+//! out one at a time, each with its admission. The first is the routing policy's choice; the
+//! others follow the [failover order](HealthTracker::failover_order) (open circuits skipped,
+//! half-open ones first while they have a probe slot, then by score, ties in the caller's
+//! order; if every circuit is open, the candidate whose cool-down ends first).
+//! [`route`](HealthTracker::route) does the same knowing only the candidates' names.
 //! [`should_fail_over`] is the table of which failures move a request on;
 //! [`ErrorKind::counts_against_provider`] the table of which failures count against a provider.
 //! Asking the route for the next candidate counts the failover away from the previous one,
 //! with its reason (`circuit_open` for a refusal).
+//!
+//! # Routing policies
+//!
+//! A policy ([`RoutingPolicy`]) is chosen for the whole tracker (`routing.policy`) and per
+//! model (`routing.models`), and chooses among the **eligible** candidates: circuit closed,
+//! status healthy or not judged yet (unless the few calls it had failed at the circuit's
+//! `failure_rate` or more: a failing provider the policies stopped choosing is not chosen again
+//! just because its calls became too few to judge). Degraded and unavailable providers, and open circuits,
+//! are never first while an eligible candidate exists: they are only failed over to. Two
+//! things come before any policy: a half-open circuit's probe (with `failover.probe_first`, at
+//! most `circuit.half_open_probes` calls per cool-down: how a recovered provider is noticed),
+//! and, when no candidate is eligible, the failover order's first.
+//!
+//! | policy | first choice | choose it when |
+//! | --- | --- | --- |
+//! | `spread` (default) | at random among the eligible | providers are alike, or you want every one measured all the time |
+//! | `priority` | the best health score | one provider is preferred and the others are backups |
+//! | `cheapest` | the lowest expected price per request | prices differ and latency matters less |
+//! | `fastest` | the lowest recent p95: time to first token for streams, the whole call otherwise | latency is what clients notice |
+//! | `weighted` | the best blend of health, price and latency ([`RoutingWeights`]) | you want a balance, tuned by weights |
+//!
+//! - **Expected price** of a candidate: `input price + output price × r`, per million tokens,
+//!   where `r` is the model's output tokens per input token, learnt from the successful
+//!   attempts reported on permits (exponentially weighted over about the last 64; 1 before any,
+//!   for at most 1,024 models). The request's own size is the same for every candidate, so it
+//!   does not change the ranking. An unknown price never wins.
+//! - **Latency** is a p95 over the provider's health window at the last tick: of the time to
+//!   first token of streamed calls ([`Inference::time_to_first_token`]) for a stream, of the
+//!   duration of plain calls otherwise (a stream's duration depends on its answer's length). Per provider, not per model:
+//!   register one name per provider and model when a provider's models differ much in speed.
+//!   An unknown latency never wins; with no latency known at all, `fastest` spreads.
+//! - **Weighted** maximises `w_health × score + w_price × (cheapest / price) + w_latency ×
+//!   (fastest / latency)` over the eligible: each term 1 for the best candidate, less for the
+//!   others in proportion (twice the price: 0.5); unknown terms count 0. Defaults 0.2, 0.4, 0.4.
+//! - **Ties** go to the better failover rank: the higher score, then the caller's order.
+//! - **Exploration**: `cheapest`, `fastest` and `weighted` send a share of requests
+//!   (`routing.exploration`, 5%) to an eligible candidate drawn at random, so the others keep
+//!   being measured: their latency stays known and their recovery is seen. It costs that share
+//!   of requests at the average price and speed instead of the best: with three candidates and
+//!   5%, about 3.3% of requests go elsewhere than the pick. The draws use `fastrand`'s
+//!   per-thread generator (`fastrand::seed` makes a test reproducible).
+//! - **Decisions** are counted in `gatewayz_routing_decisions_total{provider, policy}` when a
+//!   route hands out its first candidate.
+//! - **Reference cost**: permits of a route made with prices add the call's tokens at the
+//!   *reference price* to `gatewayz_routing_reference_cost_usd_total{provider, model}`: the
+//!   mean input and output prices of the eligible candidates (those `spread` draws from), or of
+//!   the failover order's first when none is eligible. It is what the traffic would have cost
+//!   on average under `spread`, so `reference − gatewayz_cost_usd_total` is what routing saved
+//!   (negative when it spent more, as `fastest` may).
+//! - **Cost**: a decision reads each candidate's circuit, score, status and latency from
+//!   atomics (no lock per provider) and picks in one or two passes: O(candidates). Up to 8
+//!   candidates stay inline in the route; a routed request allocates one 24-byte slot.
 //!
 //! # Anomalies
 //!
@@ -220,8 +273,11 @@ mod clock;
 mod config;
 mod error;
 mod failover;
+mod models;
 mod outcome;
 mod permit;
+mod policy;
+mod price;
 mod provider;
 mod publish;
 mod route;
@@ -233,7 +289,7 @@ pub use anomaly::{AnomalyEvent, AnomalyPhase};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AnomalyConfig, CircuitConfig, FailoverConfig, HealthConfig, LatencyConfig, ProviderConfig,
-    RoutingPolicy, StatusConfig, Weights, WindowConfig,
+    RoutingConfig, RoutingPolicy, RoutingWeights, StatusConfig, Weights, WindowConfig,
 };
 pub use error::Error;
 /// The types this crate's API takes and returns, from `gatewayz-metrics` and the catalogue, so
@@ -244,7 +300,8 @@ pub use gatewayz_metrics::{
 };
 pub use outcome::{CallOutcome, Decision, should_fail_over};
 pub use permit::{Permit, Rejected};
-pub use route::{Candidate, Route};
+pub use price::Price;
+pub use route::{Candidate, Offer, Route, RouteRequest};
 pub use tracker::{HealthTracker, HealthTrackerBuilder};
 
 /// The README's examples, compiled and run as doctests.

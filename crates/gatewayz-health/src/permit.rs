@@ -6,7 +6,7 @@ use std::{
     fmt,
     sync::{
         Arc,
-        atomic::{AtomicU8, Ordering::Relaxed},
+        atomic::{AtomicU32, Ordering::Relaxed},
     },
     time::Duration,
 };
@@ -14,7 +14,7 @@ use std::{
 use gatewayz_catalogue::ClosedValue;
 use gatewayz_metrics::{ErrorKind, Inference};
 
-use crate::{CallOutcome, breaker::Refusal, provider::Provider};
+use crate::{CallOutcome, Price, breaker::Refusal, provider::Provider};
 
 /// Why a provider refused a call. A refusal is not an attempt: it is counted as a rejection
 /// (and, by [`Route`](crate::Route), as a failover with reason `circuit_open` when the request
@@ -68,41 +68,66 @@ impl fmt::Display for Rejected {
 
 impl std::error::Error for Rejected {}
 
-/// The admission check of `provider`: a permit (reporting to `slot`, for a route), or the
-/// refusal, already counted.
-pub(crate) fn acquire(
-    provider: &Arc<Provider>,
-    slot: Option<Arc<Slot>>,
-) -> Result<Permit, Rejected> {
+/// The admission check of `provider`: a permit (reporting to `slot` as attempt `attempt`, for a
+/// route), or the refusal, already counted.
+pub(crate) fn acquire(provider: &Arc<Provider>, route: Option<Routed>) -> Result<Permit, Rejected> {
     match provider.acquire() {
-        Ok(probe) => Ok(Permit::new(Arc::clone(provider), probe, slot)),
+        Ok(probe) => Ok(Permit::new(Arc::clone(provider), probe, route)),
         Err(Refusal::Open { retry_after }) => Err(Rejected::Open { retry_after }),
         Err(Refusal::ProbesBusy) => Err(Rejected::ProbesBusy),
     }
 }
 
-/// How the attempt of a [`Route`](crate::Route)'s candidate ended, so the route can count the
-/// failover (with its reason) when the caller moves on.
-#[derive(Debug, Default)]
-pub(crate) struct Slot(AtomicU8);
+/// What a permit handed out by a [`Route`](crate::Route) carries back to it.
+#[derive(Debug)]
+pub(crate) struct Routed {
+    /// Where the attempt's end is written, for the route to read when the caller moves on.
+    pub(crate) slot: Arc<Slot>,
+    /// The attempt's number in its route: the slot holds one attempt at a time.
+    pub(crate) attempt: u32,
+    /// The reference price of the route, for the reference cost.
+    pub(crate) reference: Option<Price>,
+}
 
-const PENDING: u8 = 0;
-const SUCCEEDED: u8 = 1;
+/// How the latest attempt of a [`Route`](crate::Route) ended, so the route can count the
+/// failover (with its reason) when the caller moves on. One per route, shared by its permits
+/// one attempt at a time: the attempt number is kept with the result, so a permit of an earlier
+/// attempt finishing late cannot write over a later one.
+#[derive(Debug, Default)]
+pub(crate) struct Slot(AtomicU32);
+
+const PENDING: u32 = 0;
+const SUCCEEDED: u32 = 1;
 
 impl Slot {
-    fn set(&self, result: Result<(), ErrorKind>) {
-        let code = match result {
-            Ok(()) => SUCCEEDED,
-            Err(kind) => 2 + kind.index() as u8,
-        };
-        self.0.store(code, Relaxed);
+    /// Attempt `attempt` is about to be handed out.
+    pub(crate) fn arm(&self, attempt: u32) {
+        self.0.store(attempt << 8 | PENDING, Relaxed);
     }
 
-    /// The failure the attempt ended with; `None` while pending or after a success.
-    pub(crate) fn failure(&self) -> Option<ErrorKind> {
-        match self.0.load(Relaxed) {
+    fn set(&self, attempt: u32, result: Result<(), ErrorKind>) {
+        let code = match result {
+            Ok(()) => SUCCEEDED,
+            Err(kind) => 2 + kind.index() as u32,
+        };
+        // Only while this attempt is the pending one.
+        let _ = self.0.compare_exchange(
+            attempt << 8 | PENDING,
+            attempt << 8 | code,
+            Relaxed,
+            Relaxed,
+        );
+    }
+
+    /// The failure attempt `attempt` ended with; `None` while pending or after a success.
+    pub(crate) fn failure(&self, attempt: u32) -> Option<ErrorKind> {
+        let value = self.0.load(Relaxed);
+        if value >> 8 != attempt {
+            return None;
+        }
+        match value & 0xff {
             PENDING | SUCCEEDED => None,
-            code => ErrorKind::ALL.get(usize::from(code - 2)).copied(),
+            code => ErrorKind::ALL.get((code - 2) as usize).copied(),
         }
     }
 }
@@ -116,7 +141,7 @@ pub struct Permit {
     provider: Arc<Provider>,
     probe: Option<u64>,
     finished: bool,
-    slot: Option<Arc<Slot>>,
+    route: Option<Routed>,
 }
 
 impl fmt::Debug for Permit {
@@ -129,16 +154,12 @@ impl fmt::Debug for Permit {
 }
 
 impl Permit {
-    pub(crate) fn new(
-        provider: Arc<Provider>,
-        probe: Option<u64>,
-        slot: Option<Arc<Slot>>,
-    ) -> Self {
+    pub(crate) fn new(provider: Arc<Provider>, probe: Option<u64>, route: Option<Routed>) -> Self {
         Permit {
             provider,
             probe,
             finished: false,
-            slot,
+            route,
         }
     }
 
@@ -152,18 +173,37 @@ impl Permit {
         self.probe.is_some()
     }
 
-    /// Reports the attempt: one call feeds the provider's health window and circuit and, when
-    /// the tracker has a `Metrics` facade, records the inference there
-    /// (`Metrics::inference_finished`). The provider is the permit's: `inference.provider` is
-    /// replaced by it, so health and metrics always name the same provider.
+    /// Reports the attempt: one call feeds the provider's health window (its duration, and
+    /// its time to first token if it streamed) and circuit and, when the tracker has a
+    /// `Metrics` facade, records the inference there (`Metrics::inference_finished`). The
+    /// provider is the permit's: `inference.provider` is replaced by it, so health and metrics
+    /// always name the same provider.
+    ///
+    /// A success also teaches routing the model's output/input token ratio; on a permit of a
+    /// route made with prices ([`route_request`](crate::HealthTracker::route_request)), the
+    /// call's tokens at the route's reference price are added to
+    /// `gatewayz_routing_reference_cost_usd_total`.
     pub fn finish(mut self, inference: &Inference<'_>) {
         let outcome = CallOutcome::from(inference);
-        self.report(outcome);
-        if let Some(metrics) = &self.provider.shared.metrics {
+        self.report(outcome, inference.time_to_first_token);
+        let shared = &self.provider.shared;
+        if outcome.result.is_ok() {
+            shared.models.learn(
+                inference.model,
+                inference.input_tokens,
+                inference.output_tokens,
+            );
+        }
+        if let Some(metrics) = &shared.metrics {
             metrics.inference_finished(&Inference {
                 provider: &self.provider.name,
                 ..*inference
             });
+            let reference = self.route.as_ref().and_then(|r| r.reference);
+            if let (Some(price), Some(published)) = (reference, &self.provider.published) {
+                let usd = price.cost(inference.input_tokens, inference.output_tokens);
+                published.reference_cost(inference.model, usd);
+            }
         }
     }
 
@@ -171,18 +211,18 @@ impl Permit {
     /// and, through the tracker's `Metrics`, the provider's response time, errors and
     /// availability (`Metrics::provider_call_finished`).
     pub fn finish_call(mut self, outcome: CallOutcome) {
-        self.report(outcome);
+        self.report(outcome, None);
         if let Some(metrics) = &self.provider.shared.metrics {
             metrics.provider_call_finished(&self.provider.name, outcome.duration, outcome.result);
         }
     }
 
-    fn report(&mut self, outcome: CallOutcome) {
+    fn report(&mut self, outcome: CallOutcome, ttft: Option<Duration>) {
         self.finished = true;
         self.provider
-            .record(outcome.class(), outcome.duration, self.probe);
-        if let Some(slot) = &self.slot {
-            slot.set(outcome.result);
+            .record(outcome.class(), outcome.duration, ttft, self.probe);
+        if let Some(route) = &self.route {
+            route.slot.set(route.attempt, outcome.result);
         }
     }
 }

@@ -1,11 +1,11 @@
 //! One provider: its window, circuit, anomaly detector and published series, behind one mutex,
-//! and the lock-free view of its circuit and score that ordering reads.
+//! and the lock-free view of its circuit, score, status and latency that routing reads.
 
 use std::{
     sync::{
         Arc, Mutex, MutexGuard, PoisonError, RwLock,
         atomic::{
-            AtomicU64,
+            AtomicBool, AtomicU64,
             Ordering::{Acquire, Relaxed, Release},
         },
     },
@@ -20,6 +20,7 @@ use crate::{
     anomaly::{Detector, Geometry},
     breaker::{Breaker, Phase, Refusal, Transition},
     config::Resolved,
+    models::Models,
     outcome::Class,
     publish::Published,
     score::{Report, assess, next_status, score_with_circuit, with_circuit},
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) clock: Box<dyn Clock>,
     pub(crate) metrics: Option<Metrics>,
     pub(crate) geometry: Geometry,
+    /// What is learnt per model (the output/input token ratio).
+    pub(crate) models: Models,
 }
 
 /// One provider. Everything mutable is behind `state`, a mutex held for a few dozen
@@ -85,6 +88,14 @@ pub(crate) struct View {
     open_until: AtomicU64,
     /// `f64` bits of the score used for ordering.
     score: AtomicU64,
+    /// Whether a policy may choose the provider, as far as its score says: healthy, or unknown
+    /// without a failing window (see [`View::eligible`]).
+    eligible: AtomicBool,
+    /// The window's p95 duration of plain (not streamed) calls at the last tick, in
+    /// nanoseconds; `u64::MAX` if unknown.
+    p95: AtomicU64,
+    /// The window's p95 time to first token of streams at the last tick, likewise.
+    ttft_p95: AtomicU64,
 }
 
 /// The circuit as failover ordering sees it.
@@ -101,7 +112,30 @@ impl View {
             circuit: AtomicU64::new(0),
             open_until: AtomicU64::new(u64::MAX),
             score: AtomicU64::new(score.to_bits()),
+            eligible: AtomicBool::new(true),
+            p95: AtomicU64::new(u64::MAX),
+            ttft_p95: AtomicU64::new(u64::MAX),
         }
+    }
+
+    /// Publishes what routing reads of a tick (or a reset): the score for ordering, the status
+    /// before the circuit rule, and the latencies.
+    fn store_health(
+        &self,
+        score: f64,
+        eligible: bool,
+        p95: Option<Duration>,
+        ttft: Option<Duration>,
+    ) {
+        let nanos = |d: Option<Duration>| {
+            d.map_or(u64::MAX, |d| {
+                u64::try_from(d.as_nanos()).unwrap_or(u64::MAX - 1)
+            })
+        };
+        self.score.store(score.to_bits(), Relaxed);
+        self.eligible.store(eligible, Relaxed);
+        self.p95.store(nanos(p95), Relaxed);
+        self.ttft_p95.store(nanos(ttft), Relaxed);
     }
 
     fn store(&self, breaker: &Breaker) {
@@ -136,6 +170,22 @@ impl View {
 
     pub(crate) fn score(&self) -> f64 {
         f64::from_bits(self.score.load(Relaxed))
+    }
+
+    /// Whether the provider may be a policy's first choice: its circuit is closed, and its
+    /// status is healthy, or unknown (too few calls to judge) while those few calls did not fail
+    /// at the rate that opens a circuit (`circuit.failure_rate`). Without that last rule, a
+    /// failing provider that policies had stopped choosing would, once its calls grew too few
+    /// to judge, be chosen again.
+    pub(crate) fn eligible(&self) -> bool {
+        matches!(self.routing(), Routing::Closed) && self.eligible.load(Relaxed)
+    }
+
+    /// The p95 that `fastest` compares, in seconds: time to first token for a stream, the
+    /// duration of plain calls otherwise; `None` until a tick has seen such a call in the window.
+    pub(crate) fn latency(&self, stream: bool) -> Option<f64> {
+        let nanos = if stream { &self.ttft_p95 } else { &self.p95 }.load(Relaxed);
+        (nanos != u64::MAX).then(|| nanos as f64 / 1e9)
     }
 }
 
@@ -208,8 +258,15 @@ impl Provider {
         admission
     }
 
-    /// A call admitted with probe generation `probe` ended as `class` after `duration`.
-    pub(crate) fn record(&self, class: Class, duration: Duration, probe: Option<u64>) {
+    /// A call admitted with probe generation `probe` ended as `class` after `duration`, its
+    /// first token (of a stream) after `ttft`.
+    pub(crate) fn record(
+        &self,
+        class: Class,
+        duration: Duration,
+        ttft: Option<Duration>,
+        probe: Option<u64>,
+    ) {
         let transition = {
             let mut state = lock(&self.state);
             let now = self.shared.clock.now();
@@ -220,6 +277,12 @@ impl Provider {
                 Class::Good => {
                     bucket.available = bucket.available.saturating_add(1);
                     bucket.latency(duration);
+                    // A stream's length depends on its answer: `fastest` compares streams by
+                    // their first token and plain calls by their duration, apart.
+                    match ttft {
+                        Some(ttft) => bucket.ttft.record(ttft),
+                        None => bucket.plain.record(duration),
+                    }
                 }
             }
             let transition =
@@ -280,7 +343,17 @@ impl Provider {
                 &config.anomaly,
             );
             let routing = report.score.unwrap_or(config.failover.unknown_score);
-            self.view.score.store(routing.to_bits(), Relaxed);
+            let plain = state.window.p95_of(now, |b| &b.plain);
+            let ttft = state.window.p95_of(now, |b| &b.ttft);
+            let eligible = match state.score_status {
+                HealthStatus::Healthy => true,
+                HealthStatus::Unknown => state
+                    .report
+                    .error_rate
+                    .is_none_or(|rate| rate < self.settings.circuit.failure_rate),
+                HealthStatus::Degraded | HealthStatus::Unavailable => false,
+            };
+            self.view.store_health(routing, eligible, plain, ttft);
             self.view.store(&state.breaker);
             (transition, report, circuit, found)
         };
@@ -295,12 +368,6 @@ impl Provider {
             }
         }
         events.extend(found);
-    }
-
-    /// The status as published: the score's, overridden by the circuit.
-    pub(crate) fn status(&self) -> HealthStatus {
-        let state = lock(&self.state);
-        with_circuit(state.score_status, state.breaker.state())
     }
 
     pub(crate) fn admin(&self, action: Admin) {
@@ -319,7 +386,7 @@ impl Provider {
                     state.score_status = HealthStatus::Unknown;
                     state.report = Report::unknown();
                     let unknown = self.shared.config.failover.unknown_score;
-                    self.view.score.store(unknown.to_bits(), Relaxed);
+                    self.view.store_health(unknown, true, None, None);
                     transition
                 }
             };

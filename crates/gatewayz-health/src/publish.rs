@@ -1,21 +1,30 @@
 //! The health series, published by this crate alone: the score and its inputs, the status and
-//! circuit state (one-hot), circuit transitions, refusals, failovers and anomalies.
+//! circuit state (one-hot), circuit transitions, refusals, failovers, anomalies, routing
+//! decisions and the reference cost of routed calls.
 //!
 //! Handles are resolved when a provider is registered, with the recorder of the tracker's
 //! `Metrics` facade, and the provider is published as unknown with a closed circuit at once, so
 //! no score reads 0 before the first tick. `gatewayz-metrics` has no hook for any of these
 //! series: there is one way to count a refusal or a failover, through the tracker.
 
+use std::sync::{PoisonError, RwLock};
+
 use gatewayz_catalogue::{
     ANOMALIES_ACTIVE, ANOMALIES_DETECTED, AnomalyKind, CIRCUIT_BREAKER_REJECTIONS,
     CIRCUIT_BREAKER_STATE, CIRCUIT_BREAKER_TRANSITIONS, CircuitState, FAILOVERS, FailoverReason,
-    HealthStatus, MetricDef, PROVIDER_AVAILABILITY_RATIO, PROVIDER_ERROR_RATE,
+    HealthStatus, METRIC_CONFLICTS, MetricDef, PROVIDER_AVAILABILITY_RATIO, PROVIDER_ERROR_RATE,
     PROVIDER_HEALTH_SCORE, PROVIDER_LATENCY_P95, PROVIDER_LATENCY_SCORE, PROVIDER_STATUS, PerValue,
+    ROUTING_DECISIONS, ROUTING_REFERENCE_COST, RoutingPolicy,
 };
 use gatewayz_metrics::Metrics;
+use hashbrown::HashMap;
 use metrics::{Counter, Gauge, Key, Label, Level, Metadata};
 
 use crate::score::Report;
+
+/// Most models per provider whose reference-cost handle is kept; past it the handle is resolved
+/// per call (the recorder's cap on `model` values bounds the series either way).
+const MAX_CACHED_MODELS: usize = 1024;
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
@@ -61,6 +70,16 @@ pub(crate) struct Published {
     failovers: PerValue<FailoverReason, Counter>,
     anomalies: PerValue<AnomalyKind, Counter>,
     anomalies_active: PerValue<AnomalyKind, Gauge>,
+    decisions: PerValue<RoutingPolicy, Counter>,
+    references: References,
+}
+
+/// Where reference costs go.
+enum References {
+    /// One handle per model, when the recorder shows dollars.
+    Scaled(RwLock<HashMap<Box<str>, Counter>>),
+    /// The recorder cannot show dollars: each amount is counted as a conflict instead.
+    Refused(Counter),
 }
 
 impl std::fmt::Debug for Published {
@@ -100,6 +119,14 @@ impl Published {
                 anomalies_active: PerValue::new(|k: AnomalyKind| {
                     gauge(&ANOMALIES_ACTIVE, &with(k.as_str()))
                 }),
+                decisions: PerValue::new(|policy: RoutingPolicy| {
+                    counter(&ROUTING_DECISIONS, &with(policy.as_str()))
+                }),
+                references: if metrics.records_money() {
+                    References::Scaled(RwLock::new(HashMap::new()))
+                } else {
+                    References::Refused(counter(&METRIC_CONFLICTS, &[ROUTING_REFERENCE_COST.name]))
+                },
             }
         });
         published.report(&Report::unknown());
@@ -146,6 +173,45 @@ impl Published {
 
     pub(crate) fn failed_over(&self, reason: FailoverReason) {
         self.failovers.get(reason).increment(1);
+    }
+
+    /// A route put this provider first under `policy`.
+    pub(crate) fn decided(&self, policy: RoutingPolicy) {
+        self.decisions.get(policy).increment(1);
+    }
+
+    /// A routed call of `model` would have cost `usd` at the reference price. Recorders that
+    /// cannot show dollars get no series, and the amount is counted as a conflict, as
+    /// `gatewayz-metrics` does for the cost itself.
+    pub(crate) fn reference_cost(&self, model: &str, usd: f64) {
+        let increment = ROUTING_REFERENCE_COST.scale.to_increment(usd);
+        if increment == 0 {
+            return;
+        }
+        let references = match &self.references {
+            References::Scaled(references) => references,
+            References::Refused(conflicts) => {
+                conflicts.increment(1);
+                return;
+            }
+        };
+        let found = references
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(model)
+            .cloned();
+        if let Some(counter) = found {
+            counter.increment(increment);
+            return;
+        }
+        let counter = self
+            .metrics
+            .in_scope(|| counter(&ROUTING_REFERENCE_COST, &[&self.provider, model]));
+        counter.increment(increment);
+        let mut map = references.write().unwrap_or_else(PoisonError::into_inner);
+        if map.len() < MAX_CACHED_MODELS {
+            map.insert(model.into(), counter);
+        }
     }
 
     pub(crate) fn anomaly(&self, kind: AnomalyKind, active: bool) {

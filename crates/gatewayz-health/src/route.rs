@@ -1,15 +1,55 @@
-//! Routing a request over its candidate providers: the order, the spread over the healthy
-//! front, admission, and counting each failover once, when the caller moves on.
+//! Routing a request over its candidate providers: the routing policy's first choice, the
+//! failover order for the rest, admission, and counting each failover once, when the caller
+//! moves on.
 
 use std::sync::Arc;
 
-use gatewayz_catalogue::{FailoverReason, HealthStatus};
+use gatewayz_catalogue::{FailoverReason, RoutingPolicy};
+use smallvec::SmallVec;
 
 use crate::{
-    HealthTracker, Permit, Rejected, RoutingPolicy,
-    permit::{self, Slot},
-    provider::{Provider, read},
+    HealthTracker, Permit, Price, Rejected,
+    permit::{self, Routed, Slot},
+    policy::{self, Entry},
+    provider::{Routing, read},
+    tracker::Providers,
 };
+
+/// One provider that can serve a request, with its price for the request's model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Offer<'a> {
+    /// The provider, as registered.
+    pub provider: &'a str,
+    /// Its price for the model; `None` when unknown (`cheapest` then never prefers it, and
+    /// the request's reference cost leaves it out).
+    pub price: Option<Price>,
+}
+
+impl<'a> Offer<'a> {
+    /// `provider` at `price`.
+    pub fn new(provider: &'a str, price: Price) -> Offer<'a> {
+        Offer {
+            provider,
+            price: Some(price),
+        }
+    }
+}
+
+/// What routing needs to know of one request: its model (which selects the model's policy
+/// and token ratio), whether it streams (then `fastest` compares time to first token), and
+/// its candidates with their prices, listed by preference (ties keep this order).
+#[derive(Debug, Clone, Copy)]
+pub struct RouteRequest<'r, 'a> {
+    /// The model as requested, e.g. `llama-3.1-70b`.
+    pub model: &'r str,
+    /// Whether the response is streamed.
+    pub stream: bool,
+    /// The providers that can serve it.
+    pub offers: &'r [Offer<'a>],
+}
+
+/// Candidates kept inline in a [`Route`]; more take one allocation.
+const INLINE: usize = 8;
 
 /// The candidates of one request, in the order to try them, each with its admission.
 ///
@@ -19,7 +59,8 @@ use crate::{
 /// the reason its attempt failed (or `circuit_open` if it was refused). A request that stops
 /// (success, or a failure that [`should_fail_over`](crate::should_fail_over) says to return)
 /// simply does not ask again, and no failover is counted; nor is one counted after the last
-/// candidate. This is the only way failovers are counted.
+/// candidate. This is the only way failovers are counted. The first candidate is counted in
+/// `gatewayz_routing_decisions_total`, under the policy in force, when it is handed out.
 ///
 /// ```
 /// use std::time::Duration;
@@ -47,18 +88,37 @@ use crate::{
 /// assert_eq!(served_by, Some("openrouter"));
 /// # Ok::<(), gatewayz_health::Error>(())
 /// ```
-#[derive(Debug)]
 #[must_use = "a route does nothing until its candidates are tried"]
 pub struct Route<'a> {
-    remaining: std::vec::IntoIter<(&'a str, Arc<Provider>)>,
-    previous: Option<Previous>,
+    providers: Providers,
+    /// The candidates, ranked for failover, in the caller's order; `used` once handed out.
+    entries: SmallVec<[Entry<'a>; INLINE]>,
+    /// The policy's first choice, until it is handed out.
+    first: Option<usize>,
+    policy: RoutingPolicy,
+    reference: Option<Price>,
+    /// Attempts handed out so far.
+    attempts: u32,
+    /// The latest candidate handed out: its provider, and whether it was refused.
+    previous: Option<(Arc<crate::provider::Provider>, bool)>,
+    /// Shared with the permits handed out, created with the first.
+    slot: Option<Arc<Slot>>,
 }
 
-#[derive(Debug)]
-struct Previous {
-    provider: Arc<Provider>,
-    refused: bool,
-    slot: Arc<Slot>,
+impl std::fmt::Debug for Route<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let remaining: Vec<&str> = self
+            .entries
+            .iter()
+            .filter(|e| !e.used)
+            .map(|e| e.name)
+            .collect();
+        f.debug_struct("Route")
+            .field("policy", &self.policy)
+            .field("first", &self.first.map(|i| self.entries[i].name))
+            .field("remaining", &remaining)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One candidate of a [`Route`]: the provider, and a permit to call it or why it was refused.
@@ -75,24 +135,42 @@ impl<'a> Iterator for Route<'a> {
     type Item = Candidate<'a>;
 
     fn next(&mut self) -> Option<Candidate<'a>> {
-        let (name, provider) = self.remaining.next()?;
-        if let Some(previous) = self.previous.take() {
-            let reason = if previous.refused {
+        let index = self
+            .first
+            .take()
+            .or_else(|| policy::next_in_order(&self.entries))?;
+        let entry = &mut self.entries[index];
+        entry.used = true;
+        let (name, refused_only) = (entry.name, entry.group == policy::REFUSED);
+        // Providers are never unregistered: a candidate ranked is still there.
+        let provider = read(&self.providers).get(name).cloned()?;
+        if let Some((previous, refused)) = self.previous.take() {
+            let reason = if refused {
                 Some(FailoverReason::CircuitOpen)
             } else {
-                previous.slot.failure().map(FailoverReason::from)
+                self.slot
+                    .as_ref()
+                    .and_then(|slot| slot.failure(self.attempts))
+                    .map(FailoverReason::from)
             };
-            if let (Some(reason), Some(published)) = (reason, &previous.provider.published) {
+            if let (Some(reason), Some(published)) = (reason, &previous.published) {
                 published.failed_over(reason);
             }
+        } else if let (false, Some(published)) = (refused_only, &provider.published) {
+            published.decided(self.policy);
         }
-        let slot = Arc::new(Slot::default());
-        let admission = permit::acquire(&provider, Some(Arc::clone(&slot)));
-        self.previous = Some(Previous {
-            provider,
-            refused: admission.is_err(),
-            slot,
-        });
+        self.attempts += 1;
+        let slot = Arc::clone(self.slot.get_or_insert_with(Default::default));
+        slot.arm(self.attempts);
+        let admission = permit::acquire(
+            &provider,
+            Some(Routed {
+                slot,
+                attempt: self.attempts,
+                reference: self.reference,
+            }),
+        );
+        self.previous = Some((provider, admission.is_err()));
         Some(Candidate {
             provider: name,
             admission,
@@ -102,38 +180,146 @@ impl<'a> Iterator for Route<'a> {
 
 impl HealthTracker {
     /// The route of one request over `candidates` (the providers that can serve it, listed by
-    /// preference), ordered by the configured [`RoutingPolicy`] (`failover.policy`).
+    /// preference), with the tracker-wide policy (`routing.policy`) and nothing known of the
+    /// model or the prices: `cheapest` then spreads like `spread`, and no reference cost is
+    /// recorded. Prefer [`route_request`](Self::route_request) when the model and prices are
+    /// known.
     ///
     /// Unregistered candidates are left out. If every circuit is open, the route holds the one
     /// candidate whose cool-down ends first, so the caller learns when to retry from its
     /// refusal.
     pub fn route<'a>(&self, candidates: &[&'a str]) -> Route<'a> {
-        let order = self.failover_order(candidates);
-        let mut ordered: Vec<(&'a str, Arc<Provider>)> = {
-            let map = read(&self.providers);
-            order
-                .into_iter()
-                .filter_map(|name| map.get(name).map(|p| (name, Arc::clone(p))))
-                .collect()
-        };
-        if self.shared.config.failover.policy == RoutingPolicy::Spread {
-            spread(&mut ordered);
-        }
+        let policy = self.shared.config.routing.policy;
+        self.plan(
+            policy,
+            None,
+            false,
+            candidates.iter().map(|&provider| (provider, None)),
+        )
+    }
+
+    /// The route of one request: the model's policy (`routing.models`, else `routing.policy`)
+    /// chooses the first candidate among the healthy ones, from their prices (with the model's
+    /// learnt output/input token ratio), their latency (time to first token when the request
+    /// streams) and their health; the others follow in failover order. See the crate docs,
+    /// "Routing policies". Permits of this route add the calls' reference cost to
+    /// `gatewayz_routing_reference_cost_usd_total`.
+    ///
+    /// ```
+    /// use gatewayz_health::{
+    ///     HealthConfig, HealthTracker, Offer, Price, ProviderConfig, RouteRequest, RoutingPolicy,
+    /// };
+    ///
+    /// let mut config = HealthConfig::default();
+    /// config.routing.policy = RoutingPolicy::Cheapest;
+    /// config.routing.exploration = 0.0;
+    /// let tracker = HealthTracker::new(config)?;
+    /// tracker.register("cerebras", ProviderConfig::default())?;
+    /// tracker.register("openrouter", ProviderConfig::default())?;
+    /// let offers = [
+    ///     Offer::new("cerebras", Price::per_million(0.60, 0.60)),
+    ///     Offer::new("openrouter", Price::per_million(0.40, 0.40)),
+    /// ];
+    /// let request = RouteRequest { model: "llama-3.1-70b", stream: false, offers: &offers };
+    /// let first = tracker.route_request(&request).next().unwrap();
+    /// assert_eq!(first.provider, "openrouter");
+    /// # Ok::<(), gatewayz_health::Error>(())
+    /// ```
+    pub fn route_request<'a>(&self, request: &RouteRequest<'_, 'a>) -> Route<'a> {
+        let routing = &self.shared.config.routing;
+        self.plan(
+            routing.policy_for(request.model),
+            Some(request.model),
+            request.stream,
+            request.offers.iter().map(|o| (o.provider, o.price)),
+        )
+    }
+
+    fn plan<'a>(
+        &self,
+        policy: RoutingPolicy,
+        model: Option<&str>,
+        stream: bool,
+        candidates: impl Iterator<Item = (&'a str, Option<Price>)>,
+    ) -> Route<'a> {
+        let shared = &self.shared;
+        let ratio = model.map_or(crate::models::DEFAULT_OUTPUT_RATIO, |m| {
+            shared.models.output_ratio(m)
+        });
+        let entries = self.rank(candidates, stream, ratio);
+        let decision = policy::choose(policy, &entries, &shared.config.routing);
         Route {
-            remaining: ordered.into_iter(),
+            providers: Arc::clone(&self.providers),
+            first: decision.first,
+            reference: decision.reference,
+            entries,
+            policy,
+            attempts: 0,
             previous: None,
+            slot: None,
         }
     }
-}
 
-/// The leading candidates that are healthy, or not judged yet, are equally good first choices:
-/// the first is drawn among them at random, and the rest keep their order for failover.
-fn spread(order: &mut [(&str, Arc<Provider>)]) {
-    let front = order
-        .iter()
-        .take_while(|(_, p)| matches!(p.status(), HealthStatus::Healthy | HealthStatus::Unknown))
-        .count();
-    if front > 1 {
-        order[..front].rotate_left(fastrand::usize(..front));
+    /// The candidates as routing sees them now: registered ones only, open circuits left out
+    /// (all of them open: the one whose cool-down ends first, refused), each with its group,
+    /// score, eligibility, expected price (outputs at `ratio` per input token) and latency.
+    pub(crate) fn rank<'a>(
+        &self,
+        candidates: impl Iterator<Item = (&'a str, Option<Price>)>,
+        stream: bool,
+        ratio: f64,
+    ) -> SmallVec<[Entry<'a>; INLINE]> {
+        let config = &self.shared.config;
+        let budget = config.circuit.half_open_probes;
+        let probe_group = if config.failover.probe_first { 0 } else { 1 };
+        let now = u64::try_from(self.now().as_nanos()).unwrap_or(u64::MAX);
+        let mut entries: SmallVec<[Entry<'a>; INLINE]> = SmallVec::new();
+        // (ready at, index, name) of the refused candidate whose cool-down ends first.
+        let mut fallback: Option<(u64, u32, &'a str)> = None;
+        {
+            let providers = read(&self.providers);
+            for (index, (name, price)) in candidates.enumerate() {
+                let index = u32::try_from(index).unwrap_or(u32::MAX);
+                let Some(provider) = providers.get(name) else {
+                    continue;
+                };
+                let view = &provider.view;
+                let group = match view.routing() {
+                    Routing::Closed => 1,
+                    Routing::HalfOpen { admitted } if admitted < budget => probe_group,
+                    Routing::Open { until_nanos } if until_nanos <= now => probe_group,
+                    refused => {
+                        let ready = match refused {
+                            Routing::Open { until_nanos } => until_nanos,
+                            _ => now,
+                        };
+                        if fallback.is_none_or(|(best, _, _)| ready < best) {
+                            fallback = Some((ready, index, name));
+                        }
+                        continue;
+                    }
+                };
+                let price = price.filter(Price::usable);
+                entries.push(Entry {
+                    name,
+                    index,
+                    group,
+                    used: false,
+                    eligible: group == 1 && view.eligible(),
+                    key: view.score(),
+                    price,
+                    expected_price: price.map_or(f64::NAN, |p| {
+                        p.input_per_million + p.output_per_million * ratio
+                    }),
+                    latency: view.latency(stream).unwrap_or(f64::NAN),
+                });
+            }
+        }
+        if entries.is_empty()
+            && let Some((_, index, name)) = fallback
+        {
+            entries.push(Entry::refused(name, index));
+        }
+        entries
     }
 }

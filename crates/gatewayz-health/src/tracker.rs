@@ -13,6 +13,7 @@ use hashbrown::HashMap;
 use crate::{
     AnomalyEvent, Clock, Error, HealthConfig, Permit, ProviderConfig, Rejected, SystemClock,
     anomaly::Geometry,
+    models::Models,
     permit,
     provider::{Admin, Provider, Shared, read},
 };
@@ -22,8 +23,11 @@ use crate::{
 /// ([`tick`](Self::tick)) and the admin endpoints ([`force_open`](Self::force_open), ...).
 pub struct HealthTracker {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) providers: RwLock<HashMap<Box<str>, Arc<Provider>>>,
+    pub(crate) providers: Providers,
 }
+
+/// The registered providers by name, shared with the routes that hand them out.
+pub(crate) type Providers = Arc<RwLock<HashMap<Box<str>, Arc<Provider>>>>;
 
 impl fmt::Debug for HealthTracker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -76,8 +80,9 @@ impl HealthTrackerBuilder {
                 clock: self.clock,
                 metrics: self.metrics,
                 geometry,
+                models: Models::default(),
             }),
-            providers: RwLock::new(HashMap::new()),
+            providers: Arc::new(RwLock::new(HashMap::new())),
         };
         for (name, overrides) in &tracker.shared.config.providers {
             tracker.register(name, *overrides)?;

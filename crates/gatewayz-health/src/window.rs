@@ -1,5 +1,7 @@
-//! The sliding window: a ring of fixed time buckets, each with counts and a small latency
-//! histogram, so recording is O(1) and memory per provider is constant.
+//! The sliding window: a ring of fixed time buckets, each with counts and small latency
+//! histograms (every call for the health score; and, for the `fastest` routing policy, plain
+//! calls and the time to first token of streams apart), so recording is O(1) and memory per
+//! provider is constant.
 //!
 //! Latency buckets are log-linear in milliseconds: exact below 8 ms, then 8 buckets per power
 //! of two up to 2^20 ms (about 17.5 minutes; longer calls land in the last bucket). A quantile
@@ -76,6 +78,30 @@ pub(crate) struct Bucket {
     latency: [u32; LATENCY_BUCKETS],
     /// The slowest of those calls: quantiles never exceed it.
     slowest: Duration,
+    /// Duration of the calls among them that did not stream.
+    pub(crate) plain: Latencies,
+    /// Time to first token of the streamed calls among them.
+    pub(crate) ttft: Latencies,
+}
+
+/// A latency histogram and its slowest value.
+#[derive(Debug, Clone)]
+pub(crate) struct Latencies {
+    counts: [u32; LATENCY_BUCKETS],
+    slowest: Duration,
+}
+
+impl Latencies {
+    const EMPTY: Latencies = Latencies {
+        counts: [0; LATENCY_BUCKETS],
+        slowest: Duration::ZERO,
+    };
+
+    pub(crate) fn record(&mut self, duration: Duration) {
+        let slot = &mut self.counts[latency_index(duration)];
+        *slot = slot.saturating_add(1);
+        self.slowest = self.slowest.max(duration);
+    }
 }
 
 impl Bucket {
@@ -89,6 +115,8 @@ impl Bucket {
             probes: 0,
             latency: [0; LATENCY_BUCKETS],
             slowest: Duration::ZERO,
+            plain: Latencies::EMPTY,
+            ttft: Latencies::EMPTY,
         }
     }
 
@@ -206,6 +234,30 @@ impl Window {
         totals
     }
 
+    /// The p95 of one of the buckets' routing histograms (`which`) over the whole window as of
+    /// `now`, never above the slowest value; `None` if empty.
+    pub(crate) fn p95_of(
+        &self,
+        now: Duration,
+        which: impl Fn(&Bucket) -> &Latencies,
+    ) -> Option<Duration> {
+        let last = self.epoch(now);
+        let len = self.len();
+        let mut histogram = [0.0; LATENCY_BUCKETS];
+        let mut slowest = Duration::ZERO;
+        for epoch in last.saturating_sub(len - 1)..=last {
+            let slot = &self.buckets[(epoch % len) as usize];
+            if slot.epoch == epoch {
+                let latencies = which(slot);
+                for (sum, &count) in histogram.iter_mut().zip(&latencies.counts) {
+                    *sum += f64::from(count);
+                }
+                slowest = slowest.max(latencies.slowest);
+            }
+        }
+        quantile(&histogram, 0.95).map(|p95| p95.min(slowest))
+    }
+
     /// The whole window as of `now`: the current bucket and the `buckets - 1` before it.
     pub(crate) fn window_totals(&self, now: Duration) -> Totals {
         let last = self.epoch(now);
@@ -272,6 +324,30 @@ mod tests {
         let totals = window.window_totals(Duration::ZERO);
         assert!(quantile(&totals.latency, 0.95).unwrap() > Duration::from_millis(2000));
         assert_eq!(totals.p95(), Some(Duration::from_millis(2000)));
+    }
+
+    #[test]
+    fn the_window_learns_time_to_first_token_apart_from_duration() {
+        let mut window = Window::new(Duration::from_secs(30), 10);
+        fn ttft(b: &Bucket) -> &Latencies {
+            &b.ttft
+        }
+        assert_eq!(window.p95_of(Duration::ZERO, ttft), None);
+        for i in 0..100u64 {
+            let bucket = window.current(Duration::from_secs(i));
+            bucket.latency(Duration::from_secs(4));
+            bucket.ttft.record(Duration::from_millis(100 + i));
+        }
+        let now = Duration::from_secs(100);
+        let p95 = window.p95_of(now, ttft).unwrap().as_secs_f64();
+        assert!((p95 - 0.195).abs() <= 0.195 / 8.0, "{p95}");
+        assert_eq!(
+            window.window_totals(now).p95(),
+            Some(Duration::from_secs(4))
+        );
+        assert_eq!(window.p95_of(now, |b| &b.plain), None);
+        // Out of the window, forgotten.
+        assert_eq!(window.p95_of(Duration::from_secs(1000), ttft), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gatewayz_health::{Error, HealthConfig, HealthTracker, ProviderConfig};
+use gatewayz_health::{Error, HealthConfig, HealthTracker, ProviderConfig, RoutingPolicy};
 
 fn rejected(change: impl FnOnce(&mut HealthConfig)) -> Error {
     let mut config = HealthConfig::default();
@@ -293,4 +293,57 @@ fn a_configuration_round_trips_through_json() {
     let json = serde_json::to_string(&config).unwrap();
     assert!(json.contains(r#""latency_floor":"2s 500ms""#), "{json}");
     assert_eq!(serde_json::from_str::<HealthConfig>(&json).unwrap(), config);
+}
+
+#[test]
+fn routing_reads_a_policy_per_model_and_validates_its_numbers() {
+    let config: HealthConfig = serde_json::from_str(
+        r#"{"routing": {"policy": "cheapest", "exploration": 0.1,
+                        "models": {"gpt-4o-mini": "fastest", "claude-3.5-sonnet": "Weighted"},
+                        "weights": {"health": 0.5, "price": 0.25, "latency": 0.25}}}"#,
+    )
+    .unwrap();
+    let routing = &config.routing;
+    assert_eq!(routing.policy, RoutingPolicy::Cheapest);
+    assert_eq!(routing.policy_for("gpt-4o-mini"), RoutingPolicy::Fastest);
+    assert_eq!(
+        routing.policy_for("claude-3.5-sonnet"),
+        RoutingPolicy::Weighted
+    );
+    assert_eq!(routing.policy_for("llama-3.1-8b"), RoutingPolicy::Cheapest);
+    assert_eq!(routing.weights.health, 0.5);
+    assert_eq!(config.validate(), Ok(()));
+    let json = serde_json::to_string(&config).unwrap();
+    assert!(json.contains(r#""gpt-4o-mini":"fastest""#), "{json}");
+    assert_eq!(serde_json::from_str::<HealthConfig>(&json).unwrap(), config);
+
+    // The defaults: spread for every model, 5% exploration, weights 0.2 / 0.4 / 0.4.
+    let defaults = HealthConfig::default().routing;
+    assert_eq!(
+        (defaults.policy, defaults.exploration, defaults.models.len()),
+        (RoutingPolicy::Spread, 0.05, 0)
+    );
+
+    let err = serde_json::from_str::<HealthConfig>(r#"{"routing": {"policy": "cheap"}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown routing policy \"cheap\""), "{err}");
+    assert!(
+        err.contains("spread, priority, cheapest, fastest, weighted"),
+        "{err}"
+    );
+    assert_eq!(
+        rejected(|c| c.routing.exploration = 1.5),
+        out_of_range("routing.exploration", 1.5, 0.0, 1.0)
+    );
+    let err = rejected(|c| c.routing.weights.price = 0.9);
+    assert!(
+        matches!(err, Error::RoutingWeightsDoNotSumToOne { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("routing.weights.price"), "{err}");
+    let err = rejected(|c| {
+        c.routing.models.insert(" ".into(), RoutingPolicy::Fastest);
+    });
+    assert!(matches!(err, Error::EmptyModelName { .. }), "{err}");
 }

@@ -152,43 +152,6 @@ fn unregistered_candidates_are_left_out() {
 }
 
 #[test]
-fn cost_can_outweigh_a_small_score_difference() {
-    let f = ranked();
-    // a: 0.8 × 1.0 + 0.2 × 0 = 0.8; b: 0.8 × 0.925 + 0.2 × 0.9 = 0.92.
-    assert_eq!(
-        f.tracker.failover_order_by_cost(&[("a", 10.0), ("b", 1.0)]),
-        ["b", "a"]
-    );
-    // d: 0.8 × 0.775 + 0.2 × 0.5 = 0.72 < a's 0.8.
-    assert_eq!(
-        f.tracker.failover_order_by_cost(&[("a", 10.0), ("d", 5.0)]),
-        ["a", "d"]
-    );
-    assert_eq!(
-        f.tracker.failover_order_by_cost(&[("d", 5.0), ("a", 10.0)]),
-        ["a", "d"]
-    );
-    assert_eq!(f.tracker.failover_order(&["d", "a"]), ["a", "d"]);
-}
-
-#[test]
-fn an_unusable_cost_counts_as_the_highest() {
-    let f = fixture(HealthConfig::default(), &["w", "x", "y", "z"]);
-    for p in ["w", "x", "y", "z"] {
-        f.calls(p, 20, ok(ms(500)));
-    }
-    f.tracker.tick();
-    let order =
-        f.tracker
-            .failover_order_by_cost(&[("x", f64::NAN), ("y", -1.0), ("w", 6.0), ("z", 3.0)]);
-    assert_eq!(
-        order,
-        ["z", "x", "y", "w"],
-        "x, y and w are all as dear as the dearest"
-    );
-}
-
-#[test]
 fn the_failover_table() {
     use Decision::*;
     use ErrorKind::*;

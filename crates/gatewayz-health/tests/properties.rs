@@ -7,7 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use gatewayz_health::{CallOutcome, CircuitState, ErrorKind, HealthConfig, HealthStatus, Permit};
+use gatewayz_health::{
+    CallOutcome, CircuitState, ErrorKind, HealthConfig, HealthStatus, Offer, Permit, Price,
+    RouteRequest, RoutingPolicy,
+};
 use proptest::prelude::*;
 use support::{Fixture, fixture, inference};
 
@@ -252,5 +255,173 @@ proptest! {
             matches!(s.status, HealthStatus::Unavailable | HealthStatus::Unknown),
             "{s:?}"
         );
+    }
+}
+
+/// A provider's state for the routing properties.
+#[derive(Debug, Clone, Copy)]
+enum State {
+    Unknown,
+    Healthy,
+    Degraded,
+    Open,
+    HalfOpen,
+}
+
+fn state() -> impl Strategy<Value = State> {
+    proptest::sample::select(
+        &[
+            State::Unknown,
+            State::Healthy,
+            State::Degraded,
+            State::Open,
+            State::HalfOpen,
+        ][..],
+    )
+}
+
+/// Providers `p0`, `p1`, ... in these states, with these latencies (ms) for their successes.
+fn routed(
+    states: &[(State, u64)],
+    probe_first: bool,
+    policy: RoutingPolicy,
+    exploration: f64,
+) -> (Fixture, Vec<String>) {
+    let names: Vec<String> = (0..states.len()).map(|i| format!("p{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut config = HealthConfig::default();
+    config.failover.probe_first = probe_first;
+    config.routing.policy = policy;
+    config.routing.exploration = exploration;
+    let f = fixture(config, &refs);
+    let timeout = CallOutcome::failure(ErrorKind::Timeout, Duration::from_secs(30));
+    for (name, &(state, _)) in refs.iter().zip(states) {
+        if let State::HalfOpen = state {
+            f.calls(name, 5, timeout);
+        }
+    }
+    f.advance(Duration::from_secs(31));
+    for (name, &(state, latency)) in refs.iter().zip(states) {
+        let good = CallOutcome::success(Duration::from_millis(latency));
+        match state {
+            State::Unknown => f.calls(name, 3, good),
+            State::Healthy => f.calls(name, 20, good),
+            State::Degraded => {
+                for i in 0..20 {
+                    let outcome = match i % 5 {
+                        1 | 3 => CallOutcome::failure(
+                            ErrorKind::ServerError,
+                            Duration::from_millis(latency),
+                        ),
+                        _ => good,
+                    };
+                    f.calls(name, 1, outcome);
+                }
+            }
+            State::Open => f.calls(name, 5, timeout),
+            State::HalfOpen => {}
+        }
+    }
+    f.tracker.tick();
+    (f, names)
+}
+
+fn policy() -> impl Strategy<Value = RoutingPolicy> {
+    proptest::sample::select(RoutingPolicy::ALL)
+}
+
+proptest! {
+    #[test]
+    fn an_unhealthy_provider_is_first_only_when_no_healthy_one_is_there(
+        states in proptest::collection::vec((state(), 1..3_000u64), 1..7),
+        prices in proptest::collection::vec((0.0..10.0f64, 0.0..30.0f64), 7),
+        policy in policy(),
+        exploration in 0.0..=1.0f64,
+        probe_first in any::<bool>(),
+        stream in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        fastrand::seed(seed);
+        let (f, names) = routed(&states, probe_first, policy, exploration);
+        let offers: Vec<Offer<'_>> = names
+            .iter()
+            .zip(&prices)
+            .map(|(n, &(i, o))| Offer::new(n, Price::per_million(i, o)))
+            .collect();
+        let healthy: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| {
+                let h = f.health(n);
+                h.circuit == CircuitState::Closed
+                    && matches!(h.status, HealthStatus::Healthy | HealthStatus::Unknown)
+            })
+            .collect();
+        let probing = probe_first && states.iter().any(|(s, _)| matches!(s, State::HalfOpen));
+        let request = RouteRequest { model: "m", stream, offers: &offers };
+        for _ in 0..20 {
+            let mut route = f.tracker.route_request(&request);
+            let first = route.next().expect("a candidate");
+            let is_probe = first.admission.as_ref().is_ok_and(|p| p.is_probe());
+            let exempt = healthy.is_empty() || (probing && is_probe);
+            if !exempt {
+                prop_assert!(
+                    healthy.contains(&first.provider),
+                    "{policy}: {} first, healthy {healthy:?}, states {states:?}",
+                    first.provider
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_route_holds_every_admissible_candidate_once(
+        states in proptest::collection::vec((state(), 1..3_000u64), 1..7),
+        policy in policy(),
+        exploration in 0.0..=1.0f64,
+    ) {
+        let (f, names) = routed(&states, true, policy, exploration);
+        let offers: Vec<Offer<'_>> = names
+            .iter()
+            .map(|n| Offer::new(n, Price::per_million(1.0, 1.0)))
+            .collect();
+        let request = RouteRequest { model: "m", stream: false, offers: &offers };
+        let mut routed: Vec<&str> = f.tracker.route_request(&request).map(|c| c.provider).collect();
+        let mut order = f.tracker.failover_order(&names.iter().map(String::as_str).collect::<Vec<_>>());
+        routed.sort_unstable();
+        order.sort_unstable();
+        prop_assert_eq!(routed, order);
+    }
+
+    #[test]
+    fn cheapest_without_exploration_picks_the_lowest_expected_price(
+        states in proptest::collection::vec((state(), 1..3_000u64), 1..7),
+        prices in proptest::collection::vec((0.0..10.0f64, 0.0..30.0f64), 7),
+    ) {
+        let (f, names) = routed(&states, false, RoutingPolicy::Cheapest, 0.0);
+        let offers: Vec<Offer<'_>> = names
+            .iter()
+            .zip(&prices)
+            .map(|(n, &(i, o))| Offer::new(n, Price::per_million(i, o)))
+            .collect();
+        // No call reported tokens: the model's ratio is 1.
+        let expected = |o: &Offer<'_>| {
+            let p = o.price.unwrap();
+            p.input_per_million + p.output_per_million
+        };
+        let eligible: Vec<&Offer<'_>> = offers
+            .iter()
+            .filter(|o| {
+                let h = f.health(o.provider);
+                h.circuit == CircuitState::Closed
+                    && matches!(h.status, HealthStatus::Healthy | HealthStatus::Unknown)
+            })
+            .collect();
+        let request = RouteRequest { model: "m", stream: false, offers: &offers };
+        let first = f.tracker.route_request(&request).next().expect("a candidate").provider;
+        if let Some(least) = eligible.iter().map(|o| expected(o)).min_by(f64::total_cmp) {
+            let chosen = offers.iter().find(|o| o.provider == first).unwrap();
+            prop_assert_eq!(expected(chosen), least, "{} chosen", first);
+        }
     }
 }

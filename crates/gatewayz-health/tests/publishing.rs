@@ -190,7 +190,7 @@ fn admin_operations_publish_their_transitions() {
 #[test]
 fn failovers_are_published_by_reason() {
     let mut config = HealthConfig::default();
-    config.failover.policy = RoutingPolicy::Priority;
+    config.routing.policy = RoutingPolicy::Priority;
     let e = published(config, |f| {
         for failure in [
             ErrorKind::Timeout,

@@ -83,7 +83,7 @@ fn spread_leaves_degraded_providers_to_failover() {
 #[test]
 fn the_priority_policy_keeps_the_best_score_first() {
     let mut config = HealthConfig::default();
-    config.failover.policy = RoutingPolicy::Priority;
+    config.routing.policy = RoutingPolicy::Priority;
     let f = fixture(config, &["a", "b"]);
     for _ in 0..200 {
         assert_eq!(serve(&f, &["a", "b"], |_| ok(ms(300))), Some("a"));
@@ -93,7 +93,7 @@ fn the_priority_policy_keeps_the_best_score_first() {
 #[test]
 fn moving_on_counts_one_failover_with_the_reason_of_the_failed_attempt() {
     let mut config = HealthConfig::default();
-    config.failover.policy = RoutingPolicy::Priority;
+    config.routing.policy = RoutingPolicy::Priority;
     let f = fixture(config, &["a", "b", "c"]);
     let outcome = |p: &str| match p {
         "a" => fail(ErrorKind::ServerError),
@@ -141,7 +141,7 @@ fn with_every_circuit_open_the_route_holds_one_refused_candidate_and_counts_no_f
 #[test]
 fn a_refusal_followed_by_another_candidate_is_a_circuit_open_failover() {
     let mut config = HealthConfig::default();
-    config.failover.policy = RoutingPolicy::Priority;
+    config.routing.policy = RoutingPolicy::Priority;
     config.failover.probe_first = true;
     let f = fixture(config, &["a", "b"]);
     f.calls("a", 5, timeout());

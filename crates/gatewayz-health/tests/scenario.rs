@@ -144,7 +144,7 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn an_outage_and_recovery_minute_by_minute() {
     let mut config = HealthConfig::default();
-    config.failover.policy = RoutingPolicy::Priority;
+    config.routing.policy = RoutingPolicy::Priority;
     let f = fixture(config, &NAMES);
     let handle = &f.handle;
     {

@@ -80,7 +80,7 @@ pub use recorder::GatewayzRecorder;
 #[cfg(feature = "summary")]
 pub use summary::{
     BusinessSummary, ModelSummary, ModelsSummary, PerformanceSummary, ProviderSummary,
-    ProvidersSummary, Sections, Summary, SystemSummary,
+    ProvidersSummary, RoutingSummary, Sections, Summary, SystemSummary,
 };
 
 /// The README's examples, compiled and run as doctests.

@@ -5,7 +5,7 @@
 //! (no request, no provider) is `null`, never 0 and never a string.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     sync::atomic::Ordering::Relaxed,
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -22,7 +22,8 @@ use crate::{
         INFERENCE_STATUS, InferenceStatus, LABEL_OVERFLOW, METRIC_CONFLICTS, MODEL,
         MODEL_INFERENCE_DURATION, MODEL_INFERENCE_REQUESTS, MetricDef, PROVIDER,
         PROVIDER_AVAILABILITY_RATIO, PROVIDER_ERROR_RATE, PROVIDER_HEALTH_SCORE,
-        PROVIDER_LATENCY_P95, PROVIDER_RESPONSE_TIME, PROVIDER_STATUS, STATUS_CLASS, StatusClass,
+        PROVIDER_LATENCY_P95, PROVIDER_RESPONSE_TIME, PROVIDER_STATUS, ROUTING_DECISIONS,
+        ROUTING_POLICY, ROUTING_REFERENCE_COST, RoutingPolicy, STATUS_CLASS, StatusClass,
         TIME_TO_FIRST_TOKEN, TOKEN_TYPE, TOKENS_USED, TRIALS_ACTIVE, TokenType,
     },
     family::{Series, Value},
@@ -86,8 +87,31 @@ pub struct ProvidersSummary {
     pub failovers_total: u64,
     /// Active anomalies, all kinds.
     pub active_anomalies: usize,
+    /// Routing decisions, and what routing saved.
+    pub routing: RoutingSummary,
     /// One entry per provider, sorted by name.
     pub by_provider: Vec<ProviderSummary>,
+}
+
+/// Routing since start: the decisions of the routing policies, and the cost of the routed calls
+/// against their reference cost (what they would have cost at the mean price of the healthy
+/// candidates, as the `spread` policy pays on average). Money figures are `null` until a call
+/// routed with prices reported a cost.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[non_exhaustive]
+pub struct RoutingSummary {
+    /// Requests routed, all policies.
+    pub decisions_total: u64,
+    /// Requests routed per policy in force, for the policies that routed any.
+    pub decisions_by_policy: BTreeMap<String, u64>,
+    /// Reference cost of the routed calls, in US dollars.
+    pub reference_cost_usd: Option<f64>,
+    /// What they cost: the cost of the provider and model pairs that have a reference cost.
+    pub routed_cost_usd: Option<f64>,
+    /// Reference minus routed cost: what routing saved (negative when it spent more).
+    pub saved_usd: Option<f64>,
+    /// Saved over the reference cost: the share of what the calls would have cost.
+    pub saved_ratio: Option<f64>,
 }
 
 /// One provider's published health.
@@ -114,6 +138,8 @@ pub struct ProviderSummary {
     pub active_anomalies: Vec<String>,
     /// Failovers away from this provider since start.
     pub failovers_total: u64,
+    /// Requests a routing policy sent to this provider first, since start.
+    pub routing_decisions_total: u64,
     /// Inference calls since start.
     pub requests_total: u64,
     /// Of which failed (`requests_total` counts them too).
@@ -308,6 +334,18 @@ fn providers(store: &Store) -> ProvidersSummary {
         entry(map, s)?.failovers_total += raw_counter(s)?;
         Some(())
     });
+    let mut decisions_by_policy: BTreeMap<String, u64> = BTreeMap::new();
+    for_each(store, &ROUTING_DECISIONS, |s| {
+        let n = raw_counter(s)?;
+        entry(map, s)?.routing_decisions_total += n;
+        let policy = RoutingPolicy::parse(s.label(ROUTING_POLICY.name)?)?;
+        if n > 0 {
+            *decisions_by_policy
+                .entry(policy.as_str().to_owned())
+                .or_default() += n;
+        }
+        Some(())
+    });
     for_each(store, &MODEL_INFERENCE_REQUESTS, |s| {
         let n = raw_counter(s)?;
         let p = entry(map, s)?;
@@ -362,7 +400,48 @@ fn providers(store: &Store) -> ProvidersSummary {
             .count(),
         failovers_total: by_provider.iter().map(|p| p.failovers_total).sum(),
         active_anomalies: by_provider.iter().map(|p| p.active_anomalies.len()).sum(),
+        routing: routing(store, decisions_by_policy),
         by_provider,
+    }
+}
+
+/// The routing figures: decisions by policy (counted by the caller) and the money.
+fn routing(store: &Store, decisions_by_policy: BTreeMap<String, u64>) -> RoutingSummary {
+    // The pairs with a reference, by provider then model, and the raw sum (scaled once).
+    let mut pairs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut reference_raw = 0u64;
+    for_each(store, &ROUTING_REFERENCE_COST, |s| {
+        reference_raw = reference_raw.saturating_add(raw_counter(s)?);
+        let (provider, model) = (s.label(PROVIDER.name)?, s.label(MODEL.name)?);
+        if !pairs.get(provider).is_some_and(|m| m.contains(model)) {
+            pairs
+                .entry(provider.to_owned())
+                .or_default()
+                .insert(model.to_owned());
+        }
+        Some(())
+    });
+    let mut routed_raw = 0u64;
+    if !pairs.is_empty() {
+        for_each(store, &COST_USD, |s| {
+            let (provider, model) = (s.label(PROVIDER.name)?, s.label(MODEL.name)?);
+            if pairs.get(provider).is_some_and(|m| m.contains(model)) {
+                routed_raw = routed_raw.saturating_add(raw_counter(s)?);
+            }
+            Some(())
+        });
+    }
+    let known = reference_raw > 0;
+    let reference_usd = ROUTING_REFERENCE_COST.scale.to_value(reference_raw);
+    let routed_usd = COST_USD.scale.to_value(routed_raw);
+    let saved = reference_usd - routed_usd;
+    RoutingSummary {
+        decisions_total: decisions_by_policy.values().sum(),
+        decisions_by_policy,
+        reference_cost_usd: known.then_some(reference_usd),
+        routed_cost_usd: known.then_some(routed_usd),
+        saved_usd: known.then_some(saved),
+        saved_ratio: ratio(saved, reference_usd),
     }
 }
 

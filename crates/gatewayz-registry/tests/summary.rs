@@ -253,3 +253,68 @@ fn an_unknown_provider_never_turns_the_means_into_null_or_nan() {
     let json = serde_json::to_value(&providers).unwrap();
     assert_eq!(json["avg_health_score"], 1.0);
 }
+
+#[test]
+fn routing_shows_decisions_by_policy_and_the_saving_against_the_reference() {
+    let empty = summary_json(|| {}, Some(Category::Providers));
+    let routing = &empty["metrics"]["providers"]["routing"];
+    assert_eq!(routing["decisions_total"], 0);
+    assert_eq!(routing["decisions_by_policy"], json!({}));
+    for field in [
+        "reference_cost_usd",
+        "routed_cost_usd",
+        "saved_usd",
+        "saved_ratio",
+    ] {
+        assert_eq!(
+            routing[field],
+            Value::Null,
+            "{field}: unknown is null, not 0"
+        );
+    }
+
+    let json = summary_json(
+        || {
+            let decided = |provider: &'static str, policy: &'static str, n| {
+                counter!(c::ROUTING_DECISIONS.name, "provider" => provider, "policy" => policy)
+                    .increment(n);
+            };
+            decided("cerebras", "cheapest", 90);
+            decided("openrouter", "cheapest", 10);
+            decided("openrouter", "fastest", 5);
+            decided("openrouter", "spread", 0);
+            // Nano-dollars: the cost and reference counters are scaled.
+            let dollars = |usd: f64| (usd * 1e9) as u64;
+            let pair = |metric: &'static str, provider: &'static str, model: &'static str, usd| {
+                counter!(metric, "provider" => provider, "model" => model).increment(dollars(usd));
+            };
+            pair(c::ROUTING_REFERENCE_COST.name, "cerebras", "llama", 8.0);
+            pair(c::ROUTING_REFERENCE_COST.name, "openrouter", "llama", 2.0);
+            pair(c::COST_USD.name, "cerebras", "llama", 6.0);
+            pair(c::COST_USD.name, "openrouter", "llama", 2.0);
+            // Routed without prices: no reference, so not part of the comparison.
+            pair(c::COST_USD.name, "openrouter", "gpt", 100.0);
+        },
+        Some(Category::Providers),
+    );
+    let providers = &json["metrics"]["providers"];
+    let routing = &providers["routing"];
+    assert_eq!(routing["decisions_total"], 105);
+    assert_eq!(
+        routing["decisions_by_policy"],
+        json!({"cheapest": 100, "fastest": 5})
+    );
+    assert_eq!(routing["reference_cost_usd"], 10.0);
+    assert_eq!(routing["routed_cost_usd"], 8.0);
+    assert_eq!(routing["saved_usd"], 2.0);
+    assert_eq!(routing["saved_ratio"], 0.2);
+    let by_provider = providers["by_provider"].as_array().unwrap();
+    let decisions = |name: &str| {
+        by_provider.iter().find(|p| p["provider"] == name).unwrap()["routing_decisions_total"]
+            .clone()
+    };
+    assert_eq!(
+        (decisions("cerebras"), decisions("openrouter")),
+        (json!(90), json!(15))
+    );
+}

@@ -75,8 +75,8 @@ pub use gatewayz_registry::{GatewayzRecorder, Handle, RecorderBuilder};
 pub use gatewayz_health as health;
 #[cfg(feature = "health")]
 pub use gatewayz_health::{
-    CallOutcome, Candidate, HealthConfig, HealthTracker, Permit, ProviderConfig, Rejected, Route,
-    RoutingPolicy, should_fail_over,
+    CallOutcome, Candidate, HealthConfig, HealthTracker, Offer, Permit, Price, ProviderConfig,
+    Rejected, Route, RouteRequest, RoutingConfig, RoutingPolicy, should_fail_over,
 };
 
 /// The actix-web endpoints and middleware (`gatewayz-actix`).

@@ -2,7 +2,7 @@
 
 use std::{collections::HashSet, net::SocketAddr, path::PathBuf, time::Duration};
 
-use gatewayz_health::HealthConfig;
+use gatewayz_health::{HealthConfig, RoutingConfig};
 use serde::Deserialize;
 
 use crate::{openai::MAX_UPSTREAM_ID_LEN, store::Synchronous};
@@ -26,6 +26,12 @@ pub struct Config {
     /// each `[[providers]]` entry.
     #[serde(default)]
     pub health: HealthConfig,
+    /// Which provider a request tries first: the routing policy for every model (`policy`,
+    /// default `spread`) and per model (`models`), the exploration share and the weights of
+    /// `weighted`, as `gatewayz_health::RoutingConfig` reads them. The gateway gives each
+    /// request's candidates to the tracker with their prices for the model.
+    #[serde(default)]
+    pub routing: RoutingConfig,
     /// Upstream providers, in preference order for ties.
     pub providers: Vec<ProviderConfig>,
 }
@@ -336,6 +342,13 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The health tracker's configuration: `[health]` with `[routing]` in it.
+    pub fn health_config(&self) -> HealthConfig {
+        let mut health = self.health.clone();
+        health.routing = self.routing.clone();
+        health
+    }
+
     /// Parses and validates a TOML configuration.
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text)?;
@@ -508,12 +521,33 @@ impl Config {
                 ));
             }
         }
+        if self.health.routing != RoutingConfig::default() {
+            return invalid(
+                "routing goes in its own [routing] table, not under [health]; move it there".into(),
+            );
+        }
+        let served = |model: &str| {
+            self.providers
+                .iter()
+                .any(|p| p.models.iter().any(|m| m.name == model))
+        };
+        if let Some(model) = self.routing.models.keys().find(|m| !served(m)) {
+            return invalid(format!(
+                "routing.models names `{model}`, which no provider serves; use a model name as \
+                 listed under [[providers]]"
+            ));
+        }
+        if let Err(error) = self.health_config().validate() {
+            return invalid(error.to_string());
+        }
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use gatewayz_health::RoutingPolicy;
+
     use super::*;
 
     #[test]
@@ -625,6 +659,7 @@ mod tests {
             [health]
             window = { length = "20s", buckets = 10 }
             circuit = { cool_down = "2s" }
+            anomaly = { window = "4s" }
             [[providers]]
             name = "a"
             base_url = "https://a.example/v1"
@@ -637,6 +672,40 @@ mod tests {
         // Fields left out keep the tracker's defaults.
         assert_eq!(config.health.circuit.consecutive_failures, 5);
         assert_eq!(Config::simulated().health, HealthConfig::default());
+    }
+
+    #[test]
+    fn the_routing_table_reaches_the_tracker_config_and_is_checked() {
+        let providers = r#"
+            [[providers]]
+            name = "a"
+            base_url = "https://a.example/v1"
+            models = [{ name = "m", input_price_per_million = 1, output_price_per_million = 1 }]
+        "#;
+        let config = Config::from_toml(&format!(
+            "[routing]\npolicy = \"cheapest\"\nexploration = 0.1\nmodels = {{ m = \"fastest\" }}\n{providers}"
+        ))
+        .unwrap();
+        let health = config.health_config();
+        assert_eq!(health.routing.policy, RoutingPolicy::Cheapest);
+        assert_eq!(health.routing.policy_for("m"), RoutingPolicy::Fastest);
+        assert_eq!(health.routing.exploration, 0.1);
+        assert_eq!(Config::simulated().routing, RoutingConfig::default());
+
+        let error = |toml: &str| {
+            Config::from_toml(&format!("{toml}\n{providers}"))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(error("[routing]\npolicy = \"cheap\"").contains("unknown routing policy"));
+        assert!(
+            error("[routing]\nmodels = { n = \"fastest\" }")
+                .contains("`n`, which no provider serves")
+        );
+        assert!(error("[routing]\nexploration = 2").contains("routing.exploration"));
+        assert!(error("[health.routing]\npolicy = \"fastest\"").contains("[routing] table"));
+        // The whole health configuration is checked at start, not when the tracker is built.
+        assert!(error("[health]\nwindow = { length = \"20s\" }").contains("anomaly.window"));
     }
 
     #[test]

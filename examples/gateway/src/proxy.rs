@@ -17,8 +17,9 @@
 //!    candidate's prices) is reserved from the key's balance (402, `insufficient_credits`).
 //!
 //! Refusals before the body is read close the connection. The candidate providers are then
-//! tried along the health tracker's route (the failover order, the first choice spread over the
-//! healthy front), each behind an admission permit; a failure moves on to the next candidate
+//! tried along the health tracker's route (the first choice by the model's routing policy,
+//! `[routing]` in the configuration, from the candidates' prices, latency and health; the rest
+//! in failover order), each behind an admission permit; a failure moves on to the next candidate
 //! when the failover table says so, until a provider answers or none is left (429, 502, 503 or
 //! 504). Every attempt is reported once, on its permit, which records it as an inference too,
 //! and the successful one is charged to the key at the model's price, replacing its
@@ -46,7 +47,9 @@ use std::{
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use bytes::Bytes;
 use futures_util::Stream;
-use gatewayz_health::{Decision, HealthTracker, Permit, should_fail_over};
+use gatewayz_health::{
+    Decision, HealthTracker, Offer, Permit, Price, RouteRequest, should_fail_over,
+};
 use gatewayz_metrics::{ErrorKind, FailoverReason, Inference, Metrics, Outcome};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -331,12 +334,31 @@ async fn complete(
         candidates,
         gateway.credits_per_dollar,
     )?);
-    let names: Vec<&str> = candidates.iter().map(|p| p.name.as_str()).collect();
+    // Each candidate with its price for the model: the routing policy weighs them, and the
+    // reference cost (what `spread` would pay on average) is recorded against them.
+    let offers: Vec<Offer<'_>> = candidates
+        .iter()
+        .map(|p| {
+            let model = &p.models[request.model()];
+            Offer::new(
+                &p.name,
+                Price::per_million(
+                    model.input_price_per_million,
+                    model.output_price_per_million,
+                ),
+            )
+        })
+        .collect();
+    let route = RouteRequest {
+        model: request.model(),
+        stream: request.stream(),
+        offers: &offers,
+    };
 
     let mut upstream_time = Duration::ZERO;
     let mut failures: Vec<(FailoverReason, Option<u64>)> = Vec::new();
     // Asking the route for the next candidate is moving on: it counts the failover.
-    for candidate in gateway.health.route(&names) {
+    for candidate in gateway.health.route_request(&route) {
         let Some(provider) = candidates.iter().find(|p| p.name == candidate.provider) else {
             continue;
         };
@@ -482,8 +504,6 @@ fn credits(nano: i64) -> String {
     format!("{:.6}", nano as f64 / NANO)
 }
 
-/// Spreads load over the healthy front of the failover order.
-///
 /// The client's error once every candidate failed.
 fn exhausted(model: &str, failures: &[(FailoverReason, Option<u64>)]) -> ApiError {
     use FailoverReason::{CircuitOpen, RateLimited, Timeout};

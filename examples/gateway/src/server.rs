@@ -109,7 +109,7 @@ pub fn run(options: Options) -> io::Result<()> {
         providers.push(Provider::new(provider, &base_url));
     }
 
-    let health = HealthTracker::builder(config.health.clone())
+    let health = HealthTracker::builder(config.health_config())
         .clock(SystemClock::new())
         .metrics(metrics.clone())
         .build()

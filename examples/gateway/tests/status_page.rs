@@ -397,6 +397,13 @@ async fn live_values_and_outage() {
         assert!(tiles[tile].as_f64().unwrap() > 0.0, "{tile}: {tiles}");
     }
     assert_eq!(tiles["providers"], 3, "{tiles}");
+    // Routing: requests routed, and what routing saved against the reference cost (under the
+    // default `spread`, about nothing, either way: a number, not a dash).
+    assert!(
+        tiles["routing_decisions_total"].as_f64().unwrap() > 0.0,
+        "{tiles}"
+    );
+    assert!(tiles["routing_saved_usd"].as_f64().is_some(), "{tiles}");
     assert_eq!(browser.eval("return document.body.dataset.state"), "ok");
     assert_eq!(
         browser.eval("return document.getElementById('banner').hidden"),

@@ -1,6 +1,8 @@
 //! Cost Analysis: spend per provider and model, unit costs, month to date and forecast.
 
-use gatewayz_catalogue::{COST_USD, MODEL_INFERENCE_REQUESTS, REQUEST_COST, TOKENS_USED};
+use gatewayz_catalogue::{
+    COST_USD, MODEL_INFERENCE_REQUESTS, REQUEST_COST, ROUTING_REFERENCE_COST, TOKENS_USED,
+};
 
 use super::{
     BY_PROVIDER, BY_PROVIDER_MODEL, Board, Context, Dashboard, Layout, Panel, RATE, Unit, bargauge,
@@ -221,10 +223,99 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
         .stacked(),
     );
 
+    routing(cx, &mut layout);
+
     cx.dashboard(
         Board::CostAnalysis,
         vec![cx.provider_variable(), cx.model_variable()],
         cx.detail_links(),
         layout.finish(),
     )
+}
+
+/// `by (labels) (f(reference) - f(cost))`: what routing saved per (provider, model) pair, summed.
+/// The subtraction matches the two counters series by series (same provider, model and target),
+/// so spend routed without prices, which has no reference, is left out of both sides.
+fn saved(s: &Scope, labels: &str, matchers: &str, f: &str, window: &str) -> String {
+    s.agg(
+        "sum",
+        labels,
+        &format!(
+            "\n    {f}({}[{window}])\n  - {f}({}[{window}])\n",
+            s.sel(&ROUTING_REFERENCE_COST, matchers),
+            s.sel(&COST_USD, matchers)
+        ),
+    )
+}
+
+/// The routing row: what routing saved against the reference cost.
+fn routing(cx: &Context, layout: &mut Layout) {
+    let s = &cx.scope;
+    let pm = BY_PROVIDER_MODEL;
+    let reference = "The reference is what the same calls would have cost at the mean price of \
+                     the healthy candidates when each request was routed (what the spread policy \
+                     pays on average), from gatewayz_routing_reference_cost_usd_total; spend \
+                     routed without prices has no reference and is left out.";
+    layout.row("Routing");
+    layout.add(
+        stat(
+            "Saved by routing in the time range",
+            Unit::Usd,
+            &format!(
+                "Reference cost minus upstream cost over the dashboard's time range, for the \
+                 selected providers and models. {reference} Negative: the routing policies \
+                 spent more than the reference (fastest buys speed)."
+            ),
+            vec![target(saved(s, "", pm, "increase", "$__range"), "")],
+        )
+        .instant(),
+    );
+    layout.add(
+        stat(
+            "Saved by routing, share of the reference",
+            Unit::PercentUnit,
+            &format!(
+                "What routing saved over what the routed calls would have cost at the \
+                 reference price, over the time range. {reference}"
+            ),
+            vec![target(
+                ratio(
+                    &saved(s, "", pm, "increase", "$__range"),
+                    &s.sum_increase(&ROUTING_REFERENCE_COST, "", pm, "$__range"),
+                ),
+                "",
+            )],
+        )
+        .instant(),
+    );
+    layout.add(timeseries(
+        "Saved by routing per model ($/hour)",
+        Unit::Usd,
+        &format!(
+            "Dollars per hour saved per model: the per-second rates of the reference and the \
+             upstream cost, subtracted, × 3600. {reference}"
+        ),
+        vec![target(
+            format!("{} * 3600", saved(s, "model", pm, "rate", RATE)),
+            "{{model}}",
+        )],
+    ));
+    layout.add(
+        timeseries(
+            "Saved by routing per model, share of the reference",
+            Unit::PercentUnit,
+            &format!(
+                "Per model, the saving rate over the reference cost rate: the share of what its \
+                 routed calls would have cost that routing saved. {reference}"
+            ),
+            vec![target(
+                ratio(
+                    &saved(s, "model", pm, "rate", RATE),
+                    &s.sum_rate(&ROUTING_REFERENCE_COST, "model", pm, RATE),
+                ),
+                "{{model}}",
+            )],
+        )
+        .size(24, 8),
+    );
 }

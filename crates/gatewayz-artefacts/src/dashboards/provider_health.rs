@@ -5,6 +5,7 @@ use gatewayz_catalogue::{
     CIRCUIT_BREAKER_TRANSITIONS, FAILOVERS, MODEL_INFERENCE_REQUESTS, PROVIDER_AVAILABILITY,
     PROVIDER_AVAILABILITY_RATIO, PROVIDER_ERROR_RATE, PROVIDER_ERRORS, PROVIDER_HEALTH_SCORE,
     PROVIDER_LATENCY_P95, PROVIDER_LATENCY_SCORE, PROVIDER_RESPONSE_TIME, PROVIDER_STATUS,
+    ROUTING_DECISIONS,
 };
 
 use super::{
@@ -310,6 +311,40 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
         vec![target(
             s.sum_increase(&ANOMALIES_DETECTED, "provider, kind", p, "$__range"),
             "{{provider}} {{kind}}",
+        )],
+    ));
+
+    layout.row("Routing");
+    layout.add(
+        timeseries(
+            "Routing decisions by policy and provider",
+            Unit::RequestsPerSecond,
+            "Requests per second by the routing policy in force and the provider it put first \
+             (the one tried first; where requests end up after failover is in the error and \
+             failover panels). Policies: spread (at random among the healthy), priority (best \
+             score), cheapest, fastest (lowest recent p95), weighted. cheapest, fastest and \
+             weighted send a small share (exploration, 5 % by default) to the other healthy \
+             providers so they stay measured.",
+            vec![target(
+                s.sum_rate(&ROUTING_DECISIONS, "policy, provider", p, RATE),
+                "{{policy}} {{provider}}",
+            )],
+        )
+        .stacked(),
+    );
+    layout.add(bargauge(
+        "Share of requests routed first, in the time range",
+        Unit::PercentUnit,
+        "Per provider, the share of the routing decisions (all policies) that put it first \
+         over the dashboard's time range. A provider that is degraded, unavailable or has an \
+         open circuit is only failed over to, so its share falls to zero.",
+        vec![target(
+            format!(
+                "{}\n  / on () group_left ()\n  ({} > 0)",
+                s.sum_increase(&ROUTING_DECISIONS, "provider", p, "$__range"),
+                s.sum_increase(&ROUTING_DECISIONS, "", p, "$__range")
+            ),
+            "{{provider}}",
         )],
     ));
 
