@@ -4,6 +4,7 @@ pub mod account;
 pub mod body;
 pub mod config;
 pub mod demo;
+pub mod events;
 pub mod keys;
 pub mod openai;
 pub mod proxy;

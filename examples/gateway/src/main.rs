@@ -6,6 +6,8 @@
 //! gatewayz-gateway keys create --name alice --plan paid --credits 25
 //! gatewayz-gateway keys list
 //! gatewayz-gateway keys revoke gwz_AbC123
+//! gatewayz-gateway keys convert gwz_AbC123
+//! gatewayz-gateway keys top-up gwz_AbC123 --credits 50
 //! ```
 
 use std::{path::PathBuf, process::ExitCode};
@@ -84,10 +86,23 @@ enum KeysCommand {
     },
     /// List keys (prefixes only).
     List,
-    /// Revoke a key by its prefix or id.
+    /// Revoke a key by its prefix or id (a cancellation, if it was active).
     Revoke {
         /// The key's prefix (as `keys list` shows it) or id.
         key: String,
+    },
+    /// Move a trial to the paid plan: it no longer expires.
+    Convert {
+        /// The key's prefix (as `keys list` shows it) or id.
+        key: String,
+    },
+    /// Add credits to a key.
+    TopUp {
+        /// The key's prefix (as `keys list` shows it) or id.
+        key: String,
+        /// Credits to add, more than 0 (the balance may not exceed 1,000,000,000).
+        #[arg(long, allow_hyphen_values = true)]
+        credits: f64,
     },
 }
 
@@ -140,6 +155,15 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// A number as a user typed it, short even when huge.
+fn shown(value: f64) -> String {
+    if value.abs() < 1e15 {
+        value.to_string()
+    } else {
+        format!("{value:e}")
+    }
+}
+
 fn keys(config: &Config, command: KeysCommand) -> Result<(), String> {
     let mut db = Database::open_with(
         &config.server.data_dir,
@@ -147,6 +171,8 @@ fn keys(config: &Config, command: KeysCommand) -> Result<(), String> {
         config.server.database_sync,
     )
     .map_err(|e| e.to_string())?;
+    // Expiries passed since anyone last looked are lapses: recorded before anything else.
+    db.sweep_lapses(0, unix_now()).map_err(|e| e.to_string())?;
     match command {
         KeysCommand::Create {
             name,
@@ -155,13 +181,9 @@ fn keys(config: &Config, command: KeysCommand) -> Result<(), String> {
             trial_days,
         } => {
             if !(credits.is_finite() && (0.0..=MAX_CREDITS).contains(&credits)) {
-                let given = if credits.abs() < 1e15 {
-                    credits.to_string()
-                } else {
-                    format!("{credits:e}")
-                };
                 return Err(format!(
-                    "--credits must be a number from 0 to {MAX_CREDITS:.0}, not {given}"
+                    "--credits must be a number from 0 to {MAX_CREDITS:.0}, not {}",
+                    shown(credits)
                 ));
             }
             let expires =
@@ -198,6 +220,32 @@ fn keys(config: &Config, command: KeysCommand) -> Result<(), String> {
         KeysCommand::Revoke { key } => {
             let record = db.revoke_key(&key).map_err(|e| e.to_string())?;
             eprintln!("revoked key {} ({})", record.prefix, record.name);
+        }
+        KeysCommand::Convert { key } => {
+            let record = db
+                .convert_key(&key, unix_now())
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "key {} ({}) is now on the paid plan, without expiry",
+                record.prefix, record.name
+            );
+        }
+        KeysCommand::TopUp { key, credits } => {
+            if !(credits.is_finite() && credits > 0.0 && credits <= MAX_CREDITS) {
+                return Err(format!(
+                    "--credits must be a number above 0 and at most {MAX_CREDITS:.0}, not {}",
+                    shown(credits)
+                ));
+            }
+            let record = db
+                .top_up(&key, credits, unix_now())
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "added {credits} credits to key {} ({}); it now has {:.6}",
+                record.prefix,
+                record.name,
+                record.credits_nano as f64 / gatewayz_gateway::store::NANO
+            );
         }
     }
     Ok(())

@@ -288,6 +288,7 @@ async fn complete(
         .map_err(ApiError::closing)?;
     let balance = key.balance();
     if balance.settled <= 0 {
+        gateway.keys.exhausted(&key);
         return Err(ApiError::out_of_credits(
             "this API key has no credits left; top it up to continue",
         )

@@ -24,7 +24,7 @@ use crate::{
     proxy::{self, Drain, Gateway, Limits, Routes},
     refusals::{Refusals, SUMMARY_INTERVAL},
     simulator::SimulatedProvider,
-    store::{Batching, Database, Plan, Store},
+    store::{Batching, Collected, Database, Plan, Store},
     upstream::{self, Provider},
 };
 
@@ -107,6 +107,10 @@ pub fn run(options: Options) -> io::Result<()> {
             None => provider.base_url.clone().unwrap_or_default(),
         };
         providers.push(Provider::new(provider, &base_url));
+        // Every pair it routes starts at zero: `increase()` over a period counts its first calls.
+        for model in &provider.models {
+            metrics.expect_inferences(&provider.name, &model.name);
+        }
     }
 
     let health = HealthTracker::builder(config.health.clone())
@@ -438,12 +442,15 @@ fn spawn_background(
         let mut interval = actix_web::rt::time::interval(collect);
         loop {
             interval.tick().await;
-            match store.business_counts().await {
-                Ok(counts) => metrics.business_collected(&Business {
-                    active_api_keys: counts.active_keys,
-                    active_subscriptions: counts.paid,
-                    active_trials: counts.trials,
-                }),
+            match store.collect_business().await {
+                Ok(Collected { counts, customers }) => {
+                    metrics.business_collected(&Business {
+                        active_api_keys: counts.active_keys,
+                        active_subscriptions: counts.paid,
+                        active_trials: counts.trials,
+                    });
+                    metrics.customer_totals_collected(&customers);
+                }
                 Err(error) => tracing::warn!(%error, "business collection failed"),
             }
         }

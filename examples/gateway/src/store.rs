@@ -55,7 +55,11 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
-use crate::account::Account;
+use crate::{
+    account::Account,
+    events::{record_event, sweep_lapses_of},
+};
+use gatewayz_metrics::CustomerEvent;
 
 /// Credits are stored in nano-credits, so that sums are exact.
 pub const NANO: f64 = 1e9;
@@ -92,7 +96,44 @@ const SCHEMA: &[&str] = &[
         credits_nano INTEGER NOT NULL
     );
     CREATE INDEX usage_by_key ON usage (key_id, at);",
+    // Version 2: customer events, append-only; the ledger indexed by time for reports.
+    "CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        key_id INTEGER NOT NULL REFERENCES api_keys(id),
+        at INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        plan TEXT NOT NULL CHECK (plan IN ('trial', 'paid')),
+        credits_nano INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX events_by_time ON events (at);
+    CREATE INDEX events_by_key ON events (key_id, event);
+    CREATE UNIQUE INDEX events_one_lapse_per_expiry ON events (key_id, at) WHERE event = 'lapsed';
+    CREATE TRIGGER events_are_never_updated BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TRIGGER events_are_never_deleted BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE INDEX api_keys_by_expiry ON api_keys (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE INDEX usage_by_time ON usage (at);
+    -- Keys from before events were recorded: their creation (with every credit they were
+    -- given), trial and revocation, from their rows. Plans never changed before this version.
+    INSERT INTO events (key_id, at, event, plan, credits_nano)
+        SELECT id, created_at, 'key_created', plan,
+               credits_nano + COALESCE((SELECT SUM(u.credits_nano) FROM usage u WHERE u.key_id = api_keys.id), 0)
+        FROM api_keys;
+    INSERT INTO events (key_id, at, event, plan)
+        SELECT id, created_at, 'trial_started', plan FROM api_keys WHERE plan = 'trial';
+    INSERT INTO events (key_id, at, event, plan)
+        SELECT id, revoked_at, 'cancelled', plan FROM api_keys
+        WHERE revoked_at IS NOT NULL AND (expires_at IS NULL OR expires_at > revoked_at);
+    INSERT INTO events (key_id, at, event, plan)
+        SELECT id, revoked_at, 'key_revoked', plan FROM api_keys WHERE revoked_at IS NOT NULL;",
 ];
+
+/// The first version of the schema, for tests of migrations from it.
+#[cfg(test)]
+pub(crate) fn schema_v1() -> &'static str {
+    SCHEMA[0]
+}
 
 /// A plan: what kind of customer a key belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -104,15 +145,26 @@ pub enum Plan {
 }
 
 impl Plan {
-    fn as_str(self) -> &'static str {
+    /// Its name in the database and in the `plan` label.
+    pub fn as_str(self) -> &'static str {
         match self {
             Plan::Trial => "trial",
             Plan::Paid => "paid",
         }
     }
 
-    fn parse(s: &str) -> Plan {
+    /// The plan stored as `s`: anything but `paid` is a trial.
+    pub fn parse(s: &str) -> Plan {
         if s == "paid" { Plan::Paid } else { Plan::Trial }
+    }
+}
+
+impl From<Plan> for gatewayz_metrics::Plan {
+    fn from(plan: Plan) -> Self {
+        match plan {
+            Plan::Trial => gatewayz_metrics::Plan::Trial,
+            Plan::Paid => gatewayz_metrics::Plan::Paid,
+        }
     }
 }
 
@@ -182,6 +234,15 @@ pub struct BusinessCounts {
     pub trials: u64,
 }
 
+/// What the business collection reads: the gauges' counts and the customer events' totals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Collected {
+    /// Active keys, subscriptions and trials.
+    pub counts: BusinessCounts,
+    /// Customer events and top-ups, ever.
+    pub customers: gatewayz_metrics::CustomerTotals,
+}
+
 /// What went wrong with the database.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -200,6 +261,20 @@ pub enum StoreError {
     /// An amount of credits that cannot be stored.
     #[error("credits must be a number from 0 to {MAX_CREDITS:.0}, not {0}")]
     InvalidCredits(f64),
+    /// More than one key matches.
+    #[error("`{0}` matches more than one key; use the key's id")]
+    Ambiguous(String),
+    /// The key is revoked: nothing can be done to it any more.
+    #[error("key {0} is revoked")]
+    Revoked(String),
+    /// Only a trial converts to the paid plan.
+    #[error("key {0} is already on the paid plan")]
+    AlreadyPaid(String),
+    /// A top-up that would take the balance past what can be stored.
+    #[error(
+        "a top-up must be more than 0 credits and leave the balance at most {MAX_CREDITS:.0}; {0} credits would not"
+    )]
+    InvalidTopUp(f64),
 }
 
 /// How hard a commit tries to survive a crash: SQLite's `synchronous` setting, in WAL mode.
@@ -253,8 +328,8 @@ pub fn generate_key() -> String {
 
 /// A connection to the gateway's database, created and migrated on open.
 pub struct Database {
-    connection: Connection,
-    metrics: Metrics,
+    pub(crate) connection: Connection,
+    pub(crate) metrics: Metrics,
 }
 
 impl Database {
@@ -342,13 +417,27 @@ impl Database {
         let now = unix_now();
         let prefix: String = key.chars().take(10).collect();
         let credits_nano = (credits * NANO).round() as i64;
-        self.connection.execute(
+        let transaction = self.connection.transaction()?;
+        transaction.execute(
             "INSERT INTO api_keys (key_hash, prefix, name, plan, credits_nano, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![hash_key(key), prefix, name, plan.as_str(), credits_nano, now, expires_at],
         )?;
+        let id = transaction.last_insert_rowid();
+        record_event(
+            &transaction,
+            id,
+            now,
+            CustomerEvent::KeyCreated,
+            plan,
+            credits_nano,
+        )?;
+        if plan == Plan::Trial {
+            record_event(&transaction, id, now, CustomerEvent::TrialStarted, plan, 0)?;
+        }
+        transaction.commit()?;
         Ok(KeyRecord {
-            id: self.connection.last_insert_rowid(),
+            id,
             prefix,
             name: name.to_owned(),
             plan,
@@ -388,29 +477,63 @@ impl Database {
         timer.finish(result)
     }
 
-    /// Revokes the key whose prefix (or row id) is `which`.
-    pub fn revoke_key(&mut self, which: &str) -> Result<KeyRecord, StoreError> {
+    /// The one key whose prefix (or row id) is `which`.
+    pub fn find_key(&self, which: &str) -> Result<KeyRecord, StoreError> {
         let keys = self.list_keys()?;
         let matching: Vec<&KeyRecord> = keys
             .iter()
             .filter(|k| k.prefix == which || k.id.to_string() == which)
             .collect();
-        let [record] = matching[..] else {
-            return Err(StoreError::NoSuchKey(which.to_owned()));
-        };
+        match matching[..] {
+            [record] => Ok(record.clone()),
+            [] => Err(StoreError::NoSuchKey(which.chars().take(64).collect())),
+            _ => Err(StoreError::Ambiguous(which.chars().take(64).collect())),
+        }
+    }
+
+    /// Revokes the key whose prefix (or row id) is `which`: `key_revoked`, and `cancelled` if
+    /// it was active (a key revoked after its expiry had already lapsed).
+    pub fn revoke_key(&mut self, which: &str) -> Result<KeyRecord, StoreError> {
+        let record = self.find_key(which)?;
+        if record.revoked_at.is_some() {
+            return Ok(record);
+        }
         let timer = self.metrics.time_database_query("revoke_key");
         let now = unix_now();
-        let result = self
-            .connection
-            .execute(
+        let result = (|| {
+            // A lapse not yet swept happened before this revocation: recorded first, in order.
+            let transaction = self.connection.transaction()?;
+            sweep_lapses_of(&transaction, Some(record.id), 0, now)?;
+            let changed = transaction.execute(
                 "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
                 params![now, record.id],
-            )
-            .map_err(StoreError::from);
+            )?;
+            if changed == 1 {
+                if record.active_at(now) {
+                    record_event(
+                        &transaction,
+                        record.id,
+                        now,
+                        CustomerEvent::Cancelled,
+                        record.plan,
+                        0,
+                    )?;
+                }
+                record_event(
+                    &transaction,
+                    record.id,
+                    now,
+                    CustomerEvent::KeyRevoked,
+                    record.plan,
+                    0,
+                )?;
+            }
+            transaction.commit().map_err(StoreError::from)
+        })();
         timer.finish(result)?;
         Ok(KeyRecord {
-            revoked_at: record.revoked_at.or(Some(now)),
-            ..record.clone()
+            revoked_at: Some(now),
+            ..record
         })
     }
 
@@ -527,7 +650,9 @@ enum Command {
     Refresh(Arc<Account>, oneshot::Sender<Result<(), StoreError>>),
     /// Charges are waiting in the shared queue.
     Charges,
-    Business(oneshot::Sender<Result<BusinessCounts, StoreError>>),
+    Business(oneshot::Sender<Result<Collected, StoreError>>),
+    /// A key was refused for lack of credits.
+    Exhausted(i64),
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
 
@@ -810,11 +935,20 @@ impl Store {
         Ok(Committed(committed))
     }
 
-    /// Counts for the business gauges.
-    pub async fn business_counts(&self) -> Result<BusinessCounts, StoreError> {
+    /// Records the lapses due by now, then reads the business gauges' counts and the customer
+    /// events' totals.
+    pub async fn collect_business(&self) -> Result<Collected, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Business(reply))?;
         answer.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Records, after the key's queued charges, that it was refused for lack of credits (once
+    /// per exhaustion: see [`Database::record_exhausted`]). Does not wait.
+    pub fn exhausted(&self, key_id: i64) {
+        if let Err(error) = self.send(Command::Exhausted(key_id)) {
+            tracing::debug!(%error, "an exhausted key was not recorded");
+        }
     }
 
     /// Writes every queued charge now.
@@ -914,6 +1048,8 @@ fn run_worker(
     let retry = batching.max_delay.max(RETRY_DELAY);
     // When the oldest pending charge must be written, whatever other commands keep arriving.
     let mut due: Option<Instant> = None;
+    // Expiries up to here have been swept for lapses.
+    let mut swept_until: Option<i64> = None;
     loop {
         let command = match due {
             None => match commands.recv() {
@@ -971,7 +1107,25 @@ fn run_worker(
                 let _ = reply.send(result);
             }
             Command::Business(reply) => {
-                let _ = reply.send(database.business_counts(unix_now()));
+                let now = unix_now();
+                // The first sweep covers the whole history; later ones the time since the last,
+                // with an hour's margin for a clock that steps back.
+                let since = swept_until.map_or(0, |t: i64| t - 3600);
+                let result = database.sweep_lapses(since, now).and_then(|_| {
+                    swept_until = Some(now);
+                    Ok(Collected {
+                        counts: database.business_counts(now)?,
+                        customers: database.customer_totals()?,
+                    })
+                });
+                let _ = reply.send(result);
+            }
+            Command::Exhausted(key_id) => {
+                // Its pending charges first: the database decides whether credits are left.
+                let _ = write_pending(&mut pending, &mut due);
+                if let Err(error) = database.record_exhausted(key_id, unix_now()) {
+                    tracing::warn!(%error, "recording an exhausted key failed");
+                }
             }
             Command::Flush(reply) => {
                 let _ = reply.send(write_pending(&mut pending, &mut due));
