@@ -3,9 +3,11 @@
 pub mod account;
 pub mod body;
 pub mod config;
+pub mod customer_page;
 pub mod demo;
 pub mod events;
 pub mod keys;
+pub mod ledger;
 pub mod openai;
 pub mod proxy;
 pub mod refusals;
@@ -14,3 +16,4 @@ pub mod simulator;
 pub mod sse;
 pub mod store;
 pub mod upstream;
+pub mod usage_api;

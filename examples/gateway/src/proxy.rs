@@ -251,7 +251,7 @@ fn authorization(req: &HttpRequest) -> Option<&str> {
 
 impl Gateway {
     /// Counts `error` if it is a refusal, and passes it on.
-    fn refused(&self, error: ApiError) -> ApiError {
+    pub(crate) fn refused(&self, error: ApiError) -> ApiError {
         if let Some(reason) = error.refusal {
             self.refusals.record(reason);
         }

@@ -19,13 +19,16 @@ use serde_json::{Value, json};
 use crate::{
     body,
     config::{Charges, Config, SimulatedConfig},
+    customer_page,
     demo::DemoTraffic,
     keys::Keys,
+    ledger::Ledger,
     proxy::{self, Drain, Gateway, Limits, Routes},
     refusals::{Refusals, SUMMARY_INTERVAL},
     simulator::SimulatedProvider,
     store::{Batching, Collected, Database, Plan, Store},
     upstream::{self, Provider},
+    usage_api,
 };
 
 /// Largest body of an admin request (a few simulated settings).
@@ -87,6 +90,7 @@ pub fn run(options: Options) -> io::Result<()> {
         Charges::Durable => Batching::durable(),
         Charges::Batched => Batching::default(),
     };
+    let ledger = web::Data::new(Ledger::start(&database).map_err(io::Error::other)?);
     let store = Arc::new(Store::start(database, batching));
     raise_open_file_limit(&config);
 
@@ -178,11 +182,13 @@ pub fn run(options: Options) -> io::Result<()> {
 
     let system = actix_web::rt::System::new();
     let background_store = Arc::clone(&store);
+    let app_ledger = ledger.clone();
     system.block_on(async move {
         let app_gateway = gateway.clone();
         let app_simulators = simulators.clone();
         let app_admin = admin.clone();
         let app_metrics = metrics.clone();
+        let app_ledger = app_ledger.clone();
         let http = HttpServer::new(move || {
             App::new()
                 .wrap(HttpMetrics::new(app_metrics.clone()))
@@ -199,6 +205,11 @@ pub fn run(options: Options) -> io::Result<()> {
                     web::post().to(proxy::chat_completions),
                 )
                 .route("/v1/models", web::get().to(proxy::models))
+                .app_data(app_ledger.clone())
+                .route("/v1/key", web::get().to(usage_api::key))
+                .route("/v1/usage", web::get().to(usage_api::usage))
+                .route("/admin/usage", web::get().to(usage_api::admin_usage))
+                .configure(customer_page::configure)
                 .route("/admin/simulator", web::get().to(list_simulators))
                 .route(
                     "/admin/simulator/{provider}",
@@ -265,6 +276,7 @@ pub fn run(options: Options) -> io::Result<()> {
         result
     })?;
     store.shutdown();
+    ledger.shutdown();
     Ok(())
 }
 
@@ -476,6 +488,9 @@ fn banner(
     println!("  summary          {url}/prometheus/metrics/summary");
     println!("  metrics docs     {url}/prometheus/metrics/docs");
     println!("  status page      {url}/prometheus/dashboard");
+    println!(
+        "  customer usage   {url}/usage  (GET /v1/key, GET /v1/usage with the customer's key)"
+    );
     println!("  health           {url}/health  {url}/health/providers");
     for provider in &config.providers {
         match simulators.0.get(&provider.name) {

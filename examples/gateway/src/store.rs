@@ -479,15 +479,18 @@ impl Database {
 
     /// The one key whose prefix (or row id) is `which`.
     pub fn find_key(&self, which: &str) -> Result<KeyRecord, StoreError> {
-        let keys = self.list_keys()?;
-        let matching: Vec<&KeyRecord> = keys
-            .iter()
-            .filter(|k| k.prefix == which || k.id.to_string() == which)
-            .collect();
-        match matching[..] {
-            [record] => Ok(record.clone()),
-            [] => Err(StoreError::NoSuchKey(which.chars().take(64).collect())),
-            _ => Err(StoreError::Ambiguous(which.chars().take(64).collect())),
+        let shown = || which.chars().take(64).collect::<String>();
+        let id: Option<i64> = which.parse().ok();
+        let mut statement = self.connection.prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE prefix = ?1 OR id = ?2 LIMIT 2"
+        ))?;
+        let matching = statement
+            .query_map(params![which, id], key_record)?
+            .collect::<Result<Vec<_>, _>>()?;
+        match <[KeyRecord; 1]>::try_from(matching) {
+            Ok([record]) => Ok(record),
+            Err(matching) if matching.is_empty() => Err(StoreError::NoSuchKey(shown())),
+            Err(_) => Err(StoreError::Ambiguous(shown())),
         }
     }
 
@@ -622,10 +625,10 @@ fn private_directory(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-const KEY_COLUMNS: &str =
+pub(crate) const KEY_COLUMNS: &str =
     "id, prefix, name, plan, credits_nano, created_at, expires_at, revoked_at";
 
-fn key_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
+pub(crate) fn key_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
     Ok(KeyRecord {
         id: row.get(0)?,
         prefix: row.get(1)?,
@@ -767,7 +770,7 @@ impl Database {
     }
 
     /// Another connection to the same database file, for another thread.
-    fn reopen(&self) -> Result<Database, StoreError> {
+    pub(crate) fn reopen(&self) -> Result<Database, StoreError> {
         let path = self
             .connection
             .path()
