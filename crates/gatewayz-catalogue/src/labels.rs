@@ -544,8 +544,9 @@ closed_values! {
         KeyRevoked = "key_revoked",
         /// Credits were added to a key (the amount is in `gatewayz_credits_topped_up_total`).
         CreditsToppedUp = "credits_topped_up",
-        /// A request was refused (402) because the key had no credits left: counted once per
-        /// exhaustion, not per refused request.
+        /// A request was refused (402) for lack of credits (none left, or too few for its
+        /// worst-case cost): counted once per exhaustion (the first since the key was created
+        /// or last topped up), not per refused request.
         CreditsExhausted = "credits_exhausted",
     }
 }

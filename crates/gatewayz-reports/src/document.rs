@@ -21,7 +21,7 @@ pub(crate) enum Block {
     Paragraph(String),
     /// The headline numbers: label, value, note.
     Figures(Vec<Figure>),
-    /// A table; the first column is left-aligned, the others right-aligned.
+    /// A table; columns of numbers are right-aligned (see [`numeric`]).
     Table {
         columns: Vec<String>,
         rows: Vec<Vec<String>>,
@@ -84,6 +84,21 @@ fn share(part: Nanos, whole: Nanos) -> String {
     } else {
         "-".into()
     }
+}
+
+/// Whether a column holds numbers (money, counts, shares, changes), judged by its cells: they
+/// are right-aligned, text left-aligned.
+pub(crate) fn numeric(rows: &[Vec<String>], column: usize) -> bool {
+    column > 0
+        && rows.iter().all(|row| {
+            row.get(column).is_none_or(|cell| {
+                cell == "n/a"
+                    || cell == "-"
+                    || cell
+                        .trim_start_matches(['-', '+', '<', '$'])
+                        .starts_with(|c: char| c.is_ascii_digit())
+            })
+        })
 }
 
 /// The blocks of `report`, in reading order.
@@ -338,11 +353,11 @@ pub(crate) fn blocks(report: &Report) -> Vec<Block> {
             ));
         }
         Some(customers) => {
-            out.push(Block::Paragraph(format!(
-                "{} customers were charged; the {} charged the most:",
-                customers.len(),
-                customers.len().min(TOP_CUSTOMERS)
-            )));
+            out.push(Block::Paragraph(match customers.len() {
+                1 => "One customer was charged:".to_owned(),
+                n if n <= TOP_CUSTOMERS => format!("{n} customers were charged:"),
+                n => format!("{n} customers were charged; the {TOP_CUSTOMERS} charged the most:"),
+            }));
             out.push(Block::Table {
                 columns: [
                     "Customer",

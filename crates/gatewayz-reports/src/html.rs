@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::{
     Report,
-    document::{Block, Chart, blocks},
+    document::{Block, Chart, blocks, numeric},
     markup::escape,
     svg,
 };
@@ -35,7 +35,7 @@ table { width: 100%; border-collapse: collapse; background: var(--panel);
   border: 1px solid var(--border); margin: 0.5rem 0; }
 th, td { text-align: right; padding: 0.35rem 0.6rem; border-bottom: 1px solid var(--border);
   font-variant-numeric: tabular-nums; }
-th:first-child, td:first-child { text-align: left; overflow-wrap: anywhere; }
+th.text, td.text { text-align: left; overflow-wrap: anywhere; }
 th { color: var(--muted); font-weight: 600; }
 svg.chart { display: block; width: 100%; height: auto; background: var(--panel);
   border: 1px solid var(--border); border-radius: 0.5rem; margin: 0.5rem 0; }
@@ -82,15 +82,27 @@ pub fn html(report: &Report) -> String {
                 body.push_str("</div>");
             }
             Block::Table { columns, rows } => {
+                let class = |i: usize| {
+                    if numeric(&rows, i) {
+                        ""
+                    } else {
+                        r#" class="text""#
+                    }
+                };
                 body.push_str("<table><thead><tr>");
-                for column in &columns {
-                    let _ = write!(body, r#"<th scope="col">{}</th>"#, escape(column));
+                for (i, column) in columns.iter().enumerate() {
+                    let _ = write!(
+                        body,
+                        r#"<th scope="col"{}>{}</th>"#,
+                        class(i),
+                        escape(column)
+                    );
                 }
                 body.push_str("</tr></thead><tbody>");
-                for row in rows {
+                for row in &rows {
                     body.push_str("<tr>");
-                    for cell in row {
-                        let _ = write!(body, "<td>{}</td>", escape(&cell));
+                    for (i, cell) in row.iter().enumerate() {
+                        let _ = write!(body, "<td{}>{}</td>", class(i), escape(cell));
                     }
                     body.push_str("</tr>");
                 }

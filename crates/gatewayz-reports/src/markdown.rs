@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use crate::{
     Report,
-    document::{Block, blocks},
+    document::{Block, blocks, numeric},
 };
 
 /// The report as a Markdown document.
@@ -36,7 +36,7 @@ pub fn markdown(report: &Report) -> String {
                 let header: Vec<String> = columns.iter().map(|c| cell(c)).collect();
                 let _ = writeln!(md, "| {} |", header.join(" | "));
                 let align: Vec<&str> = (0..columns.len())
-                    .map(|i| if i == 0 { "---" } else { "---:" })
+                    .map(|i| if numeric(&rows, i) { "---:" } else { "---" })
                     .collect();
                 let _ = writeln!(md, "| {} |", align.join(" | "));
                 for row in rows {

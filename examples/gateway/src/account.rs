@@ -33,7 +33,7 @@ pub struct Account {
     pub hash: String,
     state: Mutex<State>,
     in_flight: AtomicUsize,
-    /// A refusal for lack of credits was reported since the balance was last positive.
+    /// A refusal for lack of credits was reported since the balance last went up.
     exhaustion_reported: AtomicBool,
 }
 
@@ -107,8 +107,8 @@ impl Account {
         let mut state = self.state();
         match row {
             Some((credits_nano, revoked, expires_at)) => {
-                if credits_nano > 0 {
-                    // Topped up: the next exhaustion is a new one.
+                if credits_nano > state.settled {
+                    // Only a top-up raises a balance: the next refusal is a new exhaustion.
                     self.exhaustion_reported.store(false, Relaxed);
                 }
                 state.settled = credits_nano;
@@ -190,9 +190,9 @@ impl Account {
         self.in_flight.load(Relaxed)
     }
 
-    /// Whether a refusal for lack of credits is the first since the balance was last seen
-    /// positive: only that one is worth telling the database (which decides whether it is a new
-    /// exhaustion), not every request a client retries.
+    /// Whether a refusal for lack of credits is the first since the balance last went up
+    /// (a top-up): only that one is worth telling the database (which decides whether it is a
+    /// new exhaustion), not every request a client retries.
     pub fn first_exhaustion(&self) -> bool {
         !self.exhaustion_reported.swap(true, Relaxed)
     }

@@ -17,7 +17,7 @@
 //! | `lapsed` | a key reaches its expiry unrevoked (recorded at its expiry time) | its plan |
 //! | `key_revoked` | any revocation | its plan |
 //! | `credits_topped_up` | `keys top-up` (with the amount) | its plan |
-//! | `credits_exhausted` | the first 402 for lack of credits since creation or the last top-up | its plan |
+//! | `credits_exhausted` | the first 402 for lack of credits (none left, or too few for the request's worst case) since creation or the last top-up | its plan |
 //!
 //! Lapses are found by time: whoever opens the database sweeps keys whose expiry has passed
 //! (the gateway's business collection, every `keys` command, the report), and a unique index
@@ -169,9 +169,9 @@ impl Database {
         })
     }
 
-    /// Records that key `key_id` was refused for lack of credits, if it has none in the
-    /// database and this exhaustion is not recorded yet (none since its creation or its last
-    /// top-up). Returns whether an event was written.
+    /// Records that key `key_id` was refused (402) for lack of credits, unless that is
+    /// already recorded since its creation or its last top-up. Returns whether an event was
+    /// written.
     pub fn record_exhausted(&mut self, key_id: i64, now: i64) -> Result<bool, StoreError> {
         let timer = self.metrics.time_database_query("record_exhausted");
         let result = self
@@ -179,7 +179,7 @@ impl Database {
             .prepare_cached(
                 "INSERT INTO events (key_id, at, event, plan)
                  SELECT id, ?2, 'credits_exhausted', plan FROM api_keys
-                 WHERE id = ?1 AND credits_nano <= 0
+                 WHERE id = ?1
                    AND NOT EXISTS (
                      SELECT 1 FROM events e WHERE e.key_id = ?1 AND e.event = 'credits_exhausted'
                        AND e.id > COALESCE((SELECT MAX(t.id) FROM events t
@@ -379,7 +379,6 @@ mod tests {
         let mut db = Database::open(&dir, Metrics::new()).unwrap();
         let now = unix_now();
         let (_, key) = db.create_key("a", Plan::Paid, 0.000001, None).unwrap();
-        assert!(!db.record_exhausted(key.id, now).unwrap(), "credits left");
         let charge = Charge {
             key_id: key.id,
             provider: "p".into(),

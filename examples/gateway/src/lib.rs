@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod openai;
 pub mod proxy;
 pub mod refusals;
+pub mod report;
 pub mod server;
 pub mod simulator;
 pub mod sse;

@@ -8,6 +8,7 @@
 //! gatewayz-gateway keys revoke gwz_AbC123
 //! gatewayz-gateway keys convert gwz_AbC123
 //! gatewayz-gateway keys top-up gwz_AbC123 --credits 50
+//! gatewayz-gateway report --period 2026-11 --out reports/
 //! ```
 
 use std::{path::PathBuf, process::ExitCode};
@@ -15,10 +16,12 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 use gatewayz_gateway::{
     config::Config,
+    report::ledger_report,
     server::{self, Options},
-    store::{Database, MAX_CREDITS, Plan, unix_now},
+    store::{DATABASE_FILE, Database, MAX_CREDITS, Plan, unix_now},
 };
 use gatewayz_metrics::Metrics;
+use gatewayz_reports::{Nanos, Period};
 
 #[derive(Parser)]
 #[command(
@@ -63,6 +66,21 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Write a monthly or quarterly report from the ledger, as Markdown and HTML (UTC).
+    Report {
+        /// A month (2026-11) or a quarter (2026-Q4), in UTC; default: this month.
+        #[arg(long)]
+        period: Option<String>,
+        /// Directory to write gatewayz-report-<period>.md and .html into.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Monthly budget of upstream cost in dollars, for the forecast.
+        #[arg(long)]
+        monthly_budget: Option<f64>,
+        /// Report as of this time (RFC 3339) rather than now.
+        #[arg(long)]
+        at: Option<String>,
     },
 }
 
@@ -152,7 +170,61 @@ fn run(cli: Cli) -> Result<(), String> {
             server::run(options).map_err(|e| e.to_string())
         }
         Command::Keys { command } => keys(&config, command),
+        Command::Report {
+            period,
+            out,
+            monthly_budget,
+            at,
+        } => report(&config, period, &out, monthly_budget, at),
     }
+}
+
+fn report(
+    config: &Config,
+    period: Option<String>,
+    out: &std::path::Path,
+    monthly_budget: Option<f64>,
+    at: Option<String>,
+) -> Result<(), String> {
+    let now = match at {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(&text)
+            .map_err(|_| {
+                format!("--at must be an RFC 3339 time, such as 2026-11-15T00:00:00Z, not `{text}`")
+            })?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let period = match period {
+        Some(text) => text.parse::<Period>().map_err(|e| e.to_string())?,
+        None => Period::month_of(now),
+    };
+    let budget = match monthly_budget {
+        Some(dollars) if dollars.is_finite() && (0.0..1e12).contains(&dollars) => {
+            Some(Nanos::from_units(dollars))
+        }
+        Some(dollars) => {
+            return Err(format!(
+                "--monthly-budget must be a number of dollars from 0, not {}",
+                shown(dollars)
+            ));
+        }
+        None => None,
+    };
+    let dir = &config.server.data_dir;
+    if !dir.join(DATABASE_FILE).exists() {
+        return Err(format!(
+            "no gateway database in {}; give the gateway's --data-dir",
+            dir.display()
+        ));
+    }
+    let mut db = Database::open_with(dir, Metrics::new(), config.server.database_sync)
+        .map_err(|e| e.to_string())?;
+    let name = dir.join(DATABASE_FILE).display().to_string();
+    let report = ledger_report(&mut db, &name, period, now, budget).map_err(|e| e.to_string())?;
+    for path in gatewayz_reports::write(&report, out).map_err(|e| e.to_string())? {
+        println!("{}", path.display());
+    }
+    Ok(())
 }
 
 /// A number as a user typed it, short even when huge.

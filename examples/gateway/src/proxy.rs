@@ -326,12 +326,10 @@ async fn complete(
         .routes
         .candidates(request.model())
         .ok_or_else(|| ApiError::unknown_model(request.model()))?;
-    let mut reservation = Some(reserve(
-        &key,
-        &request,
-        candidates,
-        gateway.credits_per_dollar,
-    )?);
+    let mut reservation = Some(
+        reserve(&key, &request, candidates, gateway.credits_per_dollar)
+            .inspect_err(|_| gateway.keys.exhausted(&key))?,
+    );
     let names: Vec<&str> = candidates.iter().map(|p| p.name.as_str()).collect();
 
     let mut upstream_time = Duration::ZERO;
