@@ -201,9 +201,10 @@
       bar.append(svg("title", {}, `${day.date}: ${credits(day.credits)} credits, ${whole.format(day.requests)} requests`));
       root.append(bar);
     });
+    // Every few days, counted back from the last, so the latest day always has its label.
     const labelEvery = Math.max(1, Math.ceil(days.length / 8));
     days.forEach((day, i) => {
-      if (i % labelEvery !== 0 && i !== days.length - 1) return;
+      if ((days.length - 1 - i) % labelEvery !== 0) return;
       root.append(
         svg("text", { class: "label", x: left + (i + 0.5) * slot, y: height - 6, "text-anchor": "middle" }, day.date.slice(5)),
       );
