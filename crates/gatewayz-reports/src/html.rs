@@ -35,8 +35,8 @@ table { width: 100%; border-collapse: collapse; background: var(--panel);
   border: 1px solid var(--border); margin: 0.5rem 0; }
 th, td { text-align: right; padding: 0.35rem 0.6rem; border-bottom: 1px solid var(--border);
   font-variant-numeric: tabular-nums; }
-th.text, td.text { text-align: left; overflow-wrap: anywhere; }
-th { color: var(--muted); font-weight: 600; }
+th.text, td.text { text-align: left; overflow-wrap: break-word; }
+th { color: var(--muted); font-weight: 600; white-space: nowrap; }
 svg.chart { display: block; width: 100%; height: auto; background: var(--panel);
   border: 1px solid var(--border); border-radius: 0.5rem; margin: 0.5rem 0; }
 svg .bar { fill: var(--accent); }

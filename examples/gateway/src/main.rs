@@ -76,7 +76,7 @@ enum Command {
         #[arg(long, default_value = ".")]
         out: PathBuf,
         /// Monthly budget of upstream cost in dollars, for the forecast.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         monthly_budget: Option<f64>,
         /// Report as of this time (RFC 3339) rather than now.
         #[arg(long)]
