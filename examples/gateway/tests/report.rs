@@ -29,7 +29,12 @@ fn at(date: &str, hour: i64) -> i64 {
 }
 
 const PROVIDERS: [&str; 3] = ["anthropic", "cerebras", "openrouter"];
-const MODELS: [&str; 4] = ["claude-3.5-sonnet", "llama-3.1-70b", "gpt-4o-mini", "claude-3-haiku"];
+const MODELS: [&str; 4] = [
+    "claude-3.5-sonnet",
+    "llama-3.1-70b",
+    "gpt-4o-mini",
+    "claude-3-haiku",
+];
 const CUSTOMERS: [&str; 6] = ["acme", "globex", "initech", "umbrella", "hooli", "stark"];
 
 /// One charge the test writes, and later expects to see summed.
@@ -54,7 +59,8 @@ fn month_of_charges(first: &str, days: i64, scale: i64) -> Vec<Known> {
                 if (day + key as i64 + m as i64) % 3 != 0 {
                     continue;
                 }
-                let cost = scale * (1_234_567 + 98_765_431 * ((day * 7 + key as i64 * 3 + m as i64) % 11));
+                let cost =
+                    scale * (1_234_567 + 98_765_431 * ((day * 7 + key as i64 * 3 + m as i64) % 11));
                 charges.push(Known {
                     key,
                     at: at(first, 0) + day * 86_400 + 3600 * ((day + m as i64) % 24),
@@ -185,7 +191,13 @@ fn write_ledger(dir: &Path) -> (Vec<Known>, Vec<Known>) {
     event(3, at("2024-10-10", 12), "cancelled", "paid", 0);
     event(3, at("2024-10-10", 12), "key_revoked", "paid", 0);
     event(4, at("2024-10-20", 0), "lapsed", "paid", 0);
-    event(1, at("2024-10-12", 0), "credits_topped_up", "paid", 25_500_000_000);
+    event(
+        1,
+        at("2024-10-12", 0),
+        "credits_topped_up",
+        "paid",
+        25_500_000_000,
+    );
     event(2, at("2024-10-13", 0), "credits_exhausted", "paid", 0);
     (september, october)
 }
@@ -213,7 +225,10 @@ fn row<'a>(md: &'a str, first: &str) -> Vec<&'a str> {
     line.trim_matches('|').split(" | ").map(str::trim).collect()
 }
 
-fn sums<F: Fn(&Known) -> String>(charges: &[Known], by: F) -> BTreeMap<String, (i64, i64, i64, i64)> {
+fn sums<F: Fn(&Known) -> String>(
+    charges: &[Known],
+    by: F,
+) -> BTreeMap<String, (i64, i64, i64, i64)> {
     let mut out: BTreeMap<String, (i64, i64, i64, i64)> = BTreeMap::new();
     for c in charges {
         let entry = out.entry(by(c)).or_default();
@@ -233,9 +248,20 @@ fn the_ledger_report_matches_known_charges_to_the_cent() {
     let output = report(
         data.path(),
         out.path(),
-        &["--period", "2024-10", "--monthly-budget", "150", "--at", "2025-01-01T00:00:00Z"],
+        &[
+            "--period",
+            "2024-10",
+            "--monthly-budget",
+            "150",
+            "--at",
+            "2025-01-01T00:00:00Z",
+        ],
     );
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let md = std::fs::read_to_string(out.path().join("gatewayz-report-2024-10.md")).unwrap();
 
     // Hand-checked: half a cent rounds up, three thirds of a dollar make $1.00.
@@ -262,7 +288,11 @@ fn the_ledger_report_matches_known_charges_to_the_cent() {
         let previous = sums(&september, |c| c.provider.into())[&provider].0;
         assert_eq!(cells[1], dollars(cost), "{provider}");
         assert_eq!(cells[3], requests.to_string(), "{provider}");
-        assert_eq!(cells[4].replace(',', ""), (input + output).to_string(), "{provider}");
+        assert_eq!(
+            cells[4].replace(',', ""),
+            (input + output).to_string(),
+            "{provider}"
+        );
         assert_eq!(cells[5], dollars(previous), "{provider}");
     }
     for (model, (cost, requests, input, output)) in sums(&october, |c| c.model.into()) {
@@ -284,7 +314,10 @@ fn the_ledger_report_matches_known_charges_to_the_cent() {
     let mut ranked: Vec<&str> = CUSTOMERS.to_vec();
     ranked.sort_by_key(|name| std::cmp::Reverse(credits_of(name)));
     let top = row(&md, ranked[0]);
-    assert_eq!(top[3], dollars(credits_of(ranked[0])).trim_start_matches('$'));
+    assert_eq!(
+        top[3],
+        dollars(credits_of(ranked[0])).trim_start_matches('$')
+    );
     assert_eq!(top[5], dollars(per_customer[ranked[0]].0));
     let order: Vec<&str> = md
         .lines()
@@ -299,7 +332,10 @@ fn the_ledger_report_matches_known_charges_to_the_cent() {
         .map(|c| c.cost)
         .sum();
     assert_eq!(row(&md, "2024-10-07")[1], dollars(october_7));
-    assert_eq!(md.lines().filter(|l| l.starts_with("| 2024-10-")).count(), 31);
+    assert_eq!(
+        md.lines().filter(|l| l.starts_with("| 2024-10-")).count(),
+        31
+    );
 
     // Customer events, counted by hand from what `write_ledger` wrote.
     let figures = [
@@ -330,7 +366,10 @@ fn the_ledger_report_matches_known_charges_to_the_cent() {
         format!("{:.1}%", total as f64 / 150e9 * 100.0)
     );
     assert!(md.contains("All dates and times in this report are UTC"));
-    assert!(!md.contains("Savings from routing"), "the ledger has no reference cost");
+    assert!(
+        !md.contains("Savings from routing"),
+        "the ledger has no reference cost"
+    );
 }
 
 #[test]
@@ -342,9 +381,20 @@ fn a_quarter_in_progress_is_forecast_at_its_average_rate() {
     let output = report(
         data.path(),
         out.path(),
-        &["--period", "2024-Q4", "--monthly-budget", "50", "--at", "2024-11-16T00:00:00Z"],
+        &[
+            "--period",
+            "2024-Q4",
+            "--monthly-budget",
+            "50",
+            "--at",
+            "2024-11-16T00:00:00Z",
+        ],
     );
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let md = std::fs::read_to_string(out.path().join("gatewayz-report-2024-Q4.md")).unwrap();
     let total: i64 = october.iter().map(|c| c.cost).sum();
     assert_eq!(row(&md, "Forecast at period end")[1], dollars(total * 2));
@@ -366,7 +416,10 @@ fn bad_periods_budgets_and_directories_are_refused_with_a_reason() {
     for (args, says) in [
         (vec!["--period", "2024-13"], "YYYY-MM"),
         (vec!["--period", "2024-Q5"], "YYYY-Qn"),
-        (vec!["--period", "2030-01", "--at", "2025-01-01T00:00:00Z"], "has not begun"),
+        (
+            vec!["--period", "2030-01", "--at", "2025-01-01T00:00:00Z"],
+            "has not begun",
+        ),
         (vec!["--monthly-budget", "-3"], "--monthly-budget"),
         (vec!["--at", "yesterday"], "RFC 3339"),
     ] {
@@ -388,9 +441,20 @@ fn the_html_report_is_self_contained_and_opens_in_a_browser() {
     let output = report(
         data.path(),
         out.path(),
-        &["--period", "2024-10", "--monthly-budget", "150", "--at", "2024-10-25T12:00:00Z"],
+        &[
+            "--period",
+            "2024-10",
+            "--monthly-budget",
+            "150",
+            "--at",
+            "2024-10-25T12:00:00Z",
+        ],
     );
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let path = out.path().join("gatewayz-report-2024-10.html");
     let html = std::fs::read_to_string(&path).unwrap();
     // Nothing to fetch: no script, no external URL.

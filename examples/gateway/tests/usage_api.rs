@@ -104,7 +104,10 @@ async fn two_customers(setup: &Setup, gateway: &Gateway) -> (String, String) {
     let alice = setup.create_key("paid", 10.0);
     let bob = setup.create_key("trial", 10.0);
     for (key, models) in [
-        (&alice, &["gpt-4o-mini", "claude-3-haiku", "gpt-4o-mini"][..]),
+        (
+            &alice,
+            &["gpt-4o-mini", "claude-3-haiku", "gpt-4o-mini"][..],
+        ),
         (&bob, &["llama-3.1-8b", "llama-3.1-8b"][..]),
     ] {
         for model in models {
@@ -129,8 +132,7 @@ fn a_customer_sees_their_own_usage_by_day_and_by_model_exactly_as_charged() {
         let alice_id = key_id(&setup, &alice);
         let by_model = ledger(&setup, Some(alice_id), GroupBy::Model);
 
-        let (status, usage) =
-            get_json(&gateway, "/v1/usage?group_by=model", Some(&alice)).await;
+        let (status, usage) = get_json(&gateway, "/v1/usage?group_by=model", Some(&alice)).await;
         assert_eq!(status, 200, "{usage}");
         assert_eq!(usage["timezone"], "UTC");
         assert_eq!(usage["end"], today());
@@ -164,10 +166,17 @@ fn a_customer_sees_their_own_usage_by_day_and_by_model_exactly_as_charged() {
         let days = daily["data"].as_array().unwrap();
         assert_eq!(days.len(), 30);
         assert_eq!(days[29]["date"], today());
-        assert_eq!(days[29]["end_time"].as_i64().unwrap() - days[29]["start_time"].as_i64().unwrap(), 86_400);
+        assert_eq!(
+            days[29]["end_time"].as_i64().unwrap() - days[29]["start_time"].as_i64().unwrap(),
+            86_400
+        );
         let spent: i64 = by_model.iter().map(|(_, u)| u[3]).sum();
         assert_eq!(nano(&days[29]["credits"]), spent);
-        assert!(days[..29].iter().all(|d| d["requests"] == 0 && d["credits"] == 0.0));
+        assert!(
+            days[..29]
+                .iter()
+                .all(|d| d["requests"] == 0 && d["credits"] == 0.0)
+        );
         assert_eq!(nano(&daily["totals"]["credits"]), spent);
         assert_eq!(
             nano(&daily["credits_remaining"]),
@@ -188,7 +197,12 @@ fn a_customer_sees_their_own_usage_by_day_and_by_model_exactly_as_charged() {
         assert_eq!(data["label"], alice.chars().take(10).collect::<String>());
         let (_, bob_key) = get_json(&gateway, "/v1/key", Some(&bob)).await;
         assert_eq!(bob_key["data"]["is_free_tier"], true);
-        assert!(bob_key["data"]["expires_at"].as_str().unwrap().ends_with('Z'));
+        assert!(
+            bob_key["data"]["expires_at"]
+                .as_str()
+                .unwrap()
+                .ends_with('Z')
+        );
 
         // Empty ranges: zeros and empty lists, not errors.
         let (status, empty) = get_json(
@@ -199,7 +213,10 @@ fn a_customer_sees_their_own_usage_by_day_and_by_model_exactly_as_charged() {
         .await;
         assert_eq!(status, 200);
         assert_eq!(empty["data"].as_array().unwrap().len(), 31);
-        assert_eq!(empty["totals"], json!({"requests": 0, "input_tokens": 0, "output_tokens": 0, "credits": 0.0}));
+        assert_eq!(
+            empty["totals"],
+            json!({"requests": 0, "input_tokens": 0, "output_tokens": 0, "credits": 0.0})
+        );
         let (_, empty) = get_json(
             &gateway,
             "/v1/usage?start=2020-01-01&end=2020-01-01&group_by=model",
@@ -222,7 +239,11 @@ fn bad_dates_reversed_and_too_long_ranges_are_refused_naming_the_parameter() {
             ("start=11/01/2026", Some("start"), "11/01/2026"),
             ("end=tomorrow", Some("end"), "YYYY-MM-DD"),
             ("start=2026-11-02&end=2026-11-01", Some("end"), "before"),
-            ("start=2024-01-01&end=2025-12-31", Some("end"), "at most 366"),
+            (
+                "start=2024-01-01&end=2025-12-31",
+                Some("end"),
+                "at most 366",
+            ),
             ("group_by=week", Some("group_by"), "`day` or `model`"),
             ("start=2026-11-01&start=2026-11-02", None, "duplicate"),
         ] {
@@ -261,7 +282,10 @@ fn a_key_never_sees_another_keys_usage_and_revoked_or_expired_keys_are_refused()
                 get_json(&gateway, &format!("/v1/usage?{query}"), Some(&alice)).await;
             assert_eq!(status, 400, "{query}: {body}");
             assert!(
-                body["error"]["message"].as_str().unwrap().contains("unknown field"),
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("unknown field"),
                 "{query}: {body}"
             );
         }
@@ -277,7 +301,10 @@ fn a_key_never_sees_another_keys_usage_and_revoked_or_expired_keys_are_refused()
         for path in ["/v1/usage?group_by=model", "/v1/usage", "/v1/key"] {
             let (_, body) = get_json(&gateway, path, Some(&alice)).await;
             let text = body.to_string();
-            assert!(!text.contains(&bob_prefix) && !text.contains("llama"), "{path}: {text}");
+            assert!(
+                !text.contains(&bob_prefix) && !text.contains("llama"),
+                "{path}: {text}"
+            );
         }
         // Two keys in the header, or garbage: refused, never someone's usage.
         for header in [
@@ -294,7 +321,13 @@ fn a_key_never_sees_another_keys_usage_and_revoked_or_expired_keys_are_refused()
         setup.keys(&["revoke", &bob_prefix]);
         let expired = {
             let output = setup.keys(&[
-                "create", "--name", "expired", "--plan", "trial", "--trial-days", "0",
+                "create",
+                "--name",
+                "expired",
+                "--plan",
+                "trial",
+                "--trial-days",
+                "0",
             ]);
             output.trim().to_owned()
         };
@@ -305,7 +338,10 @@ fn a_key_never_sees_another_keys_usage_and_revoked_or_expired_keys_are_refused()
             if (usage, key) == (401, 401) {
                 break;
             }
-            assert!(Instant::now() < deadline, "a revoked key still reads its usage");
+            assert!(
+                Instant::now() < deadline,
+                "a revoked key still reads its usage"
+            );
             actix_web::rt::time::sleep(Duration::from_millis(100)).await;
         }
         for path in ["/v1/usage", "/v1/key"] {
@@ -334,7 +370,12 @@ fn an_admin_reads_every_keys_usage_as_json_or_csv_and_nobody_else_can() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|row| (row["key_prefix"].as_str().unwrap().to_owned(), nano(&row["credits"])))
+            .map(|row| {
+                (
+                    row["key_prefix"].as_str().unwrap().to_owned(),
+                    nano(&row["credits"]),
+                )
+            })
             .collect();
         let expected: Vec<(String, i64)> = by_key.iter().map(|(k, u)| (k.clone(), u[3])).collect();
         assert_eq!(shown, expected);
@@ -359,7 +400,12 @@ fn an_admin_reads_every_keys_usage_as_json_or_csv_and_nobody_else_can() {
         let (status, body) =
             get_json(&gateway, "/admin/usage?key=gwz_nobody", Some(ADMIN_KEY)).await;
         assert_eq!(status, 400);
-        assert!(body["error"]["message"].as_str().unwrap().contains("gwz_nobody"));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("gwz_nobody")
+        );
 
         // CSV: a header, a row per key, exact decimals that add up to the ledger.
         let (status, csv) = gateway
