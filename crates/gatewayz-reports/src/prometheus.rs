@@ -301,7 +301,7 @@ impl PrometheusSource {
             by_model,
             customers: None,
             daily: self.daily(period, as_of)?,
-            accounts: self.accounts(start, as_of, seconds)?,
+            accounts: self.accounts(as_of, seconds)?,
             routing_savings: self.savings(as_of, seconds, totals.cost)?,
             monthly_budget,
         })
@@ -356,7 +356,7 @@ impl PrometheusSource {
 
     /// Customer events over the period, `max` across instances; `None` when the service
     /// exports none.
-    fn accounts(&self, start: i64, as_of: i64, seconds: i64) -> Result<Option<Accounts>, Error> {
+    fn accounts(&self, as_of: i64, seconds: i64) -> Result<Option<Accounts>, Error> {
         let events = self.instant(
             &format!(
                 "max by (event, plan) ({})",
@@ -379,13 +379,17 @@ impl PrometheusSource {
         let both = |event| get(event, Plan::Trial) + get(event, Plan::Paid);
         use CustomerEvent::*;
         let converted = get(TrialConverted, Plan::Trial);
+        let started = get(KeyCreated, Plan::Paid) + converted;
+        let ended = get(Cancelled, Plan::Paid) + get(Lapsed, Plan::Paid);
+        // Active at the start: active at the end of the data, less the net growth since (as
+        // the Business dashboard computes it; the gauge may not reach back to the start).
         let paid_at_start = self
             .instant(
                 &format!("max({})", self.sel(ACTIVE_SUBSCRIPTIONS.name, "")),
-                start,
+                as_of,
             )?
             .first()
-            .map(|(_, v)| v.round().max(0.0) as u64);
+            .map(|(_, v)| (v.round() as i64 - started as i64 + ended as i64).max(0) as u64);
         let topped_up = self.instant(
             &format!(
                 "sum(max by (plan) ({}))",
@@ -399,8 +403,8 @@ impl PrometheusSource {
             trials_started: get(TrialStarted, Plan::Trial),
             trials_converted: converted,
             trials_ended: converted + get(Lapsed, Plan::Trial) + get(Cancelled, Plan::Trial),
-            subscriptions_started: get(KeyCreated, Plan::Paid) + converted,
-            subscriptions_ended: get(Cancelled, Plan::Paid) + get(Lapsed, Plan::Paid),
+            subscriptions_started: started,
+            subscriptions_ended: ended,
             paid_at_start,
             top_ups: both(CreditsToppedUp),
             credits_topped_up: topped_up
