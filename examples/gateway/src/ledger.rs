@@ -5,8 +5,9 @@
 //! Days are UTC days. Unix time has no leap seconds, so `at / 86400` is the UTC day of a
 //! charge, and every query over days groups by that number.
 //!
-//! The HTTP handlers read through [`Ledger`], a thread with a connection of its own: a long
-//! admin export never holds up the worker that commits charges, nor the thread that loads keys.
+//! The HTTP handlers and the business collection read through [`Ledger`], a thread with a
+//! connection of its own: a long admin export, or a count over every key and event, never
+//! holds up the worker that commits charges, nor the thread that loads keys.
 
 use std::{
     sync::{Mutex, PoisonError, mpsc},
@@ -14,11 +15,11 @@ use std::{
 };
 
 use chrono::{Datelike, NaiveDate};
-use gatewayz_metrics::CustomerEvent;
+use gatewayz_metrics::{CustomerEvent, CustomerTotals};
 use rusqlite::params;
 use tokio::sync::oneshot;
 
-use crate::store::{Database, KeyRecord, Plan, StoreError};
+use crate::store::{BusinessCounts, Database, KeyRecord, Plan, StoreError};
 
 /// Seconds in a UTC day.
 pub const DAY: i64 = 86_400;
@@ -284,6 +285,27 @@ impl Database {
             )
             .map(|n| n.max(0) as u64)
             .map_err(StoreError::from)
+    }
+}
+
+/// What the business collection reads: the gauges' counts and the customer events' totals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Collected {
+    /// Active keys, subscriptions and trials.
+    pub counts: BusinessCounts,
+    /// Customer events and top-ups, ever.
+    pub customers: CustomerTotals,
+}
+
+impl Database {
+    /// Records the lapses of expiries in `(since, now]`, then reads the business gauges' counts
+    /// and the customer events' totals.
+    pub fn collect_business(&mut self, since: i64, now: i64) -> Result<Collected, StoreError> {
+        self.sweep_lapses(since, now)?;
+        Ok(Collected {
+            counts: self.business_counts(now)?,
+            customers: self.customer_totals()?,
+        })
     }
 }
 

@@ -22,11 +22,11 @@ use crate::{
     customer_page,
     demo::DemoTraffic,
     keys::Keys,
-    ledger::Ledger,
+    ledger::{Collected, Ledger},
     proxy::{self, Drain, Gateway, Limits, Routes},
     refusals::{Refusals, SUMMARY_INTERVAL},
     simulator::SimulatedProvider,
-    store::{Batching, Collected, Database, Plan, Store},
+    store::{Batching, Database, Plan, Store},
     upstream::{self, Provider},
     usage_api,
 };
@@ -181,7 +181,7 @@ pub fn run(options: Options) -> io::Result<()> {
     let upstream_timeout = server.upstream_timeout();
 
     let system = actix_web::rt::System::new();
-    let background_store = Arc::clone(&store);
+    let background_ledger = ledger.clone();
     let app_ledger = ledger.clone();
     system.block_on(async move {
         let app_gateway = gateway.clone();
@@ -235,7 +235,7 @@ pub fn run(options: Options) -> io::Result<()> {
         spawn_background(
             &config,
             Arc::clone(&health),
-            background_store,
+            background_ledger,
             metrics.clone(),
             Arc::clone(&refusals),
         );
@@ -428,7 +428,7 @@ fn write_private(path: &Path, contents: &str) -> io::Result<()> {
 fn spawn_background(
     config: &Config,
     health: Arc<HealthTracker>,
-    store: Arc<Store>,
+    ledger: web::Data<Ledger>,
     metrics: Metrics,
     refusals: Arc<Refusals>,
 ) {
@@ -452,10 +452,17 @@ fn spawn_background(
     let collect = Duration::from_secs_f64(config.server.business_collect_seconds);
     actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(collect);
+        // Expiries up to here have been swept for lapses.
+        let mut swept_until: Option<i64> = None;
         loop {
             interval.tick().await;
-            match store.collect_business().await {
+            let now = crate::store::unix_now();
+            // The first sweep covers the whole history; later ones the time since the last,
+            // with an hour's margin for a clock that steps back.
+            let since = swept_until.map_or(0, |t: i64| t - 3600);
+            match ledger.read(move |db| db.collect_business(since, now)).await {
                 Ok(Collected { counts, customers }) => {
+                    swept_until = Some(now);
                     metrics.business_collected(&Business {
                         active_api_keys: counts.active_keys,
                         active_subscriptions: counts.paid,

@@ -234,15 +234,6 @@ pub struct BusinessCounts {
     pub trials: u64,
 }
 
-/// What the business collection reads: the gauges' counts and the customer events' totals.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Collected {
-    /// Active keys, subscriptions and trials.
-    pub counts: BusinessCounts,
-    /// Customer events and top-ups, ever.
-    pub customers: gatewayz_metrics::CustomerTotals,
-}
-
 /// What went wrong with the database.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -653,7 +644,6 @@ enum Command {
     Refresh(Arc<Account>, oneshot::Sender<Result<(), StoreError>>),
     /// Charges are waiting in the shared queue.
     Charges,
-    Business(oneshot::Sender<Result<Collected, StoreError>>),
     /// A key was refused for lack of credits.
     Exhausted(i64),
     Flush(oneshot::Sender<Result<(), StoreError>>),
@@ -938,14 +928,6 @@ impl Store {
         Ok(Committed(committed))
     }
 
-    /// Records the lapses due by now, then reads the business gauges' counts and the customer
-    /// events' totals.
-    pub async fn collect_business(&self) -> Result<Collected, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Command::Business(reply))?;
-        answer.await.map_err(|_| StoreError::Stopped)?
-    }
-
     /// Records, after the key's queued charges, that it was refused for lack of credits (once
     /// per exhaustion: see [`Database::record_exhausted`]). Does not wait.
     pub fn exhausted(&self, key_id: i64) {
@@ -1051,8 +1033,6 @@ fn run_worker(
     let retry = batching.max_delay.max(RETRY_DELAY);
     // When the oldest pending charge must be written, whatever other commands keep arriving.
     let mut due: Option<Instant> = None;
-    // Expiries up to here have been swept for lapses.
-    let mut swept_until: Option<i64> = None;
     loop {
         let command = match due {
             None => match commands.recv() {
@@ -1106,20 +1086,6 @@ fn run_worker(
                     account.refreshed(
                         record.map(|r| (r.credits_nano, r.revoked_at.is_some(), r.expires_at)),
                     );
-                });
-                let _ = reply.send(result);
-            }
-            Command::Business(reply) => {
-                let now = unix_now();
-                // The first sweep covers the whole history; later ones the time since the last,
-                // with an hour's margin for a clock that steps back.
-                let since = swept_until.map_or(0, |t: i64| t - 3600);
-                let result = database.sweep_lapses(since, now).and_then(|_| {
-                    swept_until = Some(now);
-                    Ok(Collected {
-                        counts: database.business_counts(now)?,
-                        customers: database.customer_totals()?,
-                    })
                 });
                 let _ = reply.send(result);
             }
