@@ -1004,14 +1004,16 @@ fn promql_blocks_are_found_in_markdown() {
     );
 }
 
-/// Every selector of `names` in `expr`, with the aggregations around it, innermost first:
-/// `(operator, by-labels)`.
-fn aggregations_around(expr: &Expr, names: &[&str]) -> Vec<(String, Vec<(String, Vec<String>)>)> {
+/// An aggregation: its operator and its `by` labels.
+type Aggregation = (String, Vec<String>);
+
+/// Every selector of `names` in `expr`, with the aggregations around it, innermost first.
+fn aggregations_around(expr: &Expr, names: &[&str]) -> Vec<(String, Vec<Aggregation>)> {
     fn walk(
         expr: &Expr,
         names: &[&str],
-        around: &mut Vec<(String, Vec<String>)>,
-        found: &mut Vec<(String, Vec<(String, Vec<String>)>)>,
+        around: &mut Vec<Aggregation>,
+        found: &mut Vec<(String, Vec<Aggregation>)>,
     ) {
         match expr {
             Expr::Aggregate(a) => {

@@ -29,6 +29,9 @@ use crate::{
     report::{Accounts, Day, Line, Totals},
 };
 
+/// Where a money counter's increase goes in [`Totals`].
+type MoneyField = fn(&mut Totals) -> &mut Nanos;
+
 /// One series of an instant query: its labels and its value.
 type Sample = (BTreeMap<String, String>, f64);
 
@@ -198,7 +201,7 @@ impl PrometheusSource {
     ) -> Result<Option<BTreeMap<String, Totals>>, Error> {
         let mut lines: BTreeMap<String, Totals> = BTreeMap::new();
         let mut seen = false;
-        let money: [(&MetricDef, fn(&mut Totals) -> &mut Nanos); 2] = [
+        let money: [(&MetricDef, MoneyField); 2] = [
             (&COST_USD, |t| &mut t.cost),
             (&CREDITS_USED, |t| &mut t.credits),
         ];

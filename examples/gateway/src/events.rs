@@ -73,8 +73,8 @@ pub(crate) fn sweep_lapses_of(
 }
 
 impl Database {
-    /// Records the lapses of keys whose expiry is in `(since, now]`; see [`sweep_lapses_of`].
-    /// `since` 0 sweeps the whole history.
+    /// Records the lapse of every key whose expiry is in `(since, now]` and that was not
+    /// revoked before it, once; returns how many were new. `since` 0 sweeps the whole history.
     pub fn sweep_lapses(&mut self, since: i64, now: i64) -> Result<usize, StoreError> {
         let timer = self.metrics.time_database_query("sweep_lapses");
         let result = sweep_lapses_of(&self.connection, None, since, now).map_err(StoreError::from);

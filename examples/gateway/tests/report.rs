@@ -85,7 +85,7 @@ fn dollars(nano: i64) -> String {
     let digits = whole.to_string();
     let mut grouped = String::new();
     for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(d);
@@ -219,8 +219,8 @@ fn report(dir: &Path, out: &Path, args: &[&str]) -> std::process::Output {
 fn row<'a>(md: &'a str, first: &str) -> Vec<&'a str> {
     let line = md
         .lines()
-        .filter(|l| l.starts_with(&format!("| {first} |")))
-        .last()
+        .rev()
+        .find(|l| l.starts_with(&format!("| {first} |")))
         .unwrap_or_else(|| panic!("no row `{first}` in\n{md}"));
     line.trim_matches('|').split(" | ").map(str::trim).collect()
 }
