@@ -184,7 +184,7 @@ struct AdminParams {
 }
 
 /// Parses a query string strictly: unknown and repeated parameters are refused.
-fn params<T: for<'de> Deserialize<'de>>(req: &HttpRequest) -> Result<T, String> {
+fn query_params<T: for<'de> Deserialize<'de>>(req: &HttpRequest) -> Result<T, String> {
     serde_urlencoded::from_str(req.query_string()).map_err(|e| {
         let reason: String = e.to_string().chars().take(200).collect();
         format!("invalid query parameters: {reason}")
@@ -202,7 +202,8 @@ pub async fn usage(
         .authenticate(authorization(&req))
         .await
         .map_err(|error| gateway.refused(error))?;
-    let params: CustomerParams = params(&req).map_err(|reason| ApiError::invalid(reason, None))?;
+    let params: CustomerParams =
+        query_params(&req).map_err(|reason| ApiError::invalid(reason, None))?;
     let range = DateRange::parse(
         params.start.as_deref(),
         params.end.as_deref(),
@@ -325,7 +326,7 @@ pub async fn admin_usage(
         .ok_or(gatewayz_actix::Error::AdminDisabled)?
         .authorize(&req)?;
     let invalid = |reason: String| gatewayz_actix::Error::InvalidRequest { reason };
-    let params: AdminParams = params(&req).map_err(invalid)?;
+    let params: AdminParams = query_params(&req).map_err(invalid)?;
     let range = DateRange::parse(
         params.start.as_deref(),
         params.end.as_deref(),
