@@ -143,20 +143,34 @@ pub fn date_of(at: i64) -> NaiveDate {
         .map_or(NaiveDate::MIN, |t| t.date_naive())
 }
 
+/// The usage query: `?1`, `?2` the time range, `?3` the key (or NULL for every key).
+///
+/// Two statements rather than one with `(?3 IS NULL OR key_id = ?3)`, which would keep SQLite
+/// from the `(key_id, at)` index: one key's range reads that key's rows only, every key's range
+/// the rows of that time (`usage_by_time`).
+fn usage_sql(by: GroupBy, one_key: bool) -> String {
+    let group = by.column();
+    let key = if one_key {
+        "u.key_id = ?3"
+    } else {
+        "?3 IS NULL"
+    };
+    format!(
+        "SELECT {group}, COUNT(*), SUM(u.input_tokens), SUM(u.output_tokens),
+                SUM(u.credits_nano), SUM(u.cost_nano), k.prefix, k.name
+         FROM usage u JOIN api_keys k ON k.id = u.key_id
+         WHERE {key} AND u.at >= ?1 AND u.at < ?2
+         GROUP BY {group}"
+    )
+}
+
 impl Database {
     /// The usage matching `filter`, grouped: days in order, the rest by credits charged (most
     /// first), then name.
     pub fn usage(&self, filter: &UsageFilter, by: GroupBy) -> Result<Vec<UsageRow>, StoreError> {
         let timer = self.metrics.time_database_query("usage");
         let result = (|| {
-            let group = by.column();
-            let sql = format!(
-                "SELECT {group}, COUNT(*), SUM(u.input_tokens), SUM(u.output_tokens),
-                        SUM(u.credits_nano), SUM(u.cost_nano), k.prefix, k.name
-                 FROM usage u JOIN api_keys k ON k.id = u.key_id
-                 WHERE u.at >= ?1 AND u.at < ?2 AND (?3 IS NULL OR u.key_id = ?3)
-                 GROUP BY {group}"
-            );
+            let sql = usage_sql(by, filter.key_id.is_some());
             let mut statement = self.connection.prepare_cached(&sql)?;
             let rows =
                 statement.query_map(params![filter.start, filter.end, filter.key_id], |row| {
@@ -377,5 +391,48 @@ impl Ledger {
 impl Drop for Ledger {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gatewayz_metrics::Metrics;
+
+    use super::*;
+
+    #[test]
+    fn usage_queries_read_through_the_indexes() {
+        let dir = std::env::temp_dir().join(format!("gatewayz-ledger-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = Database::open(&dir, Metrics::new()).unwrap();
+        let plan = |sql: &str| -> String {
+            let mut statement = db
+                .connection
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let rows = statement
+                .query_map(params![0, 1, 1], |row| row.get::<_, String>(3))
+                .unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        for by in [
+            GroupBy::Day,
+            GroupBy::Model,
+            GroupBy::Provider,
+            GroupBy::Key,
+        ] {
+            let one = plan(&usage_sql(by, true));
+            assert!(
+                one.contains("usage_by_key (key_id=? AND at>? AND at<?)"),
+                "{by:?}: {one}"
+            );
+            let all = plan(&usage_sql(by, false));
+            assert!(
+                all.contains("usage_by_time (at>? AND at<?)"),
+                "{by:?}: {all}"
+            );
+        }
+        drop(db);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
