@@ -148,12 +148,11 @@ impl PrometheusSource {
         }
     }
 
-    /// An instant query at Unix second `at`: each series' labels and finite value.
-    fn instant(&self, expr: &str, at: i64) -> Result<Vec<Sample>, Error> {
-        let data = self.call(
-            "query",
-            &[("query", expr.to_owned()), ("time", at.to_string())],
-        )?;
+    /// An instant query at Unix millisecond `at_ms` (a report as of now must not lose the
+    /// last fraction of a second): each series' labels and finite value.
+    fn instant(&self, expr: &str, at_ms: i64) -> Result<Vec<Sample>, Error> {
+        let time = format!("{}.{:03}", at_ms.div_euclid(1000), at_ms.rem_euclid(1000));
+        let data = self.call("query", &[("query", expr.to_owned()), ("time", time)])?;
         let mut samples = Vec::new();
         for series in data["result"].as_array().into_iter().flatten() {
             let value = series["value"][1]
@@ -191,8 +190,8 @@ impl PrometheusSource {
         Ok(points)
     }
 
-    /// Cost, credits, requests and tokens of `[end - seconds, end]`, per value of `by`;
-    /// `None` when Prometheus has no series at all for it.
+    /// Cost, credits, requests and tokens of `[end - seconds, end]` (`end` in milliseconds),
+    /// per value of `by`; `None` when Prometheus has no series at all for it.
     fn lines(
         &self,
         by: &str,
@@ -251,17 +250,19 @@ impl PrometheusSource {
         monthly_budget: Option<Nanos>,
     ) -> Result<Report, Error> {
         let start = period.start_seconds();
-        let as_of = now.timestamp().min(period.end_seconds());
-        if as_of <= start {
+        // In milliseconds: the queries are evaluated at the very instant of the report.
+        let as_of = now.timestamp_millis().min(period.end_seconds() * 1000);
+        if as_of <= start * 1000 {
             return Err(Error::NotBegun(period.title()));
         }
-        let seconds = as_of - start;
+        // Whole seconds back to the period's start (a fraction of a second before it at most).
+        let seconds = (as_of - start * 1000 + 999) / 1000;
         let previous = period.previous();
         let previous_seconds = previous.end_seconds() - previous.start_seconds();
 
         let by = |label: &str| -> Result<(Vec<Line>, Option<Totals>), Error> {
             let now = self.lines(label, as_of, seconds)?.unwrap_or_default();
-            let before = self.lines(label, previous.end_seconds(), previous_seconds)?;
+            let before = self.lines(label, previous.end_seconds() * 1000, previous_seconds)?;
             let mut lines: Vec<Line> = now
                 .into_iter()
                 .filter(|(_, totals)| *totals != Totals::default())
@@ -289,7 +290,7 @@ impl PrometheusSource {
             totals.add(&line.totals);
         }
 
-        let as_of_time = DateTime::from_timestamp(as_of, 0).unwrap_or(now);
+        let as_of_time = DateTime::from_timestamp_millis(as_of).unwrap_or(now);
         Ok(Report {
             period,
             source: Source::Prometheus {
@@ -310,8 +311,9 @@ impl PrometheusSource {
         })
     }
 
-    /// Cost and credits of each UTC day of `period` up to `as_of`.
-    fn daily(&self, period: Period, as_of: i64) -> Result<Vec<Day>, Error> {
+    /// Cost and credits of each UTC day of `period` up to `as_of_ms`.
+    fn daily(&self, period: Period, as_of_ms: i64) -> Result<Vec<Day>, Error> {
+        let as_of = as_of_ms.div_euclid(1000);
         let mut days = Vec::new();
         let complete: Vec<_> = period
             .dates()
@@ -332,9 +334,11 @@ impl PrometheusSource {
             }
             // The day in progress, from its midnight to `as_of`.
             let today = midnight(date_of(as_of));
-            if today >= period.start_seconds() && as_of > today && as_of < today + 86_400 {
-                let expr = format!("sum({})", self.increase(def, "", as_of - today));
-                if let Some((_, value)) = self.instant(&expr, as_of)?.first() {
+            if today >= period.start_seconds() && as_of_ms > today * 1000 && as_of < today + 86_400
+            {
+                let seconds = (as_of_ms - today * 1000 + 999) / 1000;
+                let expr = format!("sum({})", self.increase(def, "", seconds));
+                if let Some((_, value)) = self.instant(&expr, as_of_ms)?.first() {
                     by_end.insert(today + 86_400, Nanos::from_units(*value));
                 }
             }
@@ -344,7 +348,7 @@ impl PrometheusSource {
         let credits = money(&CREDITS_USED)?;
         for date in period.dates() {
             let start = midnight(date);
-            if start >= as_of {
+            if start * 1000 >= as_of_ms {
                 break;
             }
             let end = start + 86_400;

@@ -59,9 +59,15 @@ impl Target {
     }
 }
 
-fn wait() {
-    // A dozen scrapes at 50 ms.
-    thread::sleep(Duration::from_millis(600));
+/// Waits until Prometheus has scraped `cost` from `target` (whatever the machine's load).
+fn scraped(prometheus: &Prometheus, target: &Target, cost: f64) {
+    prometheus.wait_for(
+        &format!(
+            r#"gatewayz_cost_usd_total{{instance="{}"}} == {cost}"#,
+            target.address
+        ),
+        Duration::from_secs(30),
+    );
 }
 
 #[test]
@@ -91,11 +97,15 @@ fn increases_count_through_resets_sum_instances_and_keep_to_the_selector() {
     a.set(5.0, 5, 8);
     b.set(2.0, 2, 8);
     other.set(1000.0, 1000, 8);
-    wait();
+    scraped(&prometheus, &a, 5.0);
+    scraped(&prometheus, &b, 2.0);
+    scraped(&prometheus, &other, 1000.0);
     a.set(0.0, 0, 8);
-    wait();
+    scraped(&prometheus, &a, 0.0);
     a.set(3.0, 3, 8);
-    wait();
+    scraped(&prometheus, &a, 3.0);
+    // A few flat scrapes after the last change.
+    thread::sleep(Duration::from_millis(300));
 
     let now = chrono::Utc::now();
     let report = PrometheusSource::new(&prometheus.url)
