@@ -321,6 +321,13 @@
       tile("active_api_keys", "Active API keys", b.active_api_keys, format.count),
       tile("active_subscriptions", "Subscriptions", b.active_subscriptions, format.count),
       tile("active_trials", "Trials", b.active_trials, format.count),
+      // Over the key store's whole history; the Business dashboard gives them per range.
+      tile("trial_conversion_rate", "Trial conversion", b.trial_conversion_rate, format.percent,
+        b.trials_ended == null ? null : `${b.trials_converted} of ${b.trials_ended} trials ended`),
+      tile("subscription_churn_rate", "Churn (all time)", b.subscription_churn_rate, format.percent,
+        b.subscriptions_ended == null ? null : `${b.subscriptions_ended} of ${b.subscriptions_started} ended`),
+      tile("projected_subscriptions", "Projected paid", b.projected_subscriptions, format.count,
+        "once today's trials end"),
       tile("total_tokens_used", "Tokens used", b.total_tokens_used, format.compact,
         models.input_tokens == null ? null
           : `${format.compact(models.input_tokens)} in \u00b7 ${format.compact(models.output_tokens)} out`),

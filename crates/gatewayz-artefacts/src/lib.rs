@@ -45,6 +45,7 @@
 pub mod alertmanager;
 pub mod check;
 pub mod config;
+mod customers;
 pub mod dashboards;
 pub mod docs;
 mod error;

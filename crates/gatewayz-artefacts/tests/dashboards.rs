@@ -581,3 +581,20 @@ fn the_generated_alerts_doc_has_a_section_for_every_runbook_url() {
         }
     }
 }
+
+#[test]
+fn month_to_date_dashboards_are_in_utc_and_the_others_in_the_browsers_zone() {
+    // A month begins at 00:00 UTC in Prometheus (`now/M` is Grafana's, `day_of_month()`
+    // Prometheus's) and in the reports: the dashboards that count months must agree.
+    for (_, deployment) in deployments() {
+        for (file, d) in rendered(&deployment) {
+            let expected =
+                if ["cost-analysis.json", "business-metrics.json"].contains(&file.as_str()) {
+                    "utc"
+                } else {
+                    "browser"
+                };
+            assert_eq!(d["timezone"], expected, "{file}");
+        }
+    }
+}

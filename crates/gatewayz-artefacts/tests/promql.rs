@@ -1003,3 +1003,104 @@ fn promql_blocks_are_found_in_markdown() {
         vec!["up".to_owned(), "a\n  / b".to_owned()]
     );
 }
+
+/// An aggregation: its operator and its `by` labels.
+type Aggregation = (String, Vec<String>);
+
+/// Every selector of `names` in `expr`, with the aggregations around it, innermost first.
+fn aggregations_around(expr: &Expr, names: &[&str]) -> Vec<(String, Vec<Aggregation>)> {
+    fn walk(
+        expr: &Expr,
+        names: &[&str],
+        around: &mut Vec<Aggregation>,
+        found: &mut Vec<(String, Vec<Aggregation>)>,
+    ) {
+        match expr {
+            Expr::Aggregate(a) => {
+                let by = match &a.modifier {
+                    Some(LabelModifier::Include(by)) => by.labels.clone(),
+                    _ => Vec::new(),
+                };
+                around.push((a.op.to_string(), by));
+                walk(&a.expr, names, around, found);
+                around.pop();
+            }
+            Expr::Unary(u) => walk(&u.expr, names, around, found),
+            Expr::Paren(p) => walk(&p.expr, names, around, found),
+            Expr::Subquery(s) => walk(&s.expr, names, around, found),
+            Expr::Binary(b) => {
+                walk(&b.lhs, names, around, found);
+                walk(&b.rhs, names, around, found);
+            }
+            Expr::Call(c) => {
+                for arg in &c.args.args {
+                    walk(arg, names, around, found);
+                }
+            }
+            Expr::MatrixSelector(m) => {
+                walk(&Expr::VectorSelector(m.vs.clone()), names, around, found)
+            }
+            Expr::VectorSelector(v) => {
+                if let Some(name) = v.name.as_deref().filter(|n| names.contains(n)) {
+                    found.push((name.to_owned(), around.iter().rev().cloned().collect()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(expr, names, &mut Vec::new(), &mut found);
+    found
+}
+
+#[test]
+fn database_numbers_are_taken_at_their_maximum_across_replicas() {
+    // Replicas on one database export the same customer gauges and event totals: a sum across
+    // replicas counts them once per replica. Each selector must be under `max` (a counter's
+    // series first summed per instance), in every dashboard and in the PromQL library.
+    use gatewayz_catalogue::{
+        ACTIVE_API_KEYS, ACTIVE_SUBSCRIPTIONS, CREDITS_TOPPED_UP, CUSTOMER_EVENTS, TRIALS_ACTIVE,
+    };
+    let names = [
+        ACTIVE_API_KEYS.name,
+        ACTIVE_SUBSCRIPTIONS.name,
+        TRIALS_ACTIVE.name,
+        CUSTOMER_EVENTS.name,
+        CREDITS_TOPPED_UP.name,
+    ];
+    let deployment = Deployment::default();
+    let mut exprs: Vec<(String, String)> = Vec::new();
+    for dashboard in dashboards::all(&deployment) {
+        for (panel, target) in dashboard.targets() {
+            let expr = substitute(&target.expr, &Substitution::for_dashboard(&dashboard)).unwrap();
+            exprs.push((format!("{} / {}", dashboard.uid, panel.title), expr));
+        }
+    }
+    for query in library(&deployment) {
+        exprs.push((query.question.to_owned(), query.promql.clone()));
+    }
+    let (mut checked, mut problems) = (0, Vec::new());
+    for (place, expr) in &exprs {
+        let parsed = parser::parse(expr).unwrap();
+        for (name, around) in aggregations_around(&parsed, &names) {
+            checked += 1;
+            let ops: Vec<&str> = around.iter().map(|(op, _)| op.as_str()).collect();
+            let per_instance = around
+                .first()
+                .is_some_and(|(op, by)| op == "sum" && by.iter().any(|l| l == "instance"));
+            let fine = match ops.as_slice() {
+                ["max", ..] => true,
+                ["sum", "max", ..] => per_instance,
+                _ => false,
+            };
+            if !fine {
+                problems.push(format!("{place}: {name} under {around:?}\n  {expr}"));
+            }
+        }
+    }
+    assert!(
+        checked >= 15,
+        "only {checked} selectors of database numbers found"
+    );
+    report(problems);
+}

@@ -539,6 +539,57 @@ impl Default for RoutingPolicy {
     }
 }
 
+closed_values! {
+    /// A customer's plan: the `plan` of the customer-event and top-up counters.
+    pub enum Plan {
+        /// A free trial, which ends at its expiry unless converted.
+        Trial = "trial",
+        /// A paid subscription.
+        Paid = "paid",
+    }
+}
+
+closed_values! {
+    /// Something that happened to a customer's account: the `event` of
+    /// `gatewayz_customer_events_total`. The service's key store records each one once, durably;
+    /// the counter is set from its totals.
+    pub enum CustomerEvent {
+        /// An API key was created (on either plan).
+        KeyCreated = "key_created",
+        /// A key was created on the trial plan: a trial began.
+        TrialStarted = "trial_started",
+        /// A trial moved to the paid plan.
+        TrialConverted = "trial_converted",
+        /// An active key was revoked before its plan ended: the customer cancelled (or was
+        /// cancelled).
+        Cancelled = "cancelled",
+        /// A key reached its expiry without being revoked: the trial (or a paid term) lapsed.
+        Lapsed = "lapsed",
+        /// A key was revoked, active or not.
+        KeyRevoked = "key_revoked",
+        /// Credits were added to a key (the amount is in `gatewayz_credits_topped_up_total`).
+        CreditsToppedUp = "credits_topped_up",
+        /// A request was refused (402) for lack of credits (none left, or too few for its
+        /// worst-case cost): counted once per exhaustion (the first since the key was created
+        /// or last topped up), not per refused request.
+        CreditsExhausted = "credits_exhausted",
+    }
+}
+
+impl CustomerEvent {
+    /// Whether the event can happen to a key on `plan`: a trial starts and converts only on
+    /// the trial plan; everything else happens on both. Services register exactly these
+    /// pairs, so no series exists that can only ever read 0.
+    pub const fn applies_to(self, plan: Plan) -> bool {
+        match self {
+            CustomerEvent::TrialStarted | CustomerEvent::TrialConverted => {
+                matches!(plan, Plan::Trial)
+            }
+            _ => true,
+        }
+    }
+}
+
 /// The upstream provider, e.g. `openrouter`.
 pub static PROVIDER: Label =
     Label::open("provider", "Upstream provider id, lower-case.", 100, true);
@@ -627,6 +678,24 @@ pub static ANOMALY_KIND: Label = Label::closed(
     AnomalyKind::VALUES,
 );
 
+/// A customer's plan.
+pub static PLAN: Label = Label::closed(
+    "plan",
+    "The key's plan when the event happened: `trial` or `paid` (a conversion is counted on \
+     `trial`, the plan it ended).",
+    Plan::VALUES,
+);
+
+/// What happened to a customer's account.
+pub static CUSTOMER_EVENT: Label = Label::closed(
+    "event",
+    "key_created, trial_started (a key created on the trial plan), trial_converted (trial to \
+     paid), cancelled (an active key revoked), lapsed (a key reached its expiry), key_revoked \
+     (any revocation), credits_topped_up, credits_exhausted (the first 402 for lack of credits \
+     since the key was created or last topped up).",
+    CustomerEvent::VALUES,
+);
+
 /// HTTP request method.
 pub static METHOD: Label = Label::closed("method", "HTTP method, upper-case.", HttpMethod::VALUES);
 
@@ -678,6 +747,8 @@ pub static LABELS: &[&Label] = &[
     &REFUSAL_REASON,
     &ANOMALY_KIND,
     &ROUTING_POLICY,
+    &PLAN,
+    &CUSTOMER_EVENT,
     &METHOD,
     &ROUTE,
     &STATUS_CLASS,

@@ -3,10 +3,10 @@
 //! declared without being catalogued, and two metrics with one name do not compile.
 
 use super::{
-    ANOMALY_KIND, CACHE, CIRCUIT_STATE, Category, ERROR_REASON, FAILOVER_REASON, FROM_STATE,
-    HEALTH_STATUS, INFERENCE_STATUS, LABEL, Label, METHOD, METRIC, MODEL, MetricDef, MetricKind,
-    OPERATION, PROVIDER, REFUSAL_REASON, ROUTE, ROUTING_POLICY, STATUS_CLASS, Scale, TO_STATE,
-    TOKEN_TYPE, Unit, VERSION,
+    ANOMALY_KIND, CACHE, CIRCUIT_STATE, CUSTOMER_EVENT, Category, ERROR_REASON, FAILOVER_REASON,
+    FROM_STATE, HEALTH_STATUS, INFERENCE_STATUS, LABEL, Label, METHOD, METRIC, MODEL, MetricDef,
+    MetricKind, OPERATION, PLAN, PROVIDER, REFUSAL_REASON, ROUTE, ROUTING_POLICY, STATUS_CLASS,
+    Scale, TO_STATE, TOKEN_TYPE, Unit, VERSION,
 };
 
 /// Declares the catalogue's metrics and [`CATALOGUE`], the list of all of them sorted by name.
@@ -447,6 +447,30 @@ catalogue! {
         &[],
         "Trial accounts that are active.",
     );
+
+    /// Customer events, as totals of the service's key store.
+    ///
+    /// Set from the database (`Counter::absolute`), not incremented by the process: the events
+    /// happen in other processes (a CLI) and by time (expiry), and survive restarts. Replicas on
+    /// one database all report the same totals: aggregate with `max` across replicas, never
+    /// `sum`.
+    pub static CUSTOMER_EVENTS: MetricDef = counter(
+        "gatewayz_customer_events_total",
+        Count,
+        Business,
+        &[&CUSTOMER_EVENT, &PLAN],
+        "Customer events recorded in the key store (keys created and revoked, trials started, converted and lapsed, cancellations, top-ups, credits exhausted), by the key's plan. Totals of the database: replicas on one database report the same value, so aggregate with max.",
+    );
+
+    /// Credits added to keys by top-ups, as a total of the service's key store.
+    pub static CREDITS_TOPPED_UP: MetricDef = counter(
+        "gatewayz_credits_topped_up_total",
+        Credits,
+        Business,
+        &[&PLAN],
+        "Credits added to API keys by top-ups, by the key's plan. A total of the database: replicas on one database report the same value, so aggregate with max.",
+    )
+    .scaled(Scale::Nano);
 
     // --- performance -----------------------------------------------------------------------------
 

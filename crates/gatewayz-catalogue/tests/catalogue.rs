@@ -336,8 +336,10 @@ fn every_closed_label_is_the_value_list_of_its_enum() {
     check_closed::<RoutingPolicy>(&ROUTING_POLICY);
     check_closed::<HttpMethod>(&METHOD);
     check_closed::<StatusClass>(&STATUS_CLASS);
+    check_closed::<Plan>(&PLAN);
+    check_closed::<CustomerEvent>(&CUSTOMER_EVENT);
     let closed = LABELS.iter().filter(|l| l.values().is_some()).count();
-    assert_eq!(closed, 13, "a closed label without an enum check above");
+    assert_eq!(closed, 15, "a closed label without an enum check above");
 }
 
 #[test]
@@ -374,4 +376,18 @@ fn http_statuses_classify() {
         against,
         ["timeout", "connection", "server_error", "rate_limited"]
     );
+}
+
+#[test]
+fn trials_start_and_convert_only_on_the_trial_plan() {
+    use catalogue::{CustomerEvent, Plan};
+    let pairs: Vec<(CustomerEvent, Plan)> = CustomerEvent::ALL
+        .iter()
+        .flat_map(|e| Plan::ALL.iter().map(move |p| (*e, *p)))
+        .filter(|(e, p)| e.applies_to(*p))
+        .collect();
+    assert_eq!(pairs.len(), 2 * CustomerEvent::ALL.len() - 2);
+    assert!(!CustomerEvent::TrialConverted.applies_to(Plan::Paid));
+    assert!(!CustomerEvent::TrialStarted.applies_to(Plan::Paid));
+    assert!(CustomerEvent::Lapsed.applies_to(Plan::Paid));
 }

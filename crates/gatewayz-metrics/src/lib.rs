@@ -55,7 +55,12 @@
 //!   way to make one a label.
 //! - **Unknown is absent.** Gauges whose value comes from outside (business numbers,
 //!   availability, token efficiency) are registered when the first value arrives, so nothing
-//!   reads 0 before anything was collected.
+//!   reads 0 before anything was collected. Customer-event counters likewise appear at the
+//!   first collection ([`Metrics::customer_totals_collected`]), all at once.
+//! - **Totals from the database.** Customer events (trials, conversions, cancellations, top-ups)
+//!   happen in other processes and by time, so the service counts them in its database and the
+//!   counters are set to its totals, not incremented: they survive restarts, and every replica
+//!   on one database reports the same value (take `max` across replicas).
 //! - **Money.** Dollars and credits are counted in nano-units on `u64` counters, which only a
 //!   recorder that knows the catalogue's scales can show in dollars. When the facade is built it
 //!   asks its recorder through the [`catalogue::handshake`]; `gatewayz-registry`'s answers. Any
@@ -66,6 +71,7 @@
 //!   (`gatewayz_request_cost_usd`, in dollars as `f64`) is recorded under any recorder.
 
 mod cache;
+mod customers;
 mod handles;
 mod http;
 mod inference;
@@ -78,11 +84,12 @@ use std::{
     time::Duration,
 };
 
+pub use customers::CustomerTotals;
 /// The metric catalogue (the `gatewayz-catalogue` crate), re-exported.
 pub use gatewayz_catalogue as catalogue;
 pub use gatewayz_catalogue::{
-    AnomalyKind, CircuitState, ErrorKind, FailoverReason, HealthStatus, HttpMethod,
-    InferenceStatus, RefusalReason, StatusClass, TokenType,
+    AnomalyKind, CircuitState, CustomerEvent, ErrorKind, FailoverReason, HealthStatus, HttpMethod,
+    InferenceStatus, Plan, RefusalReason, StatusClass, TokenType,
 };
 pub use http::InFlight;
 pub use inference::Inference;
@@ -97,6 +104,7 @@ use metrics::{Gauge, Histogram, KeyName, Recorder, SharedString};
 
 use crate::{
     cache::Cache,
+    customers::CustomerHandles,
     handles::{Binding, gauge, histogram},
     http::{HttpHandles, HttpKey, HttpRef},
     inference::{InferenceHandles, Pair, PairKey, ProviderHandles},
@@ -157,6 +165,8 @@ struct Inner {
     in_flight: Gauge,
     /// Registered at the first collection: before it the numbers are unknown, not 0.
     business: OnceLock<[Gauge; 3]>,
+    /// Registered at the first collection, for the same reason.
+    customers: OnceLock<CustomerHandles>,
 }
 
 impl fmt::Debug for Metrics {
@@ -224,6 +234,7 @@ impl Metrics {
                 overhead,
                 in_flight,
                 business: OnceLock::new(),
+                customers: OnceLock::new(),
             }),
         }
     }
@@ -284,6 +295,27 @@ impl Metrics {
                 (pair.to_key(), handles)
             },
             |handles| handles.record(inference),
+        );
+    }
+
+    /// Registers the series of a (provider, model) pair before its first call, counters at 0,
+    /// so that Prometheus sees them start from zero: `increase()` over a period then counts the
+    /// pair's first calls too, where a counter that appears with its first call loses whatever
+    /// it counted before its first scrape. A service calls this at start for every pair it
+    /// routes; pairs it did not expect are registered on their first call as before. Gauges
+    /// stay absent until a call sets them.
+    pub fn expect_inferences(&self, provider: &str, model: &str) {
+        let pair = Pair(provider, model);
+        self.inner.inferences.with(
+            &pair,
+            || {
+                let provider_handles = self.provider(provider);
+                let handles = self.inner.binding.with(|r| {
+                    InferenceHandles::new(r, self.inner.money, provider_handles, provider, model)
+                });
+                (pair.to_key(), handles)
+            },
+            |_| (),
         );
     }
 
@@ -380,6 +412,24 @@ impl Metrics {
         for (gauge, value) in gauges.iter().zip(values) {
             gauge.set(value as f64);
         }
+    }
+
+    /// Customer events and top-ups were collected from the service's database: sets
+    /// `gatewayz_customer_events_total` and `gatewayz_credits_topped_up_total` to its totals
+    /// (`Counter::absolute`: a total never goes down, and a stale or smaller one is ignored).
+    ///
+    /// Until the first collection the counters do not exist; from it, every (event, plan) pair
+    /// that can happen exists, at 0 until its first event. Top-up amounts are recorded only
+    /// under a recorder that shows credits in their unit ([`Metrics::records_money`]).
+    pub fn customer_totals_collected(&self, totals: &CustomerTotals) {
+        self.inner
+            .customers
+            .get_or_init(|| {
+                self.inner
+                    .binding
+                    .with(|r| CustomerHandles::new(r, self.inner.money))
+            })
+            .set(totals);
     }
 }
 

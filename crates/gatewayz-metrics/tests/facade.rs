@@ -547,3 +547,125 @@ fn under_another_recorder_no_series_named_in_dollars_shows_nano_dollars() {
         "{text}"
     );
 }
+
+#[test]
+fn customer_counters_are_set_to_the_database_totals_and_never_go_down() {
+    use gatewayz_metrics::{CustomerEvent, CustomerTotals, Plan};
+    let recorder = RecorderBuilder::new().build().unwrap();
+    let handle = recorder.handle();
+    let metrics = Metrics::with_recorder(std::sync::Arc::new(recorder), MetricsConfig::default());
+    metrics.inference_finished(&inference("openrouter", "gpt-4o"));
+    let e = parse(&handle.render_all()).unwrap();
+    assert!(
+        e.family("gatewayz_customer_events_total").is_none(),
+        "events read 0 before anything was collected"
+    );
+    let mut totals = CustomerTotals::new();
+    totals
+        .set_events(CustomerEvent::TrialStarted, Plan::Trial, 12)
+        .set_events(CustomerEvent::TrialConverted, Plan::Trial, 4)
+        // Cannot happen: ignored, no series.
+        .set_events(CustomerEvent::TrialConverted, Plan::Paid, 9)
+        .set_credits_topped_up_nano(Plan::Paid, 25_500_000_001);
+    metrics.customer_totals_collected(&totals);
+    let e = parse(&handle.render_all()).unwrap();
+    let events = |event: &str, plan: &str| {
+        e.value(
+            "gatewayz_customer_events_total",
+            &[("event", event), ("plan", plan)],
+        )
+    };
+    assert_eq!(events("trial_started", "trial"), 12.0);
+    assert_eq!(events("trial_converted", "trial"), 4.0);
+    // Every pair that can happen exists from the first collection, at 0 until it does.
+    assert_eq!(events("lapsed", "paid"), 0.0);
+    assert_eq!(
+        e.family("gatewayz_customer_events_total")
+            .unwrap()
+            .samples
+            .len(),
+        2 * CustomerEvent::ALL.len() - 2
+    );
+    assert_eq!(
+        e.value("gatewayz_credits_topped_up_total", &[("plan", "paid")]),
+        25.500000001
+    );
+    // A total read from a lagging connection cannot take a counter back.
+    let mut stale = totals.clone();
+    stale.set_events(CustomerEvent::TrialStarted, Plan::Trial, 11);
+    metrics.customer_totals_collected(&stale);
+    let e = parse(&handle.render_all()).unwrap();
+    assert_eq!(
+        e.value(
+            "gatewayz_customer_events_total",
+            &[("event", "trial_started"), ("plan", "trial")]
+        ),
+        12.0
+    );
+    assert_eq!(
+        gatewayz_testkit::promtool::check_metrics(&handle.render_all()),
+        ""
+    );
+}
+
+#[test]
+fn under_another_recorder_top_up_amounts_are_refused_and_counted() {
+    use gatewayz_metrics::{CustomerEvent, CustomerTotals, Plan};
+    let (e, text) = record_foreign(|m| {
+        let mut totals = CustomerTotals::new();
+        totals
+            .set_events(CustomerEvent::CreditsToppedUp, Plan::Paid, 2)
+            .set_credits_topped_up_nano(Plan::Paid, 3_000_000_000);
+        m.customer_totals_collected(&totals);
+    });
+    assert!(
+        e.family("gatewayz_credits_topped_up_total").is_none(),
+        "{text}"
+    );
+    assert_eq!(
+        e.value(
+            "gatewayz_metric_conflicts_total",
+            &[("metric", "gatewayz_credits_topped_up_total")]
+        ),
+        1.0
+    );
+    // Counts are plain integers: any recorder shows them.
+    assert_eq!(
+        e.value(
+            "gatewayz_customer_events_total",
+            &[("event", "credits_topped_up"), ("plan", "paid")]
+        ),
+        2.0
+    );
+}
+
+#[test]
+fn expected_pairs_start_at_zero_before_their_first_call() {
+    let e = record(|m| m.expect_inferences("openrouter", "gpt-4o"));
+    for status in ["success", "error"] {
+        assert_eq!(
+            e.value(
+                "model_inference_requests_total",
+                &[PAIR[0], PAIR[1], ("status", status)]
+            ),
+            0.0
+        );
+    }
+    assert_eq!(e.value("gatewayz_cost_usd_total", &PAIR), 0.0);
+    assert_eq!(
+        e.value(
+            "tokens_used_total",
+            &[PAIR[0], PAIR[1], ("token_type", "input")]
+        ),
+        0.0
+    );
+    // Gauges stay unknown: no availability, no efficiency before a call.
+    assert!(e.family("provider_availability").is_none());
+    assert!(e.family("gatewayz_token_efficiency").is_none());
+    // The first call then counts from there.
+    let e = record(|m| {
+        m.expect_inferences("openrouter", "gpt-4o");
+        m.inference_finished(&inference("openrouter", "gpt-4o"));
+    });
+    assert_eq!(e.value("gatewayz_cost_usd_total", &PAIR), 0.0035);
+}

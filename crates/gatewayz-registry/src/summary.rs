@@ -16,13 +16,14 @@ use crate::{
     Category,
     catalogue::{
         ACTIVE_API_KEYS, ACTIVE_SUBSCRIPTIONS, ANOMALIES_ACTIVE, ANOMALY_KIND, AnomalyKind,
-        CACHE_HITS, CACHE_MISSES, CIRCUIT_BREAKER_STATE, CIRCUIT_STATE, COST_USD, CREDITS_USED,
-        CircuitState, DATABASE_QUERY_DURATION, DATABASE_QUERY_ERRORS, FAILOVERS, GATEWAY_OVERHEAD,
+        CACHE_HITS, CACHE_MISSES, CIRCUIT_BREAKER_STATE, CIRCUIT_STATE, COST_USD,
+        CREDITS_TOPPED_UP, CREDITS_USED, CUSTOMER_EVENT, CUSTOMER_EVENTS, CircuitState,
+        CustomerEvent, DATABASE_QUERY_DURATION, DATABASE_QUERY_ERRORS, FAILOVERS, GATEWAY_OVERHEAD,
         HEALTH_STATUS, HTTP_REQUEST_DURATION, HTTP_REQUESTS, HTTP_REQUESTS_IN_FLIGHT, HealthStatus,
         INFERENCE_STATUS, InferenceStatus, LABEL_OVERFLOW, METRIC_CONFLICTS, MODEL,
-        MODEL_INFERENCE_DURATION, MODEL_INFERENCE_REQUESTS, MetricDef, PROVIDER,
+        MODEL_INFERENCE_DURATION, MODEL_INFERENCE_REQUESTS, MetricDef, PLAN, PROVIDER,
         PROVIDER_AVAILABILITY_RATIO, PROVIDER_ERROR_RATE, PROVIDER_HEALTH_SCORE,
-        PROVIDER_LATENCY_P95, PROVIDER_RESPONSE_TIME, PROVIDER_STATUS, ROUTING_DECISIONS,
+        PROVIDER_LATENCY_P95, PROVIDER_RESPONSE_TIME, PROVIDER_STATUS, Plan, ROUTING_DECISIONS,
         ROUTING_POLICY, ROUTING_REFERENCE_COST, RoutingPolicy, STATUS_CLASS, StatusClass,
         TIME_TO_FIRST_TOKEN, TOKEN_TYPE, TOKENS_USED, TRIALS_ACTIVE, TokenType,
     },
@@ -210,6 +211,31 @@ pub struct BusinessSummary {
     pub total_credits_used: f64,
     /// Upstream cost since start, in US dollars.
     pub total_cost_usd: f64,
+    /// Trials started, over the key store's whole history (the customer-event counters are
+    /// its totals); `null` until collected.
+    pub trials_started: Option<u64>,
+    /// Trials converted to the paid plan.
+    pub trials_converted: Option<u64>,
+    /// Trials that ended: converted, lapsed at their expiry, or revoked while active.
+    pub trials_ended: Option<u64>,
+    /// Converted over ended trials; `null` until a trial has ended.
+    pub trial_conversion_rate: Option<f64>,
+    /// Paid subscriptions started: keys created on the paid plan, and converted trials.
+    pub subscriptions_started: Option<u64>,
+    /// Paid subscriptions ended: cancelled (revoked while active) or lapsed.
+    pub subscriptions_ended: Option<u64>,
+    /// Ended over started paid subscriptions, over the whole history (the Business dashboard
+    /// gives churn per time range); `null` until one has started.
+    pub subscription_churn_rate: Option<f64>,
+    /// Paid subscriptions started minus ended.
+    pub net_subscription_growth: Option<i64>,
+    /// Paid subscriptions once the active trials have ended, if they convert at
+    /// `trial_conversion_rate`: active subscriptions + active trials × that rate.
+    pub projected_subscriptions: Option<f64>,
+    /// Credits added by top-ups.
+    pub credits_topped_up: Option<f64>,
+    /// Times a key ran out of credits (its first 402 since creation or its last top-up).
+    pub credits_exhausted: Option<u64>,
 }
 
 /// Gateway latency, database and cache.
@@ -553,14 +579,60 @@ fn model_entry<'a>(
 }
 
 fn business(store: &Store) -> BusinessSummary {
-    BusinessSummary {
+    let mut summary = BusinessSummary {
         active_api_keys: count_gauge(store, &ACTIVE_API_KEYS),
         active_subscriptions: count_gauge(store, &ACTIVE_SUBSCRIPTIONS),
         active_trials: count_gauge(store, &TRIALS_ACTIVE),
         total_tokens_used: sum_counter(store, &TOKENS_USED) as u64,
         total_credits_used: sum_counter(store, &CREDITS_USED),
         total_cost_usd: sum_counter(store, &COST_USD),
+        ..BusinessSummary::default()
+    };
+    // (event, plan) -> total; absent until the service collected its customer events.
+    let mut events: BTreeMap<(CustomerEvent, Plan), u64> = BTreeMap::new();
+    let mut collected = false;
+    for_each(store, &CUSTOMER_EVENTS, |s| {
+        collected = true;
+        let event = CustomerEvent::parse(s.label(CUSTOMER_EVENT.name)?)?;
+        let plan = Plan::parse(s.label(PLAN.name)?)?;
+        *events.entry((event, plan)).or_default() += raw_counter(s)?;
+        Some(())
+    });
+    if !collected {
+        return summary;
     }
+    let n = |event: CustomerEvent, plan: Plan| events.get(&(event, plan)).copied().unwrap_or(0);
+    let converted = n(CustomerEvent::TrialConverted, Plan::Trial);
+    let trials_ended = converted
+        + n(CustomerEvent::Lapsed, Plan::Trial)
+        + n(CustomerEvent::Cancelled, Plan::Trial);
+    let started = n(CustomerEvent::KeyCreated, Plan::Paid) + converted;
+    let ended = n(CustomerEvent::Cancelled, Plan::Paid) + n(CustomerEvent::Lapsed, Plan::Paid);
+    let conversion = ratio(converted as f64, trials_ended as f64);
+    summary.trials_started = Some(n(CustomerEvent::TrialStarted, Plan::Trial));
+    summary.trials_converted = Some(converted);
+    summary.trials_ended = Some(trials_ended);
+    summary.trial_conversion_rate = conversion;
+    summary.subscriptions_started = Some(started);
+    summary.subscriptions_ended = Some(ended);
+    summary.subscription_churn_rate = ratio(ended as f64, started as f64);
+    summary.net_subscription_growth = Some(started as i64 - ended as i64);
+    summary.projected_subscriptions = match (
+        summary.active_subscriptions,
+        summary.active_trials,
+        conversion,
+    ) {
+        (Some(paid), Some(trials), Some(rate)) => Some(paid as f64 + trials as f64 * rate),
+        _ => None,
+    };
+    summary.credits_topped_up = Some(sum_counter(store, &CREDITS_TOPPED_UP));
+    summary.credits_exhausted = Some(
+        Plan::ALL
+            .iter()
+            .map(|plan| n(CustomerEvent::CreditsExhausted, *plan))
+            .sum(),
+    );
+    summary
 }
 
 fn performance(store: &Store) -> PerformanceSummary {

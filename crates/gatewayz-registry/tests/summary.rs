@@ -146,7 +146,13 @@ fn models_business_performance_and_system_sections_add_up() {
         m["business"],
         json!({
             "active_api_keys": 234, "active_subscriptions": 45, "active_trials": 3,
-            "total_tokens_used": 1250, "total_credits_used": 1.25, "total_cost_usd": 0.75
+            "total_tokens_used": 1250, "total_credits_used": 1.25, "total_cost_usd": 0.75,
+            // No customer events collected: unknown, not 0.
+            "trials_started": null, "trials_converted": null, "trials_ended": null,
+            "trial_conversion_rate": null, "subscriptions_started": null,
+            "subscriptions_ended": null, "subscription_churn_rate": null,
+            "net_subscription_growth": null, "projected_subscriptions": null,
+            "credits_topped_up": null, "credits_exhausted": null
         })
     );
     assert_eq!(m["performance"]["cache_hit_rate"], 0.75);
@@ -317,4 +323,65 @@ fn routing_shows_decisions_by_policy_and_the_saving_against_the_reference() {
         (decisions("cerebras"), decisions("openrouter")),
         (json!(90), json!(15))
     );
+}
+
+#[test]
+fn conversion_churn_growth_and_projection_come_from_the_customer_events() {
+    let event = |event: &str, plan: &str, total: u64| {
+        counter!(c::CUSTOMER_EVENTS.name, "event" => event.to_owned(), "plan" => plan.to_owned())
+            .absolute(total);
+    };
+    let json = summary_json(
+        || {
+            gauge!(c::ACTIVE_SUBSCRIPTIONS.name).set(10.0);
+            gauge!(c::TRIALS_ACTIVE.name).set(5.0);
+            event("trial_started", "trial", 20);
+            event("trial_converted", "trial", 6);
+            event("lapsed", "trial", 8);
+            event("cancelled", "trial", 1);
+            event("key_created", "paid", 7);
+            event("key_created", "trial", 20);
+            event("cancelled", "paid", 2);
+            event("lapsed", "paid", 1);
+            event("credits_exhausted", "trial", 3);
+            event("credits_exhausted", "paid", 1);
+            counter!(c::CREDITS_TOPPED_UP.name, "plan" => "paid")
+                .absolute(c::CREDITS_TOPPED_UP.scale.to_increment(42.5));
+        },
+        Some(Category::Business),
+    );
+    let b = &json["metrics"]["business"];
+    assert_eq!(b["trials_started"], 20);
+    assert_eq!(b["trials_converted"], 6);
+    // Converted, lapsed and revoked trials all ended.
+    assert_eq!(b["trials_ended"], 15);
+    assert_eq!(b["trial_conversion_rate"], 0.4);
+    assert_eq!(b["subscriptions_started"], 13);
+    assert_eq!(b["subscriptions_ended"], 3);
+    assert_eq!(b["subscription_churn_rate"], 3.0 / 13.0);
+    assert_eq!(b["net_subscription_growth"], 10);
+    // 10 paid now, and 5 trials converting at 40 %.
+    assert_eq!(b["projected_subscriptions"], 12.0);
+    assert_eq!(b["credits_topped_up"], 42.5);
+    assert_eq!(b["credits_exhausted"], 4);
+}
+
+#[test]
+fn customer_figures_without_an_ended_trial_are_unknown_not_zero() {
+    let json = summary_json(
+        || {
+            gauge!(c::ACTIVE_SUBSCRIPTIONS.name).set(1.0);
+            gauge!(c::TRIALS_ACTIVE.name).set(2.0);
+            counter!(c::CUSTOMER_EVENTS.name, "event" => "trial_started", "plan" => "trial")
+                .absolute(2);
+        },
+        Some(Category::Business),
+    );
+    let b = &json["metrics"]["business"];
+    assert_eq!(b["trials_started"], 2);
+    assert_eq!(b["trials_ended"], 0);
+    assert_eq!(b["trial_conversion_rate"], Value::Null);
+    assert_eq!(b["projected_subscriptions"], Value::Null);
+    assert_eq!(b["subscription_churn_rate"], Value::Null);
+    assert_eq!(b["net_subscription_growth"], 0);
 }

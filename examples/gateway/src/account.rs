@@ -17,7 +17,7 @@
 use std::{
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicUsize, Ordering::Relaxed},
+        atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed},
     },
     time::{Duration, Instant},
 };
@@ -33,6 +33,8 @@ pub struct Account {
     pub hash: String,
     state: Mutex<State>,
     in_flight: AtomicUsize,
+    /// A refusal for lack of credits was reported since the balance last went up.
+    exhaustion_reported: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -91,6 +93,7 @@ impl Account {
                 read: Instant::now(),
             }),
             in_flight: AtomicUsize::new(0),
+            exhaustion_reported: AtomicBool::new(false),
         }
     }
 
@@ -104,6 +107,10 @@ impl Account {
         let mut state = self.state();
         match row {
             Some((credits_nano, revoked, expires_at)) => {
+                if credits_nano > state.settled {
+                    // Only a top-up raises a balance: the next refusal is a new exhaustion.
+                    self.exhaustion_reported.store(false, Relaxed);
+                }
                 state.settled = credits_nano;
                 state.revoked = revoked;
                 state.expires_at = expires_at;
@@ -181,6 +188,13 @@ impl Account {
     /// Requests in flight for this key.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Relaxed)
+    }
+
+    /// Whether a refusal for lack of credits is the first since the balance last went up
+    /// (a top-up): only that one is worth telling the database (which decides whether it is a
+    /// new exhaustion), not every request a client retries.
+    pub fn first_exhaustion(&self) -> bool {
+        !self.exhaustion_reported.swap(true, Relaxed)
     }
 }
 

@@ -60,6 +60,16 @@ impl Keys {
         &self.store
     }
 
+    /// `account` was refused (402) for lack of credits: recorded as `credits_exhausted` in the
+    /// database once per exhaustion (the first refusal since its balance last went up is sent;
+    /// the database ignores it if that exhaustion is already recorded, by another replica
+    /// say).
+    pub fn exhausted(&self, account: &Account) {
+        if account.first_exhaustion() {
+            self.store.exhausted(account.id);
+        }
+    }
+
     /// Keys cached now.
     pub fn len(&self) -> usize {
         self.cached

@@ -6,6 +6,9 @@
 //! gatewayz-gateway keys create --name alice --plan paid --credits 25
 //! gatewayz-gateway keys list
 //! gatewayz-gateway keys revoke gwz_AbC123
+//! gatewayz-gateway keys convert gwz_AbC123
+//! gatewayz-gateway keys top-up gwz_AbC123 --credits 50
+//! gatewayz-gateway report --period 2026-11 --out reports/
 //! ```
 
 use std::{path::PathBuf, process::ExitCode};
@@ -13,10 +16,12 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 use gatewayz_gateway::{
     config::Config,
+    report::ledger_report,
     server::{self, Options},
-    store::{Database, MAX_CREDITS, Plan, unix_now},
+    store::{DATABASE_FILE, Database, MAX_CREDITS, Plan, unix_now},
 };
 use gatewayz_metrics::Metrics;
+use gatewayz_reports::{Nanos, Period};
 
 #[derive(Parser)]
 #[command(
@@ -62,6 +67,21 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Write a monthly or quarterly report from the ledger, as Markdown and HTML (UTC).
+    Report {
+        /// A month (2026-11) or a quarter (2026-Q4), in UTC; default: this month.
+        #[arg(long)]
+        period: Option<String>,
+        /// Directory to write gatewayz-report-<period>.md and .html into.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Monthly budget of upstream cost in dollars, for the forecast.
+        #[arg(long, allow_hyphen_values = true)]
+        monthly_budget: Option<f64>,
+        /// Report as of this time (RFC 3339) rather than now.
+        #[arg(long)]
+        at: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -84,10 +104,23 @@ enum KeysCommand {
     },
     /// List keys (prefixes only).
     List,
-    /// Revoke a key by its prefix or id.
+    /// Revoke a key by its prefix or id (a cancellation, if it was active).
     Revoke {
         /// The key's prefix (as `keys list` shows it) or id.
         key: String,
+    },
+    /// Move a trial to the paid plan: it no longer expires.
+    Convert {
+        /// The key's prefix (as `keys list` shows it) or id.
+        key: String,
+    },
+    /// Add credits to a key.
+    TopUp {
+        /// The key's prefix (as `keys list` shows it) or id.
+        key: String,
+        /// Credits to add, more than 0 (the balance may not exceed 1,000,000,000).
+        #[arg(long, allow_hyphen_values = true)]
+        credits: f64,
     },
 }
 
@@ -137,6 +170,69 @@ fn run(cli: Cli) -> Result<(), String> {
             server::run(options).map_err(|e| e.to_string())
         }
         Command::Keys { command } => keys(&config, command),
+        Command::Report {
+            period,
+            out,
+            monthly_budget,
+            at,
+        } => report(&config, period, &out, monthly_budget, at),
+    }
+}
+
+fn report(
+    config: &Config,
+    period: Option<String>,
+    out: &std::path::Path,
+    monthly_budget: Option<f64>,
+    at: Option<String>,
+) -> Result<(), String> {
+    let now = match at {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(&text)
+            .map_err(|_| {
+                format!("--at must be an RFC 3339 time, such as 2026-11-15T00:00:00Z, not `{text}`")
+            })?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let period = match period {
+        Some(text) => text.parse::<Period>().map_err(|e| e.to_string())?,
+        None => Period::month_of(now),
+    };
+    let budget = match monthly_budget {
+        Some(dollars) if dollars.is_finite() && (0.0..1e12).contains(&dollars) => {
+            Some(Nanos::from_units(dollars))
+        }
+        Some(dollars) => {
+            return Err(format!(
+                "--monthly-budget must be a number of dollars from 0, not {}",
+                shown(dollars)
+            ));
+        }
+        None => None,
+    };
+    let dir = &config.server.data_dir;
+    if !dir.join(DATABASE_FILE).exists() {
+        return Err(format!(
+            "no gateway database in {}; give the gateway's --data-dir",
+            dir.display()
+        ));
+    }
+    let mut db = Database::open_with(dir, Metrics::new(), config.server.database_sync)
+        .map_err(|e| e.to_string())?;
+    let name = dir.join(DATABASE_FILE).display().to_string();
+    let report = ledger_report(&mut db, &name, period, now, budget).map_err(|e| e.to_string())?;
+    for path in gatewayz_reports::write(&report, out).map_err(|e| e.to_string())? {
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+/// A number as a user typed it, short even when huge.
+fn shown(value: f64) -> String {
+    if value.abs() < 1e15 {
+        value.to_string()
+    } else {
+        format!("{value:e}")
     }
 }
 
@@ -147,6 +243,8 @@ fn keys(config: &Config, command: KeysCommand) -> Result<(), String> {
         config.server.database_sync,
     )
     .map_err(|e| e.to_string())?;
+    // Expiries passed since anyone last looked are lapses: recorded before anything else.
+    db.sweep_lapses(0, unix_now()).map_err(|e| e.to_string())?;
     match command {
         KeysCommand::Create {
             name,
@@ -155,13 +253,9 @@ fn keys(config: &Config, command: KeysCommand) -> Result<(), String> {
             trial_days,
         } => {
             if !(credits.is_finite() && (0.0..=MAX_CREDITS).contains(&credits)) {
-                let given = if credits.abs() < 1e15 {
-                    credits.to_string()
-                } else {
-                    format!("{credits:e}")
-                };
                 return Err(format!(
-                    "--credits must be a number from 0 to {MAX_CREDITS:.0}, not {given}"
+                    "--credits must be a number from 0 to {MAX_CREDITS:.0}, not {}",
+                    shown(credits)
                 ));
             }
             let expires =
@@ -198,6 +292,32 @@ fn keys(config: &Config, command: KeysCommand) -> Result<(), String> {
         KeysCommand::Revoke { key } => {
             let record = db.revoke_key(&key).map_err(|e| e.to_string())?;
             eprintln!("revoked key {} ({})", record.prefix, record.name);
+        }
+        KeysCommand::Convert { key } => {
+            let record = db
+                .convert_key(&key, unix_now())
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "key {} ({}) is now on the paid plan, without expiry",
+                record.prefix, record.name
+            );
+        }
+        KeysCommand::TopUp { key, credits } => {
+            if !(credits.is_finite() && credits > 0.0 && credits <= MAX_CREDITS) {
+                return Err(format!(
+                    "--credits must be a number above 0 and at most {MAX_CREDITS:.0}, not {}",
+                    shown(credits)
+                ));
+            }
+            let record = db
+                .top_up(&key, credits, unix_now())
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "added {credits} credits to key {} ({}); it now has {:.6}",
+                record.prefix,
+                record.name,
+                record.credits_nano as f64 / gatewayz_gateway::store::NANO
+            );
         }
     }
     Ok(())

@@ -254,7 +254,7 @@ fn authorization(req: &HttpRequest) -> Option<&str> {
 
 impl Gateway {
     /// Counts `error` if it is a refusal, and passes it on.
-    fn refused(&self, error: ApiError) -> ApiError {
+    pub(crate) fn refused(&self, error: ApiError) -> ApiError {
         if let Some(reason) = error.refusal {
             self.refusals.record(reason);
         }
@@ -291,6 +291,7 @@ async fn complete(
         .map_err(ApiError::closing)?;
     let balance = key.balance();
     if balance.settled <= 0 {
+        gateway.keys.exhausted(&key);
         return Err(ApiError::out_of_credits(
             "this API key has no credits left; top it up to continue",
         )
@@ -328,12 +329,10 @@ async fn complete(
         .routes
         .candidates(request.model())
         .ok_or_else(|| ApiError::unknown_model(request.model()))?;
-    let mut reservation = Some(reserve(
-        &key,
-        &request,
-        candidates,
-        gateway.credits_per_dollar,
-    )?);
+    let mut reservation = Some(
+        reserve(&key, &request, candidates, gateway.credits_per_dollar)
+            .inspect_err(|_| gateway.keys.exhausted(&key))?,
+    );
     // Each candidate with its price for the model: the routing policy weighs them, and the
     // reference cost (what `spread` would pay on average) is recorded against them.
     let offers: Vec<Offer<'_>> = candidates

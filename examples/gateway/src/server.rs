@@ -19,13 +19,16 @@ use serde_json::{Value, json};
 use crate::{
     body,
     config::{Charges, Config, SimulatedConfig},
+    customer_page,
     demo::DemoTraffic,
     keys::Keys,
+    ledger::{Collected, Ledger},
     proxy::{self, Drain, Gateway, Limits, Routes},
     refusals::{Refusals, SUMMARY_INTERVAL},
     simulator::SimulatedProvider,
     store::{Batching, Database, Plan, Store},
     upstream::{self, Provider},
+    usage_api,
 };
 
 /// Largest body of an admin request (a few simulated settings).
@@ -87,6 +90,7 @@ pub fn run(options: Options) -> io::Result<()> {
         Charges::Durable => Batching::durable(),
         Charges::Batched => Batching::default(),
     };
+    let ledger = web::Data::new(Ledger::start(&database).map_err(io::Error::other)?);
     let store = Arc::new(Store::start(database, batching));
     raise_open_file_limit(&config);
 
@@ -107,6 +111,10 @@ pub fn run(options: Options) -> io::Result<()> {
             None => provider.base_url.clone().unwrap_or_default(),
         };
         providers.push(Provider::new(provider, &base_url));
+        // Every pair it routes starts at zero: `increase()` over a period counts its first calls.
+        for model in &provider.models {
+            metrics.expect_inferences(&provider.name, &model.name);
+        }
     }
 
     let health = HealthTracker::builder(config.health_config())
@@ -173,12 +181,14 @@ pub fn run(options: Options) -> io::Result<()> {
     let upstream_timeout = server.upstream_timeout();
 
     let system = actix_web::rt::System::new();
-    let background_store = Arc::clone(&store);
+    let background_ledger = ledger.clone();
+    let app_ledger = ledger.clone();
     system.block_on(async move {
         let app_gateway = gateway.clone();
         let app_simulators = simulators.clone();
         let app_admin = admin.clone();
         let app_metrics = metrics.clone();
+        let app_ledger = app_ledger.clone();
         let http = HttpServer::new(move || {
             App::new()
                 .wrap(HttpMetrics::new(app_metrics.clone()))
@@ -195,6 +205,11 @@ pub fn run(options: Options) -> io::Result<()> {
                     web::post().to(proxy::chat_completions),
                 )
                 .route("/v1/models", web::get().to(proxy::models))
+                .app_data(app_ledger.clone())
+                .route("/v1/key", web::get().to(usage_api::key))
+                .route("/v1/usage", web::get().to(usage_api::usage))
+                .route("/admin/usage", web::get().to(usage_api::admin_usage))
+                .configure(customer_page::configure)
                 .route("/admin/simulator", web::get().to(list_simulators))
                 .route(
                     "/admin/simulator/{provider}",
@@ -220,7 +235,7 @@ pub fn run(options: Options) -> io::Result<()> {
         spawn_background(
             &config,
             Arc::clone(&health),
-            background_store,
+            background_ledger,
             metrics.clone(),
             Arc::clone(&refusals),
         );
@@ -261,6 +276,7 @@ pub fn run(options: Options) -> io::Result<()> {
         result
     })?;
     store.shutdown();
+    ledger.shutdown();
     Ok(())
 }
 
@@ -412,7 +428,7 @@ fn write_private(path: &Path, contents: &str) -> io::Result<()> {
 fn spawn_background(
     config: &Config,
     health: Arc<HealthTracker>,
-    store: Arc<Store>,
+    ledger: web::Data<Ledger>,
     metrics: Metrics,
     refusals: Arc<Refusals>,
 ) {
@@ -436,14 +452,24 @@ fn spawn_background(
     let collect = Duration::from_secs_f64(config.server.business_collect_seconds);
     actix_web::rt::spawn(async move {
         let mut interval = actix_web::rt::time::interval(collect);
+        // Expiries up to here have been swept for lapses.
+        let mut swept_until: Option<i64> = None;
         loop {
             interval.tick().await;
-            match store.business_counts().await {
-                Ok(counts) => metrics.business_collected(&Business {
-                    active_api_keys: counts.active_keys,
-                    active_subscriptions: counts.paid,
-                    active_trials: counts.trials,
-                }),
+            let now = crate::store::unix_now();
+            // The first sweep covers the whole history; later ones the time since the last,
+            // with an hour's margin for a clock that steps back.
+            let since = swept_until.map_or(0, |t: i64| t - 3600);
+            match ledger.read(move |db| db.collect_business(since, now)).await {
+                Ok(Collected { counts, customers }) => {
+                    swept_until = Some(now);
+                    metrics.business_collected(&Business {
+                        active_api_keys: counts.active_keys,
+                        active_subscriptions: counts.paid,
+                        active_trials: counts.trials,
+                    });
+                    metrics.customer_totals_collected(&customers);
+                }
                 Err(error) => tracing::warn!(%error, "business collection failed"),
             }
         }
@@ -469,6 +495,9 @@ fn banner(
     println!("  summary          {url}/prometheus/metrics/summary");
     println!("  metrics docs     {url}/prometheus/metrics/docs");
     println!("  status page      {url}/prometheus/dashboard");
+    println!(
+        "  customer usage   {url}/usage  (GET /v1/key, GET /v1/usage with the customer's key)"
+    );
     println!("  health           {url}/health  {url}/health/providers");
     for provider in &config.providers {
         match simulators.0.get(&provider.name) {

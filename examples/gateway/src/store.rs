@@ -55,7 +55,11 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
-use crate::account::Account;
+use crate::{
+    account::Account,
+    events::{record_event, sweep_lapses_of},
+};
+use gatewayz_metrics::CustomerEvent;
 
 /// Credits are stored in nano-credits, so that sums are exact.
 pub const NANO: f64 = 1e9;
@@ -92,7 +96,44 @@ const SCHEMA: &[&str] = &[
         credits_nano INTEGER NOT NULL
     );
     CREATE INDEX usage_by_key ON usage (key_id, at);",
+    // Version 2: customer events, append-only; the ledger indexed by time for reports.
+    "CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        key_id INTEGER NOT NULL REFERENCES api_keys(id),
+        at INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        plan TEXT NOT NULL CHECK (plan IN ('trial', 'paid')),
+        credits_nano INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX events_by_time ON events (at);
+    CREATE INDEX events_by_key ON events (key_id, event);
+    CREATE UNIQUE INDEX events_one_lapse_per_expiry ON events (key_id, at) WHERE event = 'lapsed';
+    CREATE TRIGGER events_are_never_updated BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TRIGGER events_are_never_deleted BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE INDEX api_keys_by_expiry ON api_keys (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE INDEX usage_by_time ON usage (at);
+    -- Keys from before events were recorded: their creation (with every credit they were
+    -- given), trial and revocation, from their rows. Plans never changed before this version.
+    INSERT INTO events (key_id, at, event, plan, credits_nano)
+        SELECT id, created_at, 'key_created', plan,
+               credits_nano + COALESCE((SELECT SUM(u.credits_nano) FROM usage u WHERE u.key_id = api_keys.id), 0)
+        FROM api_keys;
+    INSERT INTO events (key_id, at, event, plan)
+        SELECT id, created_at, 'trial_started', plan FROM api_keys WHERE plan = 'trial';
+    INSERT INTO events (key_id, at, event, plan)
+        SELECT id, revoked_at, 'cancelled', plan FROM api_keys
+        WHERE revoked_at IS NOT NULL AND (expires_at IS NULL OR expires_at > revoked_at);
+    INSERT INTO events (key_id, at, event, plan)
+        SELECT id, revoked_at, 'key_revoked', plan FROM api_keys WHERE revoked_at IS NOT NULL;",
 ];
+
+/// The first version of the schema, for tests of migrations from it.
+#[cfg(test)]
+pub(crate) fn schema_v1() -> &'static str {
+    SCHEMA[0]
+}
 
 /// A plan: what kind of customer a key belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -104,15 +145,26 @@ pub enum Plan {
 }
 
 impl Plan {
-    fn as_str(self) -> &'static str {
+    /// Its name in the database and in the `plan` label.
+    pub fn as_str(self) -> &'static str {
         match self {
             Plan::Trial => "trial",
             Plan::Paid => "paid",
         }
     }
 
-    fn parse(s: &str) -> Plan {
+    /// The plan stored as `s`: anything but `paid` is a trial.
+    pub fn parse(s: &str) -> Plan {
         if s == "paid" { Plan::Paid } else { Plan::Trial }
+    }
+}
+
+impl From<Plan> for gatewayz_metrics::Plan {
+    fn from(plan: Plan) -> Self {
+        match plan {
+            Plan::Trial => gatewayz_metrics::Plan::Trial,
+            Plan::Paid => gatewayz_metrics::Plan::Paid,
+        }
     }
 }
 
@@ -200,6 +252,20 @@ pub enum StoreError {
     /// An amount of credits that cannot be stored.
     #[error("credits must be a number from 0 to {MAX_CREDITS:.0}, not {0}")]
     InvalidCredits(f64),
+    /// More than one key matches.
+    #[error("`{0}` matches more than one key; use the key's id")]
+    Ambiguous(String),
+    /// The key is revoked: nothing can be done to it any more.
+    #[error("key {0} is revoked")]
+    Revoked(String),
+    /// Only a trial converts to the paid plan.
+    #[error("key {0} is already on the paid plan")]
+    AlreadyPaid(String),
+    /// A top-up that would take the balance past what can be stored.
+    #[error(
+        "a top-up must be more than 0 credits and leave the balance at most {MAX_CREDITS:.0}; {0} credits would not"
+    )]
+    InvalidTopUp(f64),
 }
 
 /// How hard a commit tries to survive a crash: SQLite's `synchronous` setting, in WAL mode.
@@ -253,8 +319,8 @@ pub fn generate_key() -> String {
 
 /// A connection to the gateway's database, created and migrated on open.
 pub struct Database {
-    connection: Connection,
-    metrics: Metrics,
+    pub(crate) connection: Connection,
+    pub(crate) metrics: Metrics,
 }
 
 impl Database {
@@ -342,13 +408,27 @@ impl Database {
         let now = unix_now();
         let prefix: String = key.chars().take(10).collect();
         let credits_nano = (credits * NANO).round() as i64;
-        self.connection.execute(
+        let transaction = self.connection.transaction()?;
+        transaction.execute(
             "INSERT INTO api_keys (key_hash, prefix, name, plan, credits_nano, created_at, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![hash_key(key), prefix, name, plan.as_str(), credits_nano, now, expires_at],
         )?;
+        let id = transaction.last_insert_rowid();
+        record_event(
+            &transaction,
+            id,
+            now,
+            CustomerEvent::KeyCreated,
+            plan,
+            credits_nano,
+        )?;
+        if plan == Plan::Trial {
+            record_event(&transaction, id, now, CustomerEvent::TrialStarted, plan, 0)?;
+        }
+        transaction.commit()?;
         Ok(KeyRecord {
-            id: self.connection.last_insert_rowid(),
+            id,
             prefix,
             name: name.to_owned(),
             plan,
@@ -388,29 +468,66 @@ impl Database {
         timer.finish(result)
     }
 
-    /// Revokes the key whose prefix (or row id) is `which`.
+    /// The one key whose prefix (or row id) is `which`.
+    pub fn find_key(&self, which: &str) -> Result<KeyRecord, StoreError> {
+        let shown = || which.chars().take(64).collect::<String>();
+        let id: Option<i64> = which.parse().ok();
+        let mut statement = self.connection.prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE prefix = ?1 OR id = ?2 LIMIT 2"
+        ))?;
+        let matching = statement
+            .query_map(params![which, id], key_record)?
+            .collect::<Result<Vec<_>, _>>()?;
+        match <[KeyRecord; 1]>::try_from(matching) {
+            Ok([record]) => Ok(record),
+            Err(matching) if matching.is_empty() => Err(StoreError::NoSuchKey(shown())),
+            Err(_) => Err(StoreError::Ambiguous(shown())),
+        }
+    }
+
+    /// Revokes the key whose prefix (or row id) is `which`: `key_revoked`, and `cancelled` if
+    /// it was active (a key revoked after its expiry had already lapsed).
     pub fn revoke_key(&mut self, which: &str) -> Result<KeyRecord, StoreError> {
-        let keys = self.list_keys()?;
-        let matching: Vec<&KeyRecord> = keys
-            .iter()
-            .filter(|k| k.prefix == which || k.id.to_string() == which)
-            .collect();
-        let [record] = matching[..] else {
-            return Err(StoreError::NoSuchKey(which.to_owned()));
-        };
+        let record = self.find_key(which)?;
+        if record.revoked_at.is_some() {
+            return Ok(record);
+        }
         let timer = self.metrics.time_database_query("revoke_key");
         let now = unix_now();
-        let result = self
-            .connection
-            .execute(
+        let result = (|| {
+            // A lapse not yet swept happened before this revocation: recorded first, in order.
+            let transaction = self.connection.transaction()?;
+            sweep_lapses_of(&transaction, Some(record.id), 0, now)?;
+            let changed = transaction.execute(
                 "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
                 params![now, record.id],
-            )
-            .map_err(StoreError::from);
+            )?;
+            if changed == 1 {
+                if record.active_at(now) {
+                    record_event(
+                        &transaction,
+                        record.id,
+                        now,
+                        CustomerEvent::Cancelled,
+                        record.plan,
+                        0,
+                    )?;
+                }
+                record_event(
+                    &transaction,
+                    record.id,
+                    now,
+                    CustomerEvent::KeyRevoked,
+                    record.plan,
+                    0,
+                )?;
+            }
+            transaction.commit().map_err(StoreError::from)
+        })();
         timer.finish(result)?;
         Ok(KeyRecord {
-            revoked_at: record.revoked_at.or(Some(now)),
-            ..record.clone()
+            revoked_at: Some(now),
+            ..record
         })
     }
 
@@ -499,10 +616,10 @@ fn private_directory(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-const KEY_COLUMNS: &str =
+pub(crate) const KEY_COLUMNS: &str =
     "id, prefix, name, plan, credits_nano, created_at, expires_at, revoked_at";
 
-fn key_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
+pub(crate) fn key_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
     Ok(KeyRecord {
         id: row.get(0)?,
         prefix: row.get(1)?,
@@ -527,7 +644,8 @@ enum Command {
     Refresh(Arc<Account>, oneshot::Sender<Result<(), StoreError>>),
     /// Charges are waiting in the shared queue.
     Charges,
-    Business(oneshot::Sender<Result<BusinessCounts, StoreError>>),
+    /// A key was refused for lack of credits.
+    Exhausted(i64),
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
 
@@ -642,7 +760,7 @@ impl Database {
     }
 
     /// Another connection to the same database file, for another thread.
-    fn reopen(&self) -> Result<Database, StoreError> {
+    pub(crate) fn reopen(&self) -> Result<Database, StoreError> {
         let path = self
             .connection
             .path()
@@ -810,11 +928,12 @@ impl Store {
         Ok(Committed(committed))
     }
 
-    /// Counts for the business gauges.
-    pub async fn business_counts(&self) -> Result<BusinessCounts, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Command::Business(reply))?;
-        answer.await.map_err(|_| StoreError::Stopped)?
+    /// Records, after the key's queued charges, that it was refused for lack of credits (once
+    /// per exhaustion: see [`Database::record_exhausted`]). Does not wait.
+    pub fn exhausted(&self, key_id: i64) {
+        if let Err(error) = self.send(Command::Exhausted(key_id)) {
+            tracing::debug!(%error, "an exhausted key was not recorded");
+        }
     }
 
     /// Writes every queued charge now.
@@ -970,8 +1089,12 @@ fn run_worker(
                 });
                 let _ = reply.send(result);
             }
-            Command::Business(reply) => {
-                let _ = reply.send(database.business_counts(unix_now()));
+            Command::Exhausted(key_id) => {
+                // Its pending charges first: the database decides whether credits are left.
+                let _ = write_pending(&mut pending, &mut due);
+                if let Err(error) = database.record_exhausted(key_id, unix_now()) {
+                    tracing::warn!(%error, "recording an exhausted key failed");
+                }
             }
             Command::Flush(reply) => {
                 let _ = reply.send(write_pending(&mut pending, &mut due));

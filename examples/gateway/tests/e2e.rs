@@ -216,6 +216,11 @@ fn the_shipped_rules_dashboards_and_alerts_hold_on_a_real_prometheus() {
     );
     clock.mark("targets up");
 
+    for replica in &replicas {
+        replica.customer_history();
+    }
+    clock.mark("customers converted, topped up and cancelled on every replica");
+
     check_every_endpoint_with_promtool(&replicas);
     clock.mark("promtool check metrics passed on 18 endpoints");
 

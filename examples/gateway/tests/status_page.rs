@@ -404,6 +404,14 @@ async fn live_values_and_outage() {
         "{tiles}"
     );
     assert!(tiles["routing_saved_usd"].as_f64().is_some(), "{tiles}");
+    // No trial has ended: the conversion rate and the projection are unknown, not 0 %.
+    for tile in ["trial_conversion_rate", "projected_subscriptions"] {
+        assert!(
+            tiles.get(tile).is_some_and(Value::is_null),
+            "{tile}: {tiles}"
+        );
+    }
+    assert_eq!(tiles["subscription_churn_rate"], 0, "{tiles}");
     assert_eq!(browser.eval("return document.body.dataset.state"), "ok");
     assert_eq!(
         browser.eval("return document.getElementById('banner').hidden"),

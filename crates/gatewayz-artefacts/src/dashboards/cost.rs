@@ -231,6 +231,9 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
         cx.detail_links(),
         layout.finish(),
     )
+    // Months begin at 00:00 UTC here as in Prometheus (`now/M`, `day_of_month()`) and the
+    // reports, whatever the browser's time zone.
+    .in_utc()
 }
 
 /// `by (labels) (f(reference) - f(cost))`: what routing saved per (provider, model) pair, summed.

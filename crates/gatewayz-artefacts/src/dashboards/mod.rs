@@ -107,15 +107,16 @@ impl Board {
             Board::CostAnalysis => {
                 "Where does the money go? Upstream spend per provider and model, its trend, \
                  cost per request and per 1k tokens, month-to-date spend and a month-end \
-                 forecast."
+                 forecast. Times in UTC."
             }
             Board::ModelPerformance => {
                 "How does each model perform? Request rate, latency percentiles, error rate, \
                  token usage, time to first token and token efficiency per model."
             }
             Board::Business => {
-                "How is the business doing? Active subscriptions, API keys and trials, token \
-                 and credit consumption, credits charged per dollar of upstream cost."
+                "How is the business doing? Active subscriptions, API keys and trials, trial \
+                 conversion, churn, net growth and a projection, top-ups, token and credit \
+                 consumption, credits charged per dollar of upstream cost. Times in UTC."
             }
             Board::Performance => {
                 "Is the gateway itself fast? HTTP latency percentiles, throughput and error \
@@ -197,6 +198,7 @@ impl<'a> Context<'a> {
             variables,
             links,
             panels,
+            timezone: "browser",
         }
     }
 
@@ -335,6 +337,17 @@ pub struct Dashboard {
     pub links: Vec<Link>,
     /// Every panel, rows included, laid out, in reading order.
     pub panels: Vec<Panel>,
+    /// Grafana's time zone for the dashboard: `browser` (the viewer's), or `utc` where months
+    /// and days must begin when Prometheus's and the reports' do.
+    pub timezone: &'static str,
+}
+
+impl Dashboard {
+    /// Shows times, and begins days and months, in UTC rather than the browser's time zone.
+    pub(crate) fn in_utc(mut self) -> Dashboard {
+        self.timezone = "utc";
+        self
+    }
 }
 
 /// A template variable.
@@ -583,7 +596,7 @@ impl Dashboard {
             "templating": {"list": self.variables.iter().map(Variable::to_json).collect::<Vec<_>>()},
             "time": {"from": "now-6h", "to": "now"},
             "timepicker": {},
-            "timezone": "browser",
+            "timezone": self.timezone,
             "title": self.title,
             "uid": self.uid,
             "version": 1,

@@ -12,6 +12,7 @@ use gatewayz_catalogue::{
     TIME_TO_FIRST_TOKEN, TOKEN_EFFICIENCY, TOKENS_USED, TRIALS_ACTIVE,
 };
 
+use crate::customers::Customers;
 use crate::expr::{Scope, and, known, ratio};
 use crate::{Deployment, rules::recording};
 
@@ -48,6 +49,7 @@ pub fn library(deployment: &Deployment) -> Vec<Query> {
     let fleet = "Fleet and self-monitoring";
     let recorded = "At scale: the recording rules";
     let attempts = s.sel(&MODEL_INFERENCE_REQUESTS, "");
+    let customers = Customers::over(s, "30d");
     vec![
         q(
             providers,
@@ -288,6 +290,28 @@ pub fn library(deployment: &Deployment) -> Vec<Query> {
                 &s.sum_rate(&COST_USD, "provider", "", "1h"),
             ),
             "The gross margin signal, per provider.",
+        ),
+        q(
+            business,
+            "What share of the trials that ended in the last 30 days converted?",
+            customers.conversion.clone(),
+            "Trials converted over trials ended (converted, lapsed at their expiry, or revoked \
+             while active). Customer events are totals of the database every replica reads: \
+             each replica's series are summed, then the maximum is taken across replicas.",
+        ),
+        q(
+            business,
+            "What was the churn of paid subscriptions over the last 30 days?",
+            customers.churn.clone(),
+            "Paid subscriptions cancelled or lapsed, over those active 30 days ago (active now \
+             minus the net growth since). `gatewayz-reports` gives it per calendar month.",
+        ),
+        q(
+            business,
+            "How many paid subscriptions will there be once today's trials end?",
+            customers.projection.clone(),
+            "Active paid subscriptions plus active trials times the conversion rate of the last \
+             30 days.",
         ),
         q(
             performance,

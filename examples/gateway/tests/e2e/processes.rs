@@ -22,12 +22,15 @@ pub(crate) struct Replica {
     pub(crate) url: String,
     /// The demo key it created, to send requests of our own.
     pub(crate) demo_key: String,
+    /// Its directory: configuration, data, log.
+    home: std::path::PathBuf,
     process: Process,
 }
 
 /// A replica that has been started and not yet waited for.
 pub(crate) struct Starting {
     name: String,
+    home: std::path::PathBuf,
     ready_file: std::path::PathBuf,
     process: Process,
 }
@@ -53,6 +56,7 @@ impl Replica {
             .env("NO_COLOR", "1");
         Starting {
             name: name.to_owned(),
+            home: home.clone(),
             process: Process::start(name, &mut command, home.join("gateway.log"))
                 .unwrap_or_else(|why| panic!("{why}")),
             ready_file,
@@ -67,6 +71,35 @@ impl Replica {
     /// Panics if the process has exited.
     pub(crate) fn assert_running(&mut self) {
         self.process.assert_running();
+    }
+
+    /// Customers come and go in its database, through the `keys` command: a trial that
+    /// converts, a paid key that is cancelled, a top-up. The Business dashboard's conversion,
+    /// churn and projection then have something to show.
+    pub(crate) fn customer_history(&self) {
+        let keys = |args: &[&str]| {
+            let output = Command::new(gateway_binary())
+                .arg("--config")
+                .arg(self.home.join("config.toml"))
+                .arg("--data-dir")
+                .arg(self.home.join("data"))
+                .arg("keys")
+                .args(args)
+                .output()
+                .expect("the gateway binary runs");
+            assert!(
+                output.status.success(),
+                "keys {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8(output.stdout).unwrap()
+        };
+        let prefix = |key: String| key.trim().chars().take(10).collect::<String>();
+        let trial = prefix(keys(&["create", "--name", "e2e-trial", "--plan", "trial"]));
+        keys(&["convert", &trial]);
+        let paid = prefix(keys(&["create", "--name", "e2e-paid", "--plan", "paid"]));
+        keys(&["top-up", &paid, "--credits", "5"]);
+        keys(&["revoke", &paid]);
     }
 }
 
@@ -84,6 +117,7 @@ impl Starting {
                 .expect("a demo key: every provider is simulated")
                 .to_owned(),
             name: self.name,
+            home: self.home,
             process: self.process,
         }
     }
