@@ -597,4 +597,27 @@ catalogue! {
         &[&METRIC],
         "Recordings dropped because their kind contradicts the catalogue or an earlier registration, or because the installed recorder cannot show a fractional counter (dollars, credits) in its unit.",
     );
+
+    // --- fleet -----------------------------------------------------------------------------------
+
+    /// Whether this replica's circuits are shared with the fleet.
+    ///
+    /// Published only by a tracker with a circuit store (absent otherwise): 1 while the store
+    /// answers, 0 while the replica falls back to its local breakers.
+    pub static CIRCUIT_SHARED_STATE: MetricDef = gauge(
+        "gatewayz_circuit_shared_state",
+        Boolean,
+        Providers,
+        &[],
+        "1 while this replica shares its circuit breakers through the fleet's store, 0 while the store is unreachable and it falls back to its local breakers.",
+    );
+
+    /// Times the circuit store became unreachable.
+    pub static CIRCUIT_SHARED_FALLBACKS: MetricDef = counter(
+        "gatewayz_circuit_shared_fallbacks_total",
+        Count,
+        Providers,
+        &[],
+        "Times this replica lost its circuit store and fell back to its local circuit breakers.",
+    );
 }

@@ -6,7 +6,11 @@ use std::time::Duration;
 
 use gatewayz_catalogue::CircuitState;
 
-use crate::{config::CircuitConfig, outcome::Class};
+use crate::{
+    config::CircuitConfig,
+    outcome::Class,
+    shared::{SharedCircuit, SharedPhase},
+};
 
 /// A state change: `(from, to)`.
 pub(crate) type Transition = (CircuitState, CircuitState);
@@ -286,6 +290,54 @@ impl Breaker {
     pub(crate) fn force_close(&mut self, now: Duration) -> Option<Transition> {
         self.trips = 0;
         self.enter(Phase::Closed, now)
+    }
+
+    /// The current half-open period's generation, or `None` outside half-open.
+    pub(crate) fn half_open_generation(&self) -> Option<u64> {
+        matches!(self.phase, Phase::HalfOpen { .. }).then_some(self.generation)
+    }
+
+    /// The circuit as the fleet shares it, as of `now`: half-open is not shared (every
+    /// replica reaches it from the shared cool-down), so it reads as open with no time left.
+    pub(crate) fn shared(&self, now: Duration) -> SharedCircuit {
+        let phase = match self.phase {
+            Phase::Closed => SharedPhase::Closed,
+            Phase::Open { until } => SharedPhase::Open {
+                cool_down_left: until.map(|until| until.saturating_sub(now)),
+            },
+            Phase::HalfOpen { .. } => SharedPhase::Open {
+                cool_down_left: Some(Duration::ZERO),
+            },
+        };
+        SharedCircuit {
+            phase,
+            trips: self.trips,
+        }
+    }
+
+    /// Takes the fleet's circuit, made by another replica: its phase (an open one with the
+    /// cool-down left) and its trip count, so the next cool-down doubles as everywhere.
+    pub(crate) fn follow(&mut self, now: Duration, circuit: SharedCircuit) -> Option<Transition> {
+        self.trips = circuit.trips;
+        match circuit.phase {
+            SharedPhase::Closed if self.phase == Phase::Closed => None,
+            SharedPhase::Closed => self.enter(Phase::Closed, now),
+            SharedPhase::Open { cool_down_left } => {
+                let until = cool_down_left.map(|left| now.saturating_add(left));
+                self.enter(Phase::Open { until }, now)
+            }
+        }
+    }
+
+    /// The fleet's probes of half-open period `generation` succeeded often enough: closes.
+    pub(crate) fn close_after_probes(
+        &mut self,
+        now: Duration,
+        generation: u64,
+    ) -> Option<Transition> {
+        (self.half_open_generation() == Some(generation))
+            .then(|| self.enter(Phase::Closed, now))
+            .flatten()
     }
 }
 

@@ -164,6 +164,23 @@
 //! - The breaker is per registered name. For per-model circuits, register one name per
 //!   provider and model (`openrouter/gpt-4o`); it is then also the `provider` label.
 //!
+//! # A fleet
+//!
+//! Replicas of one gateway share their circuits through a [`CircuitStore`] given to the
+//! builder ([`circuit_store`](HealthTrackerBuilder::circuit_store); a Redis store is in
+//! `gatewayz-health-redis`, an in-memory one, [`MemoryCircuitStore`], for tests). Open (with
+//! its cool-down and trip count), closed and an operator's forcing are shared: a circuit one
+//! replica opens is refused by the others on their next call, as soon as the store's local copy
+//! has the record. Half-open is reached by every replica from the shared cool-down, and its
+//! probes are counted for the fleet: `circuit.half_open_probes` calls per cool-down across all
+//! replicas, `circuit.half_open_successes` successes among them close the circuit everywhere.
+//! The window, score, status and anomalies stay per replica (`reset` resets the circuit
+//! everywhere, the window here). If the store is unreachable each replica acts on its own
+//! breaker, without failing a call, and says so in `gatewayz_circuit_shared_state` (0) and
+//! `gatewayz_circuit_shared_fallbacks_total`; when it returns, the stricter circuit wins (one
+//! open here and closed or unknown in the store is shared). Without a store nothing is shared
+//! and nothing of this runs. The contract a store keeps is in [`CircuitStore`].
+//!
 //! # Routing and failover
 //!
 //! [`route_request`](HealthTracker::route_request) orders a request's candidates
@@ -282,6 +299,8 @@ mod provider;
 mod publish;
 mod route;
 mod score;
+mod shared;
+mod shared_memory;
 mod tracker;
 mod window;
 
@@ -302,6 +321,10 @@ pub use outcome::{CallOutcome, Decision, should_fail_over};
 pub use permit::{Permit, Rejected};
 pub use price::Price;
 pub use route::{Candidate, Offer, Route, RouteRequest};
+pub use shared::{
+    CircuitStore, SharedCircuit, SharedPhase, SharedRecord, SharedStatus, Unreachable,
+};
+pub use shared_memory::{MemoryCircuitStore, MemoryReplica};
 pub use tracker::{HealthTracker, HealthTrackerBuilder};
 
 /// The README's examples, compiled and run as doctests.

@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use gatewayz_catalogue::HealthStatus;
+use gatewayz_catalogue::{CircuitState, HealthStatus};
 use gatewayz_metrics::Metrics;
 
 use crate::{
@@ -24,6 +24,7 @@ use crate::{
     outcome::Class,
     publish::Published,
     score::{Report, assess, next_status, score_with_circuit, with_circuit},
+    shared::{CircuitStore, SharedPhase, SharedSeries, Unreachable},
     window::Window,
 };
 
@@ -36,6 +37,17 @@ pub(crate) struct Shared {
     pub(crate) geometry: Geometry,
     /// What is learnt per model (the output/input token ratio).
     pub(crate) models: Models,
+    /// Where the fleet shares its circuits; `None` (the default): each breaker acts alone.
+    pub(crate) store: Option<Box<dyn CircuitStore>>,
+    /// Whether the store is in use, when there is one and a `Metrics` facade.
+    pub(crate) shared_series: Option<SharedSeries>,
+}
+
+impl Shared {
+    /// The circuit store, while it answers.
+    fn store_in_use(&self) -> Option<&dyn CircuitStore> {
+        self.store.as_deref().filter(|store| store.status().in_use)
+    }
 }
 
 /// One provider. Everything mutable is behind `state`, a mutex held for a few dozen
@@ -61,6 +73,20 @@ struct State {
     score_status: HealthStatus,
     /// The last tick's report, before the circuit rule.
     report: Report,
+    /// Where the circuit stands with the fleet's store.
+    fleet: Fleet,
+}
+
+/// What this replica applied of the fleet's records of one circuit.
+#[derive(Debug, Default, Clone, Copy)]
+struct Fleet {
+    /// Version of the last record applied (or published here and read back).
+    applied: u64,
+    /// The store connection those versions belong to: a new one starts them again.
+    connection: u64,
+    /// Version of the open record the current (or next) half-open period follows, which names
+    /// the period's probe slots in the store; 0 while unknown (probes are then counted here).
+    period: u64,
 }
 
 impl State {
@@ -219,6 +245,11 @@ impl Provider {
                 detector: Detector::new(first),
                 score_status: HealthStatus::Unknown,
                 report: Report::unknown(),
+                // Rejoining reconciles; joining has nothing to reconcile.
+                fleet: Fleet {
+                    connection: shared.store.as_ref().map_or(0, |s| s.status().connection),
+                    ..Fleet::default()
+                },
             }),
             published: shared
                 .metrics
@@ -238,24 +269,103 @@ impl Provider {
     /// The admission check: `Ok(Some(generation))` admits a half-open probe. A refusal is
     /// counted here, once, in the window and as a rejection.
     pub(crate) fn acquire(&self) -> Result<Option<u64>, Refusal> {
-        let (admission, transition) = {
+        let (admission, changes, period) = {
             let mut state = lock(&self.state);
             let now = self.shared.clock.now();
-            let (admission, transition) = state.breaker.acquire(now, &self.settings.circuit);
+            let followed = self.follow(&mut state, now);
+            let (admission, polled) = state.breaker.acquire(now, &self.settings.circuit);
             if admission.is_err() {
                 let bucket = state.window.current(now);
                 bucket.rejected = bucket.rejected.saturating_add(1);
             }
             self.view.store(&state.breaker);
-            (admission, transition.map(|t| (t, state.published())))
+            let report = state.published();
+            let changes = [followed, polled].map(|t| t.map(|t| (t, report)));
+            (admission, changes, state.fleet.period)
         };
-        self.publish(transition);
+        for change in changes {
+            self.publish(change);
+        }
+        let admission = match admission {
+            Ok(Some(generation)) => self.claim_probe(generation, period),
+            other => other,
+        };
         if admission.is_err()
             && let Some(published) = &self.published
         {
             published.rejected();
         }
         admission
+    }
+
+    /// A half-open probe admitted here takes one of the fleet's probe slots of `period` too,
+    /// outside the state lock (the store may make one bounded call). Without a store, while it
+    /// is unreachable, or before the period is known, the local count alone decides.
+    fn claim_probe(&self, generation: u64, period: u64) -> Result<Option<u64>, Refusal> {
+        let Some(store) = self.shared.store_in_use().filter(|_| period != 0) else {
+            return Ok(Some(generation));
+        };
+        let limit = self.settings.circuit.half_open_probes;
+        match store.claim_probe(&self.name, period, limit) {
+            Ok(true) | Err(Unreachable) => Ok(Some(generation)),
+            Ok(false) => {
+                let mut state = lock(&self.state);
+                let now = self.shared.clock.now();
+                state.breaker.release(generation);
+                let bucket = state.window.current(now);
+                bucket.rejected = bucket.rejected.saturating_add(1);
+                self.view.store(&state.breaker);
+                Err(Refusal::ProbesBusy)
+            }
+        }
+    }
+
+    /// Brings the breaker in step with the fleet: after a (re)connection, reconciles (the
+    /// stricter circuit wins); then applies the store's latest record if it is newer than the
+    /// last applied. Reads the store's local copy only.
+    fn follow(&self, state: &mut State, now: Duration) -> Option<Transition> {
+        let store = self.shared.store_in_use()?;
+        let status = store.status();
+        let latest = store.latest(&self.name);
+        if status.connection != state.fleet.connection {
+            state.fleet = Fleet {
+                connection: status.connection,
+                ..Fleet::default()
+            };
+            let shared_open = latest
+                .is_some_and(|record| matches!(record.circuit.phase, SharedPhase::Open { .. }));
+            if state.breaker.phase() != Phase::Closed && !shared_open {
+                store.publish(&self.name, state.breaker.shared(now));
+                return None;
+            }
+        }
+        let record = latest.filter(|record| record.version > state.fleet.applied)?;
+        state.fleet.applied = record.version;
+        if matches!(record.circuit.phase, SharedPhase::Open { .. }) {
+            state.fleet.period = record.version;
+        }
+        let same = |a: SharedPhase, b: SharedPhase| {
+            matches!(
+                (a, b),
+                (SharedPhase::Closed, SharedPhase::Closed)
+                    | (SharedPhase::Open { .. }, SharedPhase::Open { .. })
+            )
+        };
+        // A record of ours is already applied, unless this breaker has moved on since and
+        // another replica's record overtook it.
+        if record.from_here && same(state.breaker.shared(now).phase, record.circuit.phase) {
+            return None;
+        }
+        state.breaker.follow(now, record.circuit)
+    }
+
+    /// Shares a transition made here to open or closed (half-open is not shared).
+    fn share(&self, state: &State, transition: Option<Transition>, now: Duration) {
+        if let (Some(store), Some((_, to))) = (&self.shared.store, transition)
+            && to != CircuitState::HalfOpen
+        {
+            store.publish(&self.name, state.breaker.shared(now));
+        }
     }
 
     /// A call admitted with probe generation `probe` ended as `class` after `duration`, its
@@ -267,7 +377,7 @@ impl Provider {
         ttft: Option<Duration>,
         probe: Option<u64>,
     ) {
-        let transition = {
+        let (transition, fleet_probe) = {
             let mut state = lock(&self.state);
             let now = self.shared.clock.now();
             let bucket = state.window.current(now);
@@ -285,19 +395,61 @@ impl Provider {
                     }
                 }
             }
-            let transition =
-                state
+            // A successful probe counts for the fleet: the store says when enough did.
+            let period = state.fleet.period;
+            let fleet_probe = match (probe, self.shared.store_in_use()) {
+                (Some(generation), Some(store))
+                    if class == Class::Good
+                        && period != 0
+                        && state.breaker.half_open_generation() == Some(generation) =>
+                {
+                    Some((store, generation))
+                }
+                _ => None,
+            };
+            let transition = match fleet_probe {
+                Some(_) => None,
+                None => state
                     .breaker
-                    .record(now, &self.settings.circuit, class, duration, probe);
+                    .record(now, &self.settings.circuit, class, duration, probe),
+            };
+            self.share(&state, transition, now);
             self.view.store(&state.breaker);
-            transition.map(|t| (t, state.published()))
+            (
+                transition.map(|t| (t, state.published())),
+                fleet_probe.map(|(store, generation)| (store, generation, period)),
+            )
         };
         self.publish(transition);
+        if let Some((store, generation, period)) = fleet_probe {
+            let succeeded = store.probe_succeeded(&self.name, period);
+            let mut state = lock(&self.state);
+            let now = self.shared.clock.now();
+            let config = &self.settings.circuit;
+            let transition = match succeeded {
+                Ok(n) if n >= config.half_open_successes => {
+                    state.breaker.close_after_probes(now, generation)
+                }
+                Ok(_) => None,
+                Err(Unreachable) => state.breaker.record(now, config, class, duration, probe),
+            };
+            self.share(&state, transition, now);
+            self.view.store(&state.breaker);
+            let change = transition.map(|t| (t, state.published()));
+            drop(state);
+            self.publish(change);
+        }
     }
 
     /// A probe permit of `generation` was dropped without an outcome: frees its slot.
     pub(crate) fn release(&self, generation: u64) {
         let mut state = lock(&self.state);
+        if state.breaker.half_open_generation() == Some(generation)
+            && state.fleet.period != 0
+            && let Some(store) = self.shared.store_in_use()
+        {
+            store.release_probe(&self.name, state.fleet.period);
+        }
         state.breaker.release(generation);
         self.view.store(&state.breaker);
     }
@@ -320,6 +472,7 @@ impl Provider {
         let (transition, report, circuit, found) = {
             let mut state = lock(&self.state);
             let now = self.shared.clock.now();
+            let followed = self.follow(&mut state, now);
             let transition = state.breaker.poll(now, &self.settings.circuit);
             let circuit = state.breaker.state();
             let totals = state.window.window_totals(now);
@@ -355,10 +508,17 @@ impl Provider {
             };
             self.view.store_health(routing, eligible, plain, ttft);
             self.view.store(&state.breaker);
-            (transition, report, circuit, found)
+            (
+                followed.into_iter().chain(transition),
+                report,
+                circuit,
+                found,
+            )
         };
-        if let (Some((from, to)), Some(published)) = (transition, &self.published) {
-            published.transition(from, to);
+        if let Some(published) = &self.published {
+            for (from, to) in transition {
+                published.transition(from, to);
+            }
         }
         if let Some(published) = &self.published {
             published.report(&report);
@@ -375,6 +535,7 @@ impl Provider {
             let mut state = lock(&self.state);
             let now = self.shared.clock.now();
             let mut ended = Vec::new();
+            let followed = self.follow(&mut state, now);
             let transition = match action {
                 Admin::ForceOpen => state.breaker.force_open(now),
                 Admin::ForceClose => state.breaker.force_close(now),
@@ -390,11 +551,16 @@ impl Provider {
                     transition
                 }
             };
+            // An operator's action acts on the whole fleet, whatever this breaker was.
+            if let Some(store) = &self.shared.store {
+                store.publish(&self.name, state.breaker.shared(now));
+            }
             self.view.store(&state.breaker);
-            (transition, ended, state.breaker.state(), state.published())
+            let transitions = followed.into_iter().chain(transition);
+            (transitions, ended, state.breaker.state(), state.published())
         };
         if let Some(published) = &self.published {
-            if let Some((from, to)) = transition {
+            for (from, to) in transition {
                 published.transition(from, to);
             }
             published.circuit(circuit);

@@ -40,11 +40,11 @@ fn key(def: &'static MetricDef, values: &[&str]) -> Key {
     Key::from_parts(def.name, labels)
 }
 
-fn counter(def: &'static MetricDef, values: &[&str]) -> Counter {
+pub(crate) fn counter(def: &'static MetricDef, values: &[&str]) -> Counter {
     metrics::with_recorder(|r| r.register_counter(&key(def, values), &METADATA))
 }
 
-fn gauge(def: &'static MetricDef, values: &[&str]) -> Gauge {
+pub(crate) fn gauge(def: &'static MetricDef, values: &[&str]) -> Gauge {
     metrics::with_recorder(|r| r.register_gauge(&key(def, values), &METADATA))
 }
 

@@ -16,6 +16,7 @@ use crate::{
     models::Models,
     permit,
     provider::{Admin, Provider, Shared, read},
+    shared::{CircuitStore, SharedSeries, SharedStatus},
 };
 
 /// Health, circuits and anomalies of a set of providers. Hold it in an `Arc` and share it
@@ -45,6 +46,7 @@ pub struct HealthTrackerBuilder {
     config: HealthConfig,
     clock: Box<dyn Clock>,
     metrics: Option<Metrics>,
+    store: Option<Box<dyn CircuitStore>>,
 }
 
 impl HealthTrackerBuilder {
@@ -61,6 +63,14 @@ impl HealthTrackerBuilder {
         self
     }
 
+    /// Shares the circuits with the other replicas of a fleet through `store` (see
+    /// [`CircuitStore`] for what is shared and how a replica falls back when the store is
+    /// unreachable). Without one, each breaker acts alone, at no cost.
+    pub fn circuit_store(mut self, store: impl CircuitStore + 'static) -> Self {
+        self.store = Some(Box::new(store));
+        self
+    }
+
     /// Validates the configuration and registers the providers it lists.
     pub fn build(self) -> Result<HealthTracker, Error> {
         self.config.validate()?;
@@ -74,6 +84,16 @@ impl HealthTrackerBuilder {
                 .as_nanos()
                 .div_ceil(width.as_nanos()) as u64,
         };
+        // Published from the start, so a fallback before the first tick shows.
+        let shared_series =
+            self.store
+                .as_ref()
+                .zip(self.metrics.as_ref())
+                .map(|(store, metrics)| {
+                    let series = SharedSeries::register(metrics);
+                    series.publish(store.status());
+                    series
+                });
         let tracker = HealthTracker {
             shared: Arc::new(Shared {
                 config: self.config,
@@ -81,6 +101,8 @@ impl HealthTrackerBuilder {
                 metrics: self.metrics,
                 geometry,
                 models: Models::default(),
+                shared_series,
+                store: self.store,
             }),
             providers: Arc::new(RwLock::new(HashMap::new())),
         };
@@ -103,6 +125,7 @@ impl HealthTracker {
             config,
             clock: Box::new(SystemClock::new()),
             metrics: None,
+            store: None,
         }
     }
 
@@ -172,7 +195,16 @@ impl HealthTracker {
         for provider in providers {
             provider.tick(&mut events);
         }
+        if let (Some(series), Some(status)) = (&self.shared.shared_series, self.shared_status()) {
+            series.publish(status);
+        }
         events
+    }
+
+    /// Whether the circuits are shared through the tracker's [`CircuitStore`] right now;
+    /// `None` without a store.
+    pub fn shared_status(&self) -> Option<SharedStatus> {
+        self.shared.store.as_ref().map(|store| store.status())
     }
 
     /// Opens the circuit until [`force_close`](Self::force_close) or [`reset`](Self::reset):

@@ -8,7 +8,8 @@ use std::{sync::Arc, time::Duration};
 
 use gatewayz_health::{
     AnomalyKind, CallOutcome, CircuitState, ErrorKind, HealthConfig, HealthStatus, HealthTracker,
-    Inference, ManualClock, Metrics, MetricsConfig, Outcome, ProviderConfig, Rejected,
+    Inference, ManualClock, MemoryReplica, Metrics, MetricsConfig, Outcome, ProviderConfig,
+    Rejected,
 };
 use gatewayz_registry::{Handle, RecorderBuilder};
 use gatewayz_testkit::exposition::{Exposition, parse};
@@ -22,15 +23,27 @@ pub struct Fixture {
 }
 
 pub fn fixture(config: HealthConfig, providers: &[&str]) -> Fixture {
+    fixture_on(config, providers, ManualClock::new(), None)
+}
+
+/// A fixture on `clock`, sharing its circuits through `store` if given: one replica of a
+/// fleet.
+pub fn fixture_on(
+    config: HealthConfig,
+    providers: &[&str],
+    clock: ManualClock,
+    store: Option<MemoryReplica>,
+) -> Fixture {
     let recorder = RecorderBuilder::new().build().expect("default recorder");
     let handle = recorder.handle();
     let metrics = Metrics::with_recorder(Arc::new(recorder), MetricsConfig::default());
-    let clock = ManualClock::new();
-    let tracker = HealthTracker::builder(config)
+    let mut builder = HealthTracker::builder(config)
         .clock(clock.clone())
-        .metrics(metrics)
-        .build()
-        .expect("valid configuration");
+        .metrics(metrics);
+    if let Some(store) = store {
+        builder = builder.circuit_store(store);
+    }
+    let tracker = builder.build().expect("valid configuration");
     for provider in providers {
         tracker
             .register(provider, ProviderConfig::default())
