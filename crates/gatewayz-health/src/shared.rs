@@ -6,27 +6,6 @@
 //! background (the Redis store of `gatewayz-health-redis` with pub/sub and a periodic read),
 //! and the request path reads that copy. Only a half-open circuit asks the store itself,
 //! once per probe, with a bounded wait. Without a store (the default) none of this runs.
-//!
-//! # The contract
-//!
-//! - Only **open** (with the cool-down left, or forced) and **closed** are shared, with the
-//!   trip count that sets the next cool-down. Half-open is reached by every replica from the
-//!   shared cool-down, on its own clock: no message is needed, and the half-open **period** is
-//!   named by the version of the open record it follows.
-//! - Records carry a **version**, increasing per store; a replica applies a record newer than
-//!   the last it applied, and skips the content of its own ([`SharedRecord::from_here`]).
-//! - **Probes**: a replica entering a probe asks [`claim_probe`](CircuitStore::claim_probe) for
-//!   one of the period's `half_open_probes` slots, and counts each successful probe with
-//!   [`probe_succeeded`](CircuitStore::probe_succeeded); the replica whose success brings the
-//!   fleet's count to `half_open_successes` closes the circuit and publishes it. A failed
-//!   probe opens the circuit (a local transition, published).
-//! - **Unreachable**: a store that cannot answer says so ([`Unreachable`], and
-//!   [`SharedStatus::in_use`] false). The replica then acts on its local breaker alone,
-//!   without failing a call: probes are counted locally, transitions are not shared.
-//! - **Rejoining**: each (re)connection has a new [`SharedStatus::connection`] number, given
-//!   only once the local copy reflects the store. A replica that sees a new connection forgets
-//!   the versions it applied and reconciles: the stricter circuit wins, so a circuit open here
-//!   and closed (or unknown) in the store is published; otherwise the store's is followed.
 
 use std::{fmt, time::Duration};
 
@@ -94,11 +73,32 @@ impl fmt::Display for Unreachable {
 
 impl std::error::Error for Unreachable {}
 
-/// Where a fleet's replicas share their circuits (see the [module](self) for the contract).
+/// Where a fleet's replicas share their circuits.
 ///
 /// `latest`, `publish`, `release_probe` and `status` are on the request path and must never
 /// wait on the network: read a local copy, queue a write. `claim_probe` and `probe_succeeded`
 /// happen only while a circuit is half-open and may make one call with a short timeout.
+///
+/// # Contract
+///
+/// - Only **open** (with the cool-down left, or forced) and **closed** are shared, with the
+///   trip count that sets the next cool-down. Half-open is reached by every replica from the
+///   shared cool-down, on its own clock: no message is needed, and the half-open **period** is
+///   named by the version of the open record it follows.
+/// - Records carry a **version**, increasing per store; a replica applies a record newer than
+///   the last it applied, and skips the content of its own ([`SharedRecord::from_here`]).
+/// - **Probes**: a replica entering a probe asks [`claim_probe`](CircuitStore::claim_probe) for
+///   one of the period's `half_open_probes` slots, and counts each successful probe with
+///   [`probe_succeeded`](CircuitStore::probe_succeeded); the replica whose success brings the
+///   fleet's count to `half_open_successes` closes the circuit and publishes it. A failed
+///   probe opens the circuit (a local transition, published).
+/// - **Unreachable**: a store that cannot answer says so ([`Unreachable`], and
+///   [`SharedStatus::in_use`] false). The replica then acts on its local breaker alone,
+///   without failing a call: probes are counted locally, transitions are not shared.
+/// - **Rejoining**: each (re)connection has a new [`SharedStatus::connection`] number, given
+///   only once the local copy reflects the store. A replica that sees a new connection forgets
+///   the versions it applied and reconciles: the stricter circuit wins, so a circuit open here
+///   and closed (or unknown) in the store is published; otherwise the store's is followed.
 pub trait CircuitStore: Send + Sync + fmt::Debug {
     /// The latest record of `provider`'s circuit, from the local copy; `None` if the store has
     /// none.

@@ -15,6 +15,8 @@
 //! - [`prometheus`] and [`alertmanager`]: a real Prometheus or Alertmanager on a loopback
 //!   port, and a client for Prometheus's query API; [`webhook`]: a receiver of Alertmanager's
 //!   notifications.
+//! - [`redis`] and [`postgres`]: a real Redis or PostgreSQL on a loopback port in a directory
+//!   of its own, that a test can kill and start again, for what a fleet of replicas shares.
 //! - [`promtool`]: runs Prometheus's own `promtool`, the judge of what a real server accepts;
 //!   fails with the fix when it is not installed. [`tools`]: every tool the tests need and
 //!   its Debian package.
@@ -35,9 +37,11 @@ pub mod chromium;
 pub mod exposition;
 pub mod fuzz;
 pub mod http;
+pub mod postgres;
 pub mod process;
 pub mod prometheus;
 pub mod promtool;
+pub mod redis;
 #[cfg(feature = "actix")]
 pub mod serve;
 pub mod tools;

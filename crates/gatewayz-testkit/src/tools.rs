@@ -60,6 +60,25 @@ pub const CHROMEDRIVER: Tool = Tool {
     package: "chromium-driver",
 };
 
+/// Redis, for the tests of circuits shared by a fleet.
+pub const REDIS_SERVER: Tool = Tool {
+    binary: "redis-server",
+    package: "redis-server",
+};
+
+/// PostgreSQL's server, for the tests of a key store shared by a fleet. Debian keeps its
+/// binaries in `/usr/lib/postgresql/<version>/bin`, which [`find`] searches after `PATH`.
+pub const POSTGRES: Tool = Tool {
+    binary: "postgres",
+    package: "postgresql",
+};
+
+/// PostgreSQL's cluster creator, from the same package as [`POSTGRES`].
+pub const INITDB: Tool = Tool {
+    binary: "initdb",
+    package: "postgresql",
+};
+
 /// What `cargo xtask test` provides before running the tests.
 pub const TEST_TOOLS: &[Tool] = &[
     PROMTOOL,
@@ -68,12 +87,32 @@ pub const TEST_TOOLS: &[Tool] = &[
     ALERTMANAGER,
     CHROMIUM,
     CHROMEDRIVER,
+    REDIS_SERVER,
+    POSTGRES,
+    INITDB,
 ];
 
-/// Finds `binary` on `PATH`.
+/// Finds `binary` on `PATH`, then in Debian's PostgreSQL directories
+/// (`/usr/lib/postgresql/<version>/bin`, the newest first), which are not on `PATH`.
 pub fn find(binary: &str) -> Option<PathBuf> {
-    let paths = env::var_os("PATH")?;
+    let paths = env::var_os("PATH").unwrap_or_default();
+    let mut postgres: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin"))
+        .collect();
+    // Newest first: versions sort as numbers, "15" after "9.6".
+    postgres.sort_by_key(|dir| {
+        let version = dir
+            .parent()
+            .and_then(|v| v.file_name())
+            .map(|v| v.to_owned());
+        let major: Option<u32> = version.and_then(|v| v.to_str()?.split('.').next()?.parse().ok());
+        std::cmp::Reverse(major)
+    });
     env::split_paths(&paths)
+        .chain(postgres)
         .map(|dir| dir.join(binary))
         .find(|path| path.is_file())
 }
