@@ -12,7 +12,7 @@ use std::{
 
 use redis::{Connection, RedisResult};
 
-use crate::{record::Record, store::Inner};
+use crate::{inner::Inner, record::Record};
 
 /// Runs until the store is dropped.
 pub(crate) fn run(inner: Arc<Inner>) {

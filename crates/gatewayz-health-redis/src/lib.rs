@@ -48,6 +48,7 @@
 
 mod config;
 mod follower;
+mod inner;
 mod record;
 mod store;
 mod writer;

@@ -1,11 +1,10 @@
 //! [`RedisCircuitStore`]: the [`CircuitStore`] of a fleet on Redis.
 
 use std::{
-    collections::HashMap,
     hash::{BuildHasher, RandomState},
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockWriteGuard,
-        atomic::{AtomicBool, AtomicU64, Ordering::SeqCst},
+        Arc,
+        atomic::Ordering::SeqCst,
         mpsc::{self, Sender},
     },
     thread,
@@ -16,10 +15,9 @@ use gatewayz_health::{CircuitStore, SharedCircuit, SharedRecord, SharedStatus, U
 use redis::{Client, Connection, RedisResult};
 
 use crate::{
-    Error, RedisStoreConfig,
-    config::Keys,
-    follower,
-    record::{Record, State, now_ms},
+    Error, RedisStoreConfig, follower,
+    inner::Inner,
+    record::{State, now_ms},
     writer::{self, Job},
 };
 
@@ -49,55 +47,6 @@ pub struct RedisCircuitStore {
     jobs: Sender<Job>,
 }
 
-/// What the store and its threads share.
-pub(crate) struct Inner {
-    client: Client,
-    pub(crate) config: RedisStoreConfig,
-    pub(crate) keys: Keys,
-    /// This store's name in the records it publishes.
-    origin: u64,
-    copy: RwLock<HashMap<String, Record>>,
-    pub(crate) in_use: AtomicBool,
-    pub(crate) fallbacks: AtomicU64,
-    pub(crate) connection: AtomicU64,
-    stop: AtomicBool,
-    /// The connection of probe claims, made on first use and after an error.
-    direct: Mutex<Option<Connection>>,
-}
-
-impl std::fmt::Debug for Inner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inner")
-            .field("keys", &self.keys)
-            .field("in_use", &self.in_use)
-            .field("connection", &self.connection)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Inner {
-    /// A connection whose every wait is bounded by `timeout`.
-    pub(crate) fn connect(&self) -> RedisResult<Connection> {
-        let timeout = self.config.timeout;
-        let con = self.client.get_connection_with_timeout(timeout)?;
-        con.set_read_timeout(Some(timeout))?;
-        con.set_write_timeout(Some(timeout))?;
-        Ok(con)
-    }
-
-    pub(crate) fn stopped(&self) -> bool {
-        self.stop.load(SeqCst)
-    }
-
-    pub(crate) fn copy_mut(&self) -> RwLockWriteGuard<'_, HashMap<String, Record>> {
-        self.copy.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn direct(&self) -> MutexGuard<'_, Option<Connection>> {
-        self.direct.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
 impl RedisCircuitStore {
     /// A store on the Redis at `url` (`redis://[:password@]host:port[/db]`) with the default
     /// settings. Redis need not be up: until it is, the replica uses its local breakers.
@@ -124,18 +73,8 @@ impl RedisCircuitStore {
         if let Some((name, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
             return Err(Error::Config(format!("{name} must be more than zero")));
         }
-        let inner = Arc::new(Inner {
-            client,
-            keys: Keys::new(&config.key_prefix),
-            config,
-            origin: RandomState::new().hash_one(std::process::id()),
-            copy: RwLock::new(HashMap::new()),
-            in_use: AtomicBool::new(false),
-            fallbacks: AtomicU64::new(0),
-            connection: AtomicU64::new(0),
-            stop: AtomicBool::new(false),
-            direct: Mutex::new(None),
-        });
+        let origin = RandomState::new().hash_one(std::process::id());
+        let inner = Arc::new(Inner::new(client, config, origin));
         let (jobs, queue) = mpsc::channel();
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             thread::Builder::new()
@@ -192,18 +131,13 @@ impl Drop for RedisCircuitStore {
     fn drop(&mut self) {
         // The follower stops at its next wake-up (within `refresh`); the writer when the
         // queue's sender, dropped with the store, is gone.
-        self.inner.stop.store(true, SeqCst);
+        self.inner.stop();
     }
 }
 
 impl CircuitStore for RedisCircuitStore {
     fn latest(&self, provider: &str) -> Option<SharedRecord> {
-        let record = *self
-            .inner
-            .copy
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(provider)?;
+        let record = self.inner.record(provider)?;
         Some(SharedRecord {
             version: record.version,
             circuit: SharedCircuit {

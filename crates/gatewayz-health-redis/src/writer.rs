@@ -11,7 +11,7 @@ use std::{
 
 use redis::{Connection, RedisResult};
 
-use crate::store::Inner;
+use crate::inner::Inner;
 
 /// Takes the next version, stores the record under it and announces it, atomically.
 /// KEYS: version, records, changes; ARGV: provider, the record after its version.
