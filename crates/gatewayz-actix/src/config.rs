@@ -28,7 +28,12 @@ pub struct Monitoring {
     pub(crate) admin: Option<Admin>,
     pub(crate) dashboard: bool,
     flights: Arc<Flights>,
+    /// The host's own reasons for `/health` to say `degraded`.
+    checks: Vec<Check>,
 }
+
+/// A host's check for `/health`: why the service is degraded, or `None`.
+type Check = Arc<dyn Fn() -> Option<String> + Send + Sync>;
 
 impl fmt::Debug for Monitoring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -67,6 +72,7 @@ impl Monitoring {
             admin: None,
             dashboard: true,
             flights: Arc::default(),
+            checks: Vec::new(),
         }
     }
 
@@ -98,6 +104,17 @@ impl Monitoring {
         self
     }
 
+    /// Adds a check of the host's own to `/health`: while `check` returns a reason, `/health`
+    /// says `degraded` with that reason (a dependency unreachable and worked around, say). It
+    /// runs on every `/health` request: keep it to reading a flag.
+    pub fn degraded_when(
+        mut self,
+        check: impl Fn() -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.checks.push(Arc::new(check));
+        self
+    }
+
     /// Runs `read` on the metrics source, on the blocking pool, shared with concurrent
     /// requests for the same answer; remembers the outcome for `/health`.
     pub(crate) async fn read(
@@ -114,7 +131,9 @@ impl Monitoring {
         if self.source.is_none() {
             return Some(Error::NoRecorder.to_string());
         }
-        self.flights.last_failure()
+        self.flights
+            .last_failure()
+            .or_else(|| self.checks.iter().find_map(|check| check()))
     }
 }
 

@@ -491,3 +491,28 @@ fn origins_that_browsers_never_send_are_refused() {
         Err(Error::InvalidOrigin { .. })
     ));
 }
+
+#[actix_web::test]
+async fn a_check_of_the_host_degrades_health_while_it_gives_a_reason() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+    let (_recorder, monitoring) = populated();
+    let down = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&down);
+    let app = app(monitoring.degraded_when(move || {
+        flag.load(Ordering::Relaxed)
+            .then(|| "circuit store unreachable".to_owned())
+    }))
+    .await;
+    let reply = call(&app, get("/health")).await;
+    assert_eq!(reply.json(), serde_json::json!({"status": "ok"}));
+    down.store(true, Ordering::Relaxed);
+    let reply = call(&app, get("/health")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"status": "degraded", "reason": "circuit store unreachable"})
+    );
+}

@@ -32,8 +32,21 @@ pub struct Config {
     /// request's candidates to the tracker with their prices for the model.
     #[serde(default)]
     pub routing: RoutingConfig,
+    /// What the replicas of a fleet share.
+    #[serde(default)]
+    pub fleet: FleetConfig,
     /// Upstream providers, in preference order for ties.
     pub providers: Vec<ProviderConfig>,
+}
+
+/// What the replicas of a fleet share (see `docs/fleet.md`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FleetConfig {
+    /// Redis URL (`redis://host:6379`) through which the replicas share their circuit
+    /// breakers; without it each replica's breakers act alone. While Redis is unreachable the
+    /// replica falls back to its own breakers and `/health` says `degraded`.
+    pub redis: Option<String>,
 }
 
 /// Server settings.

@@ -54,6 +54,10 @@ struct Cli {
     /// Write the gateway's addresses as JSON to this file once it is serving.
     #[arg(long)]
     ready_file: Option<PathBuf>,
+    /// Share circuit breakers with the other replicas through this Redis
+    /// (`redis://host:6379`; overrides `fleet.redis`).
+    #[arg(long, env = "GATEWAYZ_REDIS")]
+    redis: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -160,6 +164,9 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             if cli.no_demo {
                 config.demo.enabled = Some(false);
+            }
+            if let Some(redis) = cli.redis {
+                config.fleet.redis = Some(redis);
             }
             let options = Options {
                 config,

@@ -12,6 +12,7 @@ use std::{
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, dev::ServerHandle, web};
 use gatewayz_actix::{Admin, AdminActions, CircuitAction, HttpMetrics, Monitoring, configure};
 use gatewayz_health::{HealthTracker, ProviderConfig as HealthOverrides, SystemClock};
+use gatewayz_health_redis::RedisCircuitStore;
 use gatewayz_metrics::{Business, Metrics, RefusalReason};
 use gatewayz_registry::RecorderBuilder;
 use serde_json::{Value, json};
@@ -117,11 +118,22 @@ pub fn run(options: Options) -> io::Result<()> {
         }
     }
 
-    let health = HealthTracker::builder(config.health_config())
+    let mut health = HealthTracker::builder(config.health_config())
         .clock(SystemClock::new())
-        .metrics(metrics.clone())
-        .build()
-        .map_err(io::Error::other)?;
+        .metrics(metrics.clone());
+    if let Some(url) = &config.fleet.redis {
+        let store = RedisCircuitStore::open(url)
+            .map_err(|e| io::Error::other(format!("fleet.redis: {e}")))?;
+        // A moment to connect, so a fleet starts shared; past it, the replica starts on its
+        // own breakers and joins when Redis answers.
+        if !store.wait_in_use(Duration::from_secs(2)) {
+            tracing::warn!(
+                "Redis does not answer yet: starting with this replica's breakers alone"
+            );
+        }
+        health = health.circuit_store(store);
+    }
+    let health = health.build().map_err(io::Error::other)?;
     for provider in &config.providers {
         let mut overrides = HealthOverrides::default();
         if let (Some(target), Some(max)) = (
@@ -170,8 +182,17 @@ pub fn run(options: Options) -> io::Result<()> {
     });
     let admin = Admin::from_env(actions).map_err(io::Error::other)?;
     let monitoring = {
+        let shared = Arc::clone(&health);
         let monitoring = Monitoring::new(handle.clone())
-            .auth(gatewayz_actix::Auth::from_env().map_err(io::Error::other)?);
+            .auth(gatewayz_actix::Auth::from_env().map_err(io::Error::other)?)
+            .degraded_when(move || {
+                let status = shared.shared_status()?;
+                (!status.in_use).then(|| {
+                    "the circuit store (Redis) is unreachable: this replica's circuit breakers \
+                     act alone until it returns"
+                        .to_owned()
+                })
+            });
         match &admin {
             Some(admin) => monitoring.admin(admin.clone()),
             None => monitoring,
