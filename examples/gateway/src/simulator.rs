@@ -13,7 +13,11 @@
 use std::{
     io,
     net::{SocketAddr, TcpListener},
-    sync::{Arc, Mutex, PoisonError, RwLock, mpsc},
+    sync::{
+        Arc, Mutex, PoisonError, RwLock,
+        atomic::{AtomicU64, Ordering::Relaxed},
+        mpsc,
+    },
     thread::JoinHandle,
     time::Duration,
 };
@@ -56,6 +60,8 @@ pub struct SimulatedProvider {
     name: String,
     addr: SocketAddr,
     behaviour: Arc<RwLock<SimulatedConfig>>,
+    /// Completion requests received, counted on arrival (before the simulated latency).
+    calls: Arc<Calls>,
     server: Mutex<Option<Running>>,
     /// Held through a whole change, so that concurrent changes apply one after the other.
     changing: Mutex<()>,
@@ -75,6 +81,7 @@ impl SimulatedProvider {
             name: name.to_owned(),
             addr,
             behaviour: Arc::new(RwLock::new(behaviour.clone())),
+            calls: Arc::default(),
             server: Mutex::new(None),
             changing: Mutex::new(()),
         };
@@ -92,6 +99,12 @@ impl SimulatedProvider {
     /// The OpenAI-compatible base URL, `http://127.0.0.1:PORT/v1`.
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// Completion requests it has received since it started, counted as they arrive: what a
+    /// provider sees of a fleet (its probes, its failed calls).
+    pub fn calls(&self) -> u64 {
+        self.calls.0.load(Relaxed)
     }
 
     /// The current behaviour.
@@ -141,6 +154,7 @@ impl SimulatedProvider {
 
     fn serve(&self, listener: TcpListener) -> io::Result<()> {
         let behaviour = Arc::clone(&self.behaviour);
+        let calls = Arc::clone(&self.calls);
         let (handle_tx, handle_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name(format!("sim-{}", self.name))
@@ -151,6 +165,7 @@ impl SimulatedProvider {
                     let server = HttpServer::new(move || {
                         App::new()
                             .app_data(web::Data::from(Arc::clone(&behaviour)))
+                            .app_data(web::Data::from(Arc::clone(&calls)))
                             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES + MAX_ADDED_BYTES))
                             .route("/v1/chat/completions", web::post().to(chat_completions))
                             .route("/v1/models", web::get().to(models))
@@ -227,10 +242,16 @@ async fn models() -> HttpResponse {
     HttpResponse::Ok().json(json!({"object": "list", "data": []}))
 }
 
+/// The completion requests a simulator received.
+#[derive(Debug, Default)]
+struct Calls(AtomicU64);
+
 async fn chat_completions(
     behaviour: web::Data<RwLock<SimulatedConfig>>,
+    calls: web::Data<Calls>,
     body: web::Bytes,
 ) -> HttpResponse {
+    calls.0.fetch_add(1, Relaxed);
     let behaviour = behaviour
         .read()
         .unwrap_or_else(PoisonError::into_inner)

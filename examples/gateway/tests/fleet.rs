@@ -1,0 +1,397 @@
+//! A fleet end to end: three gateway replicas sharing their circuit breakers through a real
+//! Redis started by the test, in front of one simulated provider they all call (as a fleet
+//! calls one real provider), on loopback ports in a temporary directory.
+//!
+//! What it proves: a provider seen failing by one replica is refused by the other two within a
+//! second; once it recovers, the fleet sends exactly `circuit.half_open_probes` probes in the
+//! cool-down, not that many per replica (counted at the provider); Redis killed mid-traffic
+//! costs no client an error, shows on `/health` and in `gatewayz_circuit_shared_state`, and
+//! sharing resumes when it is back. A second test measures the calls one outage costs with
+//! shared breakers against local ones (the figure in `docs/performance.md`).
+//!
+//! It needs Debian's `redis-server`; `cargo xtask test` installs it. Without it, it fails,
+//! saying so. The key store is each replica's own SQLite database here: every replica is given
+//! its own key.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use gatewayz_gateway::{config::SimulatedConfig, simulator::SimulatedProvider};
+use gatewayz_testkit::{exposition::parse, http::Http, process::Process, redis::Redis};
+use serde_json::{Value, json};
+
+/// The model both providers serve: `anthropic` (the shared one the test breaks) is preferred,
+/// `openrouter` (each replica's own simulator) takes over.
+const MODEL: &str = "claude-3-haiku";
+
+/// The admin key the replicas accept, for the circuit admin actions.
+const ADMIN_KEY: &str = "fleet-admin-key-0123456789";
+
+fn gateway_binary() -> &'static str {
+    env!("CARGO_BIN_EXE_gatewayz-gateway")
+}
+
+/// A replica's configuration, calling the shared provider at `anthropic`. Circuits open after
+/// five failures in a row and cool down for 2 s; ticks every 200 ms publish what they follow.
+fn config(anthropic: &str) -> String {
+    format!(
+        r#"
+[server]
+upstream_timeout_seconds = 10.0
+health_tick_seconds = 0.2
+max_in_flight_per_key = 1000
+
+[demo]
+enabled = false
+
+[health]
+circuit = {{ cool_down = "2s", max_cool_down = "2s", rate_window = "60s", min_calls = 1000 }}
+
+[routing]
+policy = "priority"
+
+[[providers]]
+name = "anthropic"
+base_url = "{anthropic}"
+models = [{{ name = "{MODEL}", input_price_per_million = 0.25, output_price_per_million = 1.25 }}]
+
+[[providers]]
+name = "openrouter"
+simulated = {{ latency_median_ms = 5, latency_sigma = 0.1, time_to_first_token_ms = 5, tokens_per_second = 100000, error_rate = 0.0 }}
+models = [{{ name = "{MODEL}", input_price_per_million = 0.30, output_price_per_million = 1.50 }}]
+"#
+    )
+}
+
+struct Replica {
+    url: String,
+    key: String,
+    _process: Process,
+}
+
+/// Starts replica `name` under `dir`, sharing circuits through `redis` if given.
+fn replica(dir: &Path, name: &str, anthropic: &str, redis: Option<&str>) -> Replica {
+    let home: PathBuf = dir.join(name);
+    fs::create_dir_all(&home).unwrap();
+    let config_file = home.join("config.toml");
+    fs::write(&config_file, config(anthropic)).unwrap();
+    let base = |command: &mut Command| {
+        command
+            .arg("--config")
+            .arg(&config_file)
+            .arg("--data-dir")
+            .arg(home.join("data"));
+    };
+    let mut keys = Command::new(gateway_binary());
+    base(&mut keys);
+    keys.args(["keys", "create", "--name", "fleet", "--plan", "paid"])
+        .args(["--credits", "1000"]);
+    let output = keys.output().expect("the gateway binary runs");
+    assert!(output.status.success(), "{output:?}");
+    let key = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+
+    let ready_file = home.join("ready.json");
+    let mut command = Command::new(gateway_binary());
+    base(&mut command);
+    command
+        .args(["--listen", "127.0.0.1:0", "--replica", name, "--ready-file"])
+        .arg(&ready_file)
+        .env("RUST_LOG", "info,actix_server=warn")
+        .env("GATEWAYZ_ADMIN_KEY", ADMIN_KEY)
+        .env("NO_COLOR", "1");
+    if let Some(redis) = redis {
+        command.args(["--redis", redis]);
+    }
+    let mut process = Process::start(name, &mut command, home.join("gateway.log"))
+        .unwrap_or_else(|why| panic!("{why}"));
+    let ready = process
+        .wait_for_json_file(&ready_file, Duration::from_secs(60))
+        .unwrap_or_else(|why| panic!("{why}"));
+    Replica {
+        url: ready["url"].as_str().unwrap().to_owned(),
+        key,
+        _process: process,
+    }
+}
+
+impl Replica {
+    /// One completion; its status.
+    fn complete(&self, http: &Http) -> u16 {
+        let body = json!({
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": 8,
+        });
+        let url = format!("{}/v1/chat/completions", self.url);
+        http.post_json(&url, Some(&self.key), &body)
+            .map_or(0, |response| response.status)
+    }
+
+    /// The circuit state `/health/providers` shows for `provider`.
+    fn circuit(&self, provider: &str) -> String {
+        let response = Http::default()
+            .get(&format!("{}/health/providers", self.url), None)
+            .unwrap();
+        let body: Value = response.json().unwrap();
+        body["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["provider"] == provider)
+            .and_then(|p| p["circuit_state"].as_str())
+            .unwrap_or("unknown")
+            .to_owned()
+    }
+
+    /// An operator's circuit action (`open`, `close`, `reset`) on `provider`.
+    fn admin(&self, provider: &str, action: &str) {
+        let url = format!("{}/admin/providers/{provider}/circuit/{action}", self.url);
+        let response = Http::default()
+            .post_json(&url, Some(ADMIN_KEY), &json!({}))
+            .unwrap();
+        assert_eq!(response.status, 200, "{action}: {}", response.text());
+    }
+
+    /// `/health` as JSON.
+    fn health(&self) -> Value {
+        Http::default()
+            .get(&format!("{}/health", self.url), None)
+            .unwrap()
+            .json()
+            .unwrap()
+    }
+
+    /// `gatewayz_circuit_shared_state` as scraped.
+    fn shared_state(&self) -> Option<f64> {
+        let text = Http::default()
+            .get(&format!("{}/prometheus/metrics/providers", self.url), None)
+            .unwrap()
+            .text();
+        let exposition = parse(&text).unwrap();
+        exposition
+            .family("gatewayz_circuit_shared_state")
+            .map(|_| exposition.value("gatewayz_circuit_shared_state", &[]))
+    }
+}
+
+/// Polls `check` every 20 ms until it holds; panics after `limit`. Returns the time it took.
+fn within(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+/// The shared provider's behaviour: fast, and failing every call when `down`.
+fn behaviour(down: bool, latency_ms: f64) -> SimulatedConfig {
+    SimulatedConfig {
+        latency_median_ms: latency_ms,
+        latency_sigma: 0.0,
+        time_to_first_token_ms: 5.0,
+        tokens_per_second: 100_000.0,
+        error_rate: if down { 1.0 } else { 0.0 },
+        rate_limit_rate: 0.0,
+        outage: false,
+    }
+}
+
+/// Clients sending completions to every replica, `per_replica` at a time each, until stopped;
+/// counts the answers that were not 200.
+struct Traffic {
+    stop: Arc<AtomicBool>,
+    errors: Arc<AtomicU64>,
+    answered: Arc<AtomicU64>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Traffic {
+    fn start(replicas: &Arc<Vec<Replica>>, per_replica: usize) -> Traffic {
+        let stop = Arc::new(AtomicBool::new(false));
+        let errors = Arc::new(AtomicU64::new(0));
+        let answered = Arc::new(AtomicU64::new(0));
+        let mut threads = Vec::new();
+        for index in 0..replicas.len() {
+            for _ in 0..per_replica {
+                let (replicas, stop, errors, answered) = (
+                    Arc::clone(replicas),
+                    Arc::clone(&stop),
+                    Arc::clone(&errors),
+                    Arc::clone(&answered),
+                );
+                threads.push(thread::spawn(move || {
+                    let http = Http::with_timeout(Duration::from_secs(15));
+                    while !stop.load(Relaxed) {
+                        let status = replicas[index].complete(&http);
+                        answered.fetch_add(1, Relaxed);
+                        if status != 200 {
+                            errors.fetch_add(1, Relaxed);
+                        }
+                    }
+                }));
+            }
+        }
+        Traffic {
+            stop,
+            errors,
+            answered,
+            threads,
+        }
+    }
+
+    /// Stops the clients; returns (answers, errors).
+    fn stop(self) -> (u64, u64) {
+        self.stop.store(true, Relaxed);
+        for thread in self.threads {
+            thread.join().unwrap();
+        }
+        (self.answered.load(Relaxed), self.errors.load(Relaxed))
+    }
+}
+
+#[test]
+fn three_replicas_share_their_circuits_through_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = Redis::start(&dir.path().join("redis"));
+    let anthropic = SimulatedProvider::start("anthropic", behaviour(false, 5.0)).unwrap();
+    let replicas: Vec<Replica> = ["gw-1", "gw-2", "gw-3"]
+        .iter()
+        .map(|name| replica(dir.path(), name, &anthropic.base_url(), Some(&redis.url)))
+        .collect();
+    let replicas = Arc::new(replicas);
+    let http = Http::with_timeout(Duration::from_secs(15));
+    for replica in replicas.iter() {
+        assert_eq!(replica.health()["status"], "ok", "{}", replica.url);
+        assert_eq!(replica.shared_state(), Some(1.0));
+    }
+
+    // 1. The provider fails; only gw-1 calls it, until its circuit opens.
+    anthropic.set_behaviour(behaviour(true, 5.0)).unwrap();
+    let [gw1, gw2, gw3] = &replicas[..] else {
+        unreachable!()
+    };
+    within(Duration::from_secs(10), "gw-1 opens", || {
+        assert_eq!(gw1.complete(&http), 200, "failed over to openrouter");
+        gw1.circuit("anthropic") == "open"
+    });
+    let followed = within(Duration::from_secs(1), "gw-2 and gw-3 follow", || {
+        gw2.circuit("anthropic") == "open" && gw3.circuit("anthropic") == "open"
+    });
+    eprintln!("followed in {followed:?}");
+    // They refuse it: their requests never reach the provider.
+    let before = anthropic.calls();
+    for replica in [gw2, gw3] {
+        for _ in 0..5 {
+            assert_eq!(replica.complete(&http), 200);
+        }
+    }
+    assert_eq!(
+        anthropic.calls(),
+        before,
+        "gw-2 and gw-3 called an open circuit"
+    );
+
+    // 2. The provider recovers, slowly: each probe takes 1.5 s, so all of them are in flight
+    // together while 3 × 8 clients keep asking. Local breakers would send 3 per replica.
+    anthropic.set_behaviour(behaviour(false, 1500.0)).unwrap();
+    let before = anthropic.calls();
+    let traffic = Traffic::start(&replicas, 8);
+    within(Duration::from_secs(8), "the first probe", || {
+        anthropic.calls() > before
+    });
+    thread::sleep(Duration::from_millis(1000));
+    let probes = anthropic.calls() - before;
+    within(Duration::from_secs(5), "the circuits close", || {
+        replicas.iter().all(|r| r.circuit("anthropic") == "closed")
+    });
+    let (answered, errors) = traffic.stop();
+    assert_eq!(probes, 3, "probes sent by the fleet in one cool-down");
+    assert_eq!(errors, 0, "of {answered} answers");
+    anthropic.set_behaviour(behaviour(false, 5.0)).unwrap();
+
+    // 3. Redis dies mid-traffic: no client error, the fallback shows, sharing resumes.
+    let traffic = Traffic::start(&replicas, 2);
+    thread::sleep(Duration::from_millis(300));
+    redis.kill();
+    within(Duration::from_secs(3), "the fallback shows", || {
+        replicas
+            .iter()
+            .all(|r| r.health()["status"] == "degraded" && r.shared_state() == Some(0.0))
+    });
+    let reason = gw1.health()["reason"].as_str().unwrap().to_owned();
+    assert!(reason.contains("Redis"), "{reason}");
+    thread::sleep(Duration::from_millis(500));
+    redis.restart();
+    within(Duration::from_secs(5), "sharing resumes", || {
+        replicas
+            .iter()
+            .all(|r| r.health()["status"] == "ok" && r.shared_state() == Some(1.0))
+    });
+    let (answered, errors) = traffic.stop();
+    assert_eq!(
+        errors, 0,
+        "client errors while Redis was away, of {answered}"
+    );
+    // Shared again, admin actions included: gw-3's operator forces the circuit open (the
+    // provider's window now scores it below openrouter, so `priority` would not call it).
+    gw3.admin("anthropic", "open");
+    within(Duration::from_secs(1), "gw-1 and gw-2 follow again", || {
+        gw1.circuit("anthropic") == "open" && gw2.circuit("anthropic") == "open"
+    });
+    gw1.admin("anthropic", "close");
+    within(
+        Duration::from_secs(1),
+        "an operator's close reaches every replica",
+        || replicas.iter().all(|r| r.circuit("anthropic") == "closed"),
+    );
+}
+
+/// The failed calls one outage costs: three replicas, the same traffic, shared breakers
+/// against local ones. Prints both (`--nocapture`) for `docs/performance.md`.
+#[test]
+fn an_outage_costs_fewer_failed_calls_with_shared_circuits() {
+    let failed = |shared: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let redis = shared.then(|| Redis::start(&dir.path().join("redis")));
+        let anthropic = SimulatedProvider::start("anthropic", behaviour(false, 5.0)).unwrap();
+        let replicas: Vec<Replica> = ["gw-1", "gw-2", "gw-3"]
+            .iter()
+            .map(|name| {
+                let url = redis.as_ref().map(|r| r.url.as_str());
+                replica(dir.path(), name, &anthropic.base_url(), url)
+            })
+            .collect();
+        let replicas = Arc::new(replicas);
+        let traffic = Traffic::start(&replicas, 4);
+        thread::sleep(Duration::from_millis(500));
+        anthropic.set_behaviour(behaviour(true, 5.0)).unwrap();
+        let before = anthropic.calls();
+        // Three cool-downs of 2 s: the first openings, then a failed probe per cool-down.
+        thread::sleep(Duration::from_millis(6500));
+        let failed = anthropic.calls() - before;
+        let (answered, errors) = traffic.stop();
+        assert_eq!(errors, 0, "clients saw errors, of {answered}");
+        failed
+    };
+    let local = failed(false);
+    let shared = failed(true);
+    eprintln!(
+        "failed calls of a 6.5 s outage, 3 replicas x 4 clients: local {local}, shared {shared} \
+         ({:.2} of local)",
+        shared as f64 / local as f64
+    );
+    assert!(
+        shared < local,
+        "shared circuits cost {shared} failed calls, local ones {local}"
+    );
+}
