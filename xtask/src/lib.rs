@@ -15,7 +15,8 @@
 //!   results against their baselines and targets ([`bench`](mod@bench)); `--write` puts it in
 //!   `docs/performance.md`.
 //! - `cargo xtask package`: the packaging check of `cargo xtask test` alone ([`package`]).
-//! - `cargo xtask stack [--retention 7d]`: runs the example gateway, Prometheus and (if
+//! - `cargo xtask stack [--replicas N] [--retention 7d]`: runs the example gateway (N replicas
+//!   sharing circuits through Redis), Prometheus and (if
 //!   installed) Alertmanager with the generated configuration, data under `target/stack/`.
 //!
 //! The dashboards, rules and configuration are the `gatewayz-artefacts` crate; the process
@@ -51,7 +52,7 @@ commands:
   bench [--quick] [--write]
                      run every benchmark, print one table (--write: into docs/performance.md)
   package            publish dry-run of every library crate, then build their packaged tests
-  stack [--retention DURATION] [--no-alertmanager]
+  stack [--replicas N] [--retention DURATION] [--no-alertmanager]
                      run the example gateway, Prometheus and Alertmanager locally (Ctrl-C stops)
 
 The dashboards, rules and docs come from dashboards/deploy.toml through gatewayz-artefacts,

@@ -1,7 +1,9 @@
 //! `cargo xtask stack`: the whole stack on this machine, with the generated configuration.
 //!
 //! Builds and starts the example gateway (simulated providers, demo traffic) where
-//! `dashboards/deploy.toml` scrapes it (`127.0.0.1:8080`), Prometheus where it says
+//! `dashboards/deploy.toml` scrapes it (`127.0.0.1:8080`; with `--replicas N`, N replicas on
+//! consecutive ports sharing their circuit breakers through a Redis started here, and a
+//! Prometheus configuration generated again to scrape them all, under `target/stack/config/`), Prometheus where it says
 //! (`:9090`) with `dashboards/prometheus/prometheus.yml` and the rules, and, when Debian's
 //! `prometheus-alertmanager` is installed, Alertmanager (`:9093`) with
 //! `dashboards/alertmanager/alertmanager.yml` and a receiver where its webhooks point (`:9095`)
@@ -22,10 +24,11 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use gatewayz_artefacts::Deployment;
+use gatewayz_artefacts::{Deployment, generate};
 use gatewayz_testkit::{
     process::Process,
-    tools::{self, ALERTMANAGER, PROMETHEUS, Tool},
+    redis::Redis,
+    tools::{self, ALERTMANAGER, PROMETHEUS, REDIS_SERVER, Tool},
     webhook::Webhooks,
 };
 use serde_json::Value;
@@ -72,43 +75,67 @@ impl Addresses {
 }
 
 const USAGE: &str = "\
-usage: cargo xtask stack [--retention DURATION] [--no-alertmanager]
+usage: cargo xtask stack [--replicas N] [--retention DURATION] [--no-alertmanager]
 
 Runs the example gateway, Prometheus (and Alertmanager, if installed) with the shipped
 configuration; data and logs in target/stack/. Ctrl-C stops everything.
 
 options:
+  --replicas N          run N gateway replicas (1 to 16, default 1) on consecutive ports from
+                        the configured one, sharing their circuit breakers through a Redis
+                        started here (Debian's redis-server); Prometheus scrapes them all
   --retention DURATION  how long Prometheus keeps samples (default 7d), e.g. 24h, 30d
   --no-alertmanager     do not start Alertmanager even if it is installed
 ";
+
+/// Most replicas `--replicas` starts.
+const MAX_REPLICAS: usize = 16;
 
 /// What `cargo xtask stack` was asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Options {
     retention: String,
     alertmanager: bool,
+    replicas: usize,
 }
 
 fn parse(args: &[String]) -> Result<Option<Options>> {
     let mut options = Options {
         retention: "7d".to_owned(),
         alertmanager: true,
+        replicas: 1,
+    };
+    let replicas = |value: &str| {
+        value
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_REPLICAS).contains(n))
+            .ok_or_else(|| format!("--replicas {value}: give a number from 1 to {MAX_REPLICAS}"))
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
             "--no-alertmanager" => options.alertmanager = false,
+            "--replicas" => {
+                options.replicas =
+                    replicas(args.next().ok_or("--replicas needs a number, e.g. 3")?)?;
+            }
             "--retention" => {
                 options.retention = args
                     .next()
                     .ok_or("--retention needs a duration, e.g. 30d")?
                     .clone();
             }
-            other => match other.strip_prefix("--retention=") {
-                Some(value) => options.retention = value.to_owned(),
-                None => return Err(format!("unknown stack option `{other}`\n\n{USAGE}")),
-            },
+            other => {
+                if let Some(value) = other.strip_prefix("--retention=") {
+                    options.retention = value.to_owned();
+                } else if let Some(value) = other.strip_prefix("--replicas=") {
+                    options.replicas = replicas(value)?;
+                } else {
+                    return Err(format!("unknown stack option `{other}`\n\n{USAGE}"));
+                }
+            }
         }
     }
     let valid = options
@@ -132,7 +159,14 @@ pub fn run(args: &[String]) -> Result {
     };
     // The stack runs what codegen wrote: refuse to run stale files.
     codegen::run(codegen::Mode::Check)?;
-    let addresses = Addresses::of(&codegen::deployment()?)?;
+    let deployment = codegen::deployment()?;
+    let addresses = Addresses::of(&deployment)?;
+    let gateways = replica_addresses(&addresses.gateway, options.replicas)?;
+    // Checked before anything starts, for an error that says how to install it.
+    let redis_binary = match options.replicas {
+        1 => None,
+        _ => Some(locate(REDIS_SERVER)?),
+    };
     let prometheus = locate(PROMETHEUS)?;
     let alertmanager = match (&addresses.alertmanager, options.alertmanager) {
         (Some(_), true) => match locate(ALERTMANAGER) {
@@ -145,10 +179,11 @@ pub fn run(args: &[String]) -> Result {
         _ => None,
     };
     let root = workspace_root();
-    let mut ports = vec![
-        ("the gateway", addresses.gateway.as_str()),
-        ("Prometheus", addresses.prometheus.as_str()),
-    ];
+    let mut ports: Vec<(&str, &str)> = gateways
+        .iter()
+        .map(|addr| ("a gateway replica", addr.as_str()))
+        .collect();
+    ports.push(("Prometheus", addresses.prometheus.as_str()));
     if let (Some(_), Some(target)) = (&alertmanager, &addresses.alertmanager) {
         ports.push(("Alertmanager", target));
         ports.push(("the webhook printer", &addresses.webhooks));
@@ -171,32 +206,54 @@ pub fn run(args: &[String]) -> Result {
     };
     let gateway_binary = target.join("release").join("gatewayz-gateway");
     let dir = target.join("stack");
-    for sub in ["gateway", "prometheus", "alertmanager"] {
+    // One replica keeps the single-gateway layout (and its data) of earlier runs.
+    let names: Vec<String> = match options.replicas {
+        1 => vec!["gateway".to_owned()],
+        n => (1..=n).map(|i| format!("gateway-{i}")).collect(),
+    };
+    for sub in names
+        .iter()
+        .map(String::as_str)
+        .chain(["prometheus", "alertmanager"])
+    {
         fs::create_dir_all(dir.join(sub))
             .map_err(|e| format!("cannot create {}: {e}", dir.join(sub).display()))?;
     }
 
+    // The fleet's Redis, on a free loopback port, without persistence: circuits are
+    // re-learnt in seconds.
+    let mut redis = redis_binary.map(|_| Redis::start(&dir.join("redis")));
+
     let admin_key = env::var("GATEWAYZ_ADMIN_KEY").unwrap_or_else(|_| admin_key());
-    let ready_file = dir.join("gateway").join("ready.json");
-    let _ = fs::remove_file(&ready_file);
-    let mut gateway = Command::new(&gateway_binary);
-    gateway
-        .arg("--data-dir")
-        .arg(dir.join("gateway"))
-        .args(["--listen", &addresses.gateway, "--ready-file"])
-        .arg(&ready_file)
-        .env("GATEWAYZ_ADMIN_KEY", &admin_key)
-        // Its log goes to a file: no colour codes.
-        .env("NO_COLOR", "1");
-    let mut processes = vec![start("gateway", &mut gateway, &dir)?];
-    let ready = processes[0].wait_for_json_file(&ready_file, Duration::from_secs(60))?;
+    let mut processes = Vec::new();
+    let mut ready = Vec::new();
+    for (name, listen) in names.iter().zip(&gateways) {
+        let ready_file = dir.join(name).join("ready.json");
+        let _ = fs::remove_file(&ready_file);
+        let mut gateway = Command::new(&gateway_binary);
+        gateway
+            .arg("--data-dir")
+            .arg(dir.join(name))
+            .args(["--listen", listen, "--ready-file"])
+            .arg(&ready_file)
+            .env("GATEWAYZ_ADMIN_KEY", &admin_key)
+            // Its log goes to a file: no colour codes.
+            .env("NO_COLOR", "1");
+        if let Some(redis) = &redis {
+            gateway.args(["--replica", name, "--redis", &redis.url]);
+        }
+        let mut process = start(name, &mut gateway, &dir)?;
+        ready.push(process.wait_for_json_file(&ready_file, Duration::from_secs(60))?);
+        processes.push(process);
+    }
+    let prometheus_config = match options.replicas {
+        1 => root.join("dashboards/prometheus/prometheus.yml"),
+        _ => fleet_prometheus_config(deployment, &gateways, &dir.join("config"))?,
+    };
 
     let mut prometheus_command = Command::new(&prometheus);
     prometheus_command
-        .arg(format!(
-            "--config.file={}",
-            root.join("dashboards/prometheus/prometheus.yml").display()
-        ))
+        .arg(format!("--config.file={}", prometheus_config.display()))
         .arg(format!(
             "--storage.tsdb.path={}",
             dir.join("prometheus").display()
@@ -207,11 +264,12 @@ pub fn run(args: &[String]) -> Result {
         ))
         .arg(format!("--web.listen-address={}", addresses.prometheus));
     let prometheus_url = format!("http://{}", addresses.prometheus);
-    processes.push(start("prometheus", &mut prometheus_command, &dir)?);
-    processes[1].wait_for_http(
+    let mut prometheus_process = start("prometheus", &mut prometheus_command, &dir)?;
+    prometheus_process.wait_for_http(
         &format!("{prometheus_url}/-/ready"),
         Duration::from_secs(60),
     )?;
+    processes.push(prometheus_process);
 
     let mut webhooks = None;
     if let (Some(binary), Some(target)) = (&alertmanager, &addresses.alertmanager) {
@@ -230,12 +288,14 @@ pub fn run(args: &[String]) -> Result {
             .arg(format!("--web.listen-address={target}"))
             // One Alertmanager, no cluster: without this it gossips on :9094.
             .arg("--cluster.listen-address=");
-        processes.push(start("alertmanager", &mut command, &dir)?);
-        processes[2].wait_for_http(&format!("http://{target}/-/ready"), Duration::from_secs(60))?;
+        let mut process = start("alertmanager", &mut command, &dir)?;
+        process.wait_for_http(&format!("http://{target}/-/ready"), Duration::from_secs(60))?;
+        processes.push(process);
     }
 
     print_summary(
         &ready,
+        redis.as_ref().map(|r| r.url.as_str()),
         &admin_key,
         &options,
         &dir,
@@ -250,8 +310,62 @@ pub fn run(args: &[String]) -> Result {
                 .check_running()
                 .map_err(|why| format!("{why}\nstopping the rest"))?;
         }
+        if let Some(redis) = &mut redis
+            && !redis.is_running()
+        {
+            return Err(format!(
+                "redis-server stopped; see {}\nstopping the rest",
+                dir.join("redis/redis.log").display()
+            ));
+        }
         thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// `replicas` consecutive addresses from `first` (`127.0.0.1:8080`, `127.0.0.1:8081`, ...).
+fn replica_addresses(first: &str, replicas: usize) -> Result<Vec<String>> {
+    let (host, port) = first
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
+        .ok_or_else(|| {
+            format!(
+                "{}: the scrape target `{first}` is not host:port",
+                codegen::CONFIG
+            )
+        })?;
+    (0..replicas)
+        .map(|i| {
+            u16::try_from(i)
+                .ok()
+                .and_then(|i| port.checked_add(i))
+                .map(|port| format!("{host}:{port}"))
+                .ok_or_else(|| format!("{replicas} replicas from port {port} pass port 65535"))
+        })
+        .collect()
+}
+
+/// The shipped Prometheus configuration and rules, generated again with every replica as a
+/// scrape target, written under `dir`; returns the configuration file.
+fn fleet_prometheus_config(
+    mut deployment: Deployment,
+    gateways: &[String],
+    dir: &Path,
+) -> Result<PathBuf> {
+    deployment.scrape.targets = gateways.to_vec();
+    let artefacts = generate(&deployment).map_err(|e| format!("{}: {e}", codegen::CONFIG))?;
+    for file in artefacts.files() {
+        let Some(relative) = file.path.strip_prefix("prometheus/") else {
+            continue;
+        };
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        fs::write(&path, &file.contents)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(dir.join("prometheus.yml"))
 }
 
 /// Starts one process of the stack, its log in `dir`, stopped cleanly when dropped.
@@ -282,7 +396,8 @@ fn admin_key() -> String {
 }
 
 fn print_summary(
-    ready: &Value,
+    ready: &[Value],
+    redis: Option<&str>,
     admin_key: &str,
     options: &Options,
     dir: &Path,
@@ -292,7 +407,8 @@ fn print_summary(
 ) {
     let prometheus_url = format!("http://{}", addresses.prometheus);
     let webhook_url = format!("http://{}", addresses.webhooks);
-    let url = ready["url"].as_str().unwrap_or_default();
+    let first = &ready[0];
+    let url = first["url"].as_str().unwrap_or_default();
     let shown = |path: &Path| {
         path.strip_prefix(root)
             .unwrap_or(path)
@@ -303,7 +419,7 @@ fn print_summary(
     // traffic: breaking it shows failover (the others take its shared models), a model with no
     // other provider failing, and the alerts. A provider that serves nothing at the moment
     // (failover ranks it below OpenRouter) can be broken without anything to see.
-    let simulators: Vec<&String> = ready["simulators"]
+    let simulators: Vec<&String> = first["simulators"]
         .as_object()
         .map(|s| s.keys().collect())
         .unwrap_or_default();
@@ -315,12 +431,20 @@ fn print_summary(
     println!();
     println!("The gatewayz stack is running. Ctrl-C stops everything.");
     println!();
-    println!("  gateway       {url}  (simulated providers, demo traffic)");
-    println!("    OpenAI API  {url}/v1");
-    println!("    metrics     {url}/prometheus/metrics/all");
-    println!("    summary     {url}/prometheus/metrics/summary");
-    if let Some(key) = ready["demo_key"].as_str() {
-        println!("    demo key    {key}");
+    for replica in ready {
+        let url = replica["url"].as_str().unwrap_or_default();
+        println!("  gateway       {url}  (simulated providers, demo traffic)");
+        println!("    OpenAI API  {url}/v1");
+        println!("    metrics     {url}/prometheus/metrics/all");
+        println!("    summary     {url}/prometheus/metrics/summary");
+        if let Some(key) = replica["demo_key"].as_str() {
+            println!("    demo key    {key}  (this replica's own key store)");
+        }
+    }
+    if let Some(redis) = redis {
+        println!(
+            "  Redis         {redis}  (the replicas' shared circuit breakers; see docs/fleet.md)"
+        );
     }
     println!(
         "  Prometheus    {prometheus_url}  (targets: {prometheus_url}/targets, alerts: \
@@ -381,6 +505,60 @@ mod tests {
 
     fn args(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| (*w).to_owned()).collect()
+    }
+
+    #[test]
+    fn replicas_default_to_one_and_take_consecutive_ports() {
+        assert_eq!(parse(&[]).unwrap().unwrap().replicas, 1);
+        assert_eq!(
+            parse(&args(&["--replicas", "3"]))
+                .unwrap()
+                .unwrap()
+                .replicas,
+            3
+        );
+        assert_eq!(
+            parse(&args(&["--replicas=2"])).unwrap().unwrap().replicas,
+            2
+        );
+        for bad in ["0", "17", "three"] {
+            let error = parse(&args(&["--replicas", bad])).unwrap_err();
+            assert!(error.contains("from 1 to 16"), "{error}");
+        }
+        assert_eq!(
+            replica_addresses("127.0.0.1:8080", 3).unwrap(),
+            ["127.0.0.1:8080", "127.0.0.1:8081", "127.0.0.1:8082"]
+        );
+        assert!(replica_addresses("127.0.0.1:65535", 2).is_err());
+    }
+
+    #[test]
+    fn a_fleet_is_scraped_replica_by_replica_with_the_shipped_rules() {
+        let dir = std::env::temp_dir().join(format!("gatewayz-stack-test-{}", std::process::id()));
+        let gateways = replica_addresses("127.0.0.1:8080", 3).unwrap();
+        let config =
+            fleet_prometheus_config(codegen::deployment().unwrap(), &gateways, &dir).unwrap();
+        let text = fs::read_to_string(&config).unwrap();
+        for target in &gateways {
+            assert!(
+                text.contains(&format!("'{target}'")),
+                "{target} not scraped:\n{text}"
+            );
+        }
+        for rules in ["rules/recording.yml", "rules/alerts.yml"] {
+            assert!(
+                dir.join(rules).is_file(),
+                "{rules} missing beside the configuration"
+            );
+        }
+        let promtool = tools::require(tools::PROMTOOL).unwrap_or_else(|why| panic!("{why}"));
+        let output = Command::new(promtool)
+            .args(["check", "config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let _ = fs::remove_dir_all(&dir);
+        assert!(output.status.success(), "{output:?}");
     }
 
     #[test]
