@@ -293,9 +293,12 @@ pub fn run(args: &[String]) -> Result {
         processes.push(process);
     }
 
+    let started = Started {
+        ready: &ready,
+        redis: redis.as_ref().map(|r| r.url.as_str()),
+    };
     print_summary(
-        &ready,
-        redis.as_ref().map(|r| r.url.as_str()),
+        &started,
         &admin_key,
         &options,
         &dir,
@@ -395,9 +398,14 @@ fn admin_key() -> String {
     format!("stack-{:x}{:x}", nanos, std::process::id())
 }
 
+/// What the stack's gateways said when ready, and the fleet's Redis.
+struct Started<'a> {
+    ready: &'a [Value],
+    redis: Option<&'a str>,
+}
+
 fn print_summary(
-    ready: &[Value],
-    redis: Option<&str>,
+    started: &Started<'_>,
     admin_key: &str,
     options: &Options,
     dir: &Path,
@@ -407,6 +415,7 @@ fn print_summary(
 ) {
     let prometheus_url = format!("http://{}", addresses.prometheus);
     let webhook_url = format!("http://{}", addresses.webhooks);
+    let Started { ready, redis } = *started;
     let first = &ready[0];
     let url = first["url"].as_str().unwrap_or_default();
     let shown = |path: &Path| {
