@@ -87,6 +87,9 @@ struct Fleet {
     /// Version of the open record the current (or next) half-open period follows, which names
     /// the period's probe slots in the store; 0 while unknown (probes are then counted here).
     period: u64,
+    /// Probe slots of `period` this replica claimed in the store and has not used yet: only
+    /// those are given back when a probe permit is dropped unused.
+    claimed: u32,
 }
 
 impl State {
@@ -307,7 +310,14 @@ impl Provider {
         };
         let limit = self.settings.circuit.half_open_probes;
         match store.claim_probe(&self.name, period, limit) {
-            Ok(true) | Err(Unreachable) => Ok(Some(generation)),
+            Ok(true) => {
+                let mut state = lock(&self.state);
+                if state.fleet.period == period {
+                    state.fleet.claimed += 1;
+                }
+                Ok(Some(generation))
+            }
+            Err(Unreachable) => Ok(Some(generation)),
             Ok(false) => {
                 let mut state = lock(&self.state);
                 let now = self.shared.clock.now();
@@ -343,6 +353,7 @@ impl Provider {
         state.fleet.applied = record.version;
         if matches!(record.circuit.phase, SharedPhase::Open { .. }) {
             state.fleet.period = record.version;
+            state.fleet.claimed = 0;
         }
         let same = |a: SharedPhase, b: SharedPhase| {
             matches!(
@@ -395,6 +406,10 @@ impl Provider {
                     }
                 }
             }
+            if probe.is_some_and(|g| state.breaker.half_open_generation() == Some(g)) {
+                // The probe was made: its fleet slot (if it had one) is used, not given back.
+                state.fleet.claimed = state.fleet.claimed.saturating_sub(1);
+            }
             // A successful probe counts for the fleet: the store says when enough did.
             let period = state.fleet.period;
             let fleet_probe = match (probe, self.shared.store_in_use()) {
@@ -445,9 +460,10 @@ impl Provider {
     pub(crate) fn release(&self, generation: u64) {
         let mut state = lock(&self.state);
         if state.breaker.half_open_generation() == Some(generation)
-            && state.fleet.period != 0
+            && state.fleet.claimed > 0
             && let Some(store) = self.shared.store_in_use()
         {
+            state.fleet.claimed -= 1;
             store.release_probe(&self.name, state.fleet.period);
         }
         state.breaker.release(generation);

@@ -41,8 +41,9 @@ fn gateway_binary() -> &'static str {
 }
 
 /// A replica's configuration, calling the shared provider at `anthropic`. Circuits open after
-/// five failures in a row and cool down for 2 s; ticks every 200 ms publish what they follow.
-fn config(anthropic: &str) -> String {
+/// five failures in a row and cool down for `cool_down` seconds (never longer); ticks every
+/// 200 ms publish what they follow.
+fn config(anthropic: &str, cool_down: u32) -> String {
     format!(
         r#"
 [server]
@@ -54,7 +55,7 @@ max_in_flight_per_key = 1000
 enabled = false
 
 [health]
-circuit = {{ cool_down = "2s", max_cool_down = "2s", rate_window = "60s", min_calls = 1000 }}
+circuit = {{ cool_down = "{cool_down}s", max_cool_down = "{cool_down}s", rate_window = "60s", min_calls = 1000 }}
 
 [routing]
 policy = "priority"
@@ -78,12 +79,19 @@ struct Replica {
     _process: Process,
 }
 
-/// Starts replica `name` under `dir`, sharing circuits through `redis` if given.
-fn replica(dir: &Path, name: &str, anthropic: &str, redis: Option<&str>) -> Replica {
+/// Starts replica `name` under `dir` with a cool-down of `cool_down` seconds, sharing circuits
+/// through `redis` if given.
+fn replica(
+    dir: &Path,
+    name: &str,
+    anthropic: &str,
+    cool_down: u32,
+    redis: Option<&str>,
+) -> Replica {
     let home: PathBuf = dir.join(name);
     fs::create_dir_all(&home).unwrap();
     let config_file = home.join("config.toml");
-    fs::write(&config_file, config(anthropic)).unwrap();
+    fs::write(&config_file, config(anthropic, cool_down)).unwrap();
     let base = |command: &mut Command| {
         command
             .arg("--config")
@@ -266,7 +274,8 @@ fn three_replicas_share_their_circuits_through_redis() {
     let anthropic = SimulatedProvider::start("anthropic", behaviour(false, 5.0)).unwrap();
     let replicas: Vec<Replica> = ["gw-1", "gw-2", "gw-3"]
         .iter()
-        .map(|name| replica(dir.path(), name, &anthropic.base_url(), Some(&redis.url)))
+        // A cool-down long enough for the checks of step 1 to end before any probe.
+        .map(|name| replica(dir.path(), name, &anthropic.base_url(), 4, Some(&redis.url)))
         .collect();
     let replicas = Arc::new(replicas);
     let http = Http::with_timeout(Duration::from_secs(15));
@@ -306,7 +315,7 @@ fn three_replicas_share_their_circuits_through_redis() {
     anthropic.set_behaviour(behaviour(false, 1500.0)).unwrap();
     let before = anthropic.calls();
     let traffic = Traffic::start(&replicas, 8);
-    within(Duration::from_secs(8), "the first probe", || {
+    within(Duration::from_secs(10), "the first probe", || {
         anthropic.calls() > before
     });
     thread::sleep(Duration::from_millis(1000));
@@ -368,7 +377,7 @@ fn an_outage_costs_fewer_failed_calls_with_shared_circuits() {
             .iter()
             .map(|name| {
                 let url = redis.as_ref().map(|r| r.url.as_str());
-                replica(dir.path(), name, &anthropic.base_url(), url)
+                replica(dir.path(), name, &anthropic.base_url(), 2, url)
             })
             .collect();
         let replicas = Arc::new(replicas);
