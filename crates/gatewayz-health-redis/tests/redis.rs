@@ -183,3 +183,31 @@ fn a_bad_url_is_an_error_that_does_not_show_the_password() {
     let error = RedisCircuitStore::open_with("redis://127.0.0.1:1", zero).unwrap_err();
     assert!(error.to_string().contains("timeout"), "{error}");
 }
+
+#[test]
+fn a_missed_message_is_made_up_for_by_the_periodic_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(dir.path());
+    let [b, ..] = fleet(&redis.url, Duration::from_secs(60));
+    // Another replica's record, written as the store writes it but never announced: only the
+    // read every `refresh` (500 ms) can bring it.
+    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let until_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 60_000;
+    let _: () = redis::cmd("HSET")
+        .arg("gatewayz:circuits:records")
+        .arg(P)
+        .arg(format!("1000 7 open {until_ms} 1"))
+        .query(&mut con)
+        .unwrap();
+    let took = within(
+        Duration::from_secs(1),
+        "b follows an unannounced record",
+        || refuses(&b),
+    );
+    assert!(took <= Duration::from_millis(700), "{took:?}");
+}

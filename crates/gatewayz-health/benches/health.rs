@@ -15,8 +15,8 @@ use std::{
 };
 
 use gatewayz_health::{
-    ErrorKind, HealthConfig, HealthTracker, Inference, Offer, Outcome, Price, ProviderConfig,
-    RouteRequest, RoutingPolicy,
+    ErrorKind, HealthConfig, HealthTracker, Inference, MemoryCircuitStore, Offer, Outcome, Price,
+    ProviderConfig, RouteRequest, RoutingPolicy,
 };
 use gatewayz_testkit::bench::Line;
 
@@ -139,6 +139,28 @@ fn main() {
         let permit = tracker.try_acquire(black_box(target)).expect("closed");
         permit.finish(black_box(&pick(i)));
     });
+    // The same with the circuits shared through a store (in memory: what the request path
+    // reads of any store is its local copy), against the local tracker above.
+    let fleet = {
+        let store = MemoryCircuitStore::new(gatewayz_health::SystemClock::new());
+        let mut config = HealthConfig::default();
+        config.circuit.cool_down = Duration::from_secs(3600);
+        config.circuit.max_cool_down = Duration::from_secs(3600);
+        let tracker = HealthTracker::builder(config)
+            .circuit_store(store.replica())
+            .build()
+            .expect("valid configuration");
+        for name in &names {
+            tracker
+                .register(name, ProviderConfig::default())
+                .expect("new provider");
+        }
+        tracker
+    };
+    let shared_record = per_op(samples, batch, |i| {
+        let permit = fleet.try_acquire(black_box(target)).expect("closed");
+        permit.finish(black_box(&pick(i)));
+    });
     let route = per_op(samples, batch, |i| {
         let mut route = tracker.route(black_box(&candidates));
         let candidate = route.next().expect("a candidate");
@@ -182,6 +204,12 @@ fn main() {
         "| report an attempt: `try_acquire` + `Permit::finish` | {} | <= 1 µs | {} |",
         ns(acquire_record),
         verdict(acquire_record, us)
+    );
+    println!(
+        "| report an attempt, circuits shared through a store | {} ({:.2}× local) | <= 1 µs | {} |",
+        ns(shared_record),
+        shared_record.as_secs_f64() / acquire_record.as_secs_f64(),
+        verdict(shared_record, us)
     );
     println!(
         "| route a request: `route`, first candidate, `Permit::finish`, 20 providers | {} | <= 2 µs | {} |",
@@ -232,6 +260,17 @@ fn main() {
         }
         .print();
     }
+    Line {
+        bench: "health",
+        measure: "report an attempt, circuits shared (baseline: local)",
+        ours: shared_record.as_secs_f64() * 1e9,
+        baseline: Some(acquire_record.as_secs_f64() * 1e9),
+        unit: "ns",
+        target: "<= 1 µs",
+        pass: judged(shared_record, us),
+        ..Line::default()
+    }
+    .print();
     for (policy, d) in &decisions {
         let measure = format!(
             "routing decision `{policy}`: route_request + first candidate, 20 providers (baseline: failover_order)"

@@ -334,8 +334,11 @@ impl Provider {
     /// stricter circuit wins); then applies the store's latest record if it is newer than the
     /// last applied. Reads the store's local copy only.
     fn follow(&self, state: &mut State, now: Duration) -> Option<Transition> {
-        let store = self.shared.store_in_use()?;
+        let store = self.shared.store.as_deref()?;
         let status = store.status();
+        if !status.in_use {
+            return None;
+        }
         let latest = store.latest(&self.name);
         if status.connection != state.fleet.connection {
             state.fleet = Fleet {
