@@ -5,7 +5,7 @@
 //!
 //! PostgreSQL refuses to run as root: as root (CI), the cluster's directory is given to the
 //! `postgres` user that Debian's package creates, the directories above it are made
-//! traversable (`o+x`), and both programs run through `runuser -u postgres`.
+//! traversable (`o+x`), and both programs run as that user through `setpriv`.
 
 use std::{
     fs,
@@ -87,7 +87,7 @@ impl Postgres {
     /// As [`start`](Self::start).
     pub fn restart(&mut self) {
         self.kill();
-        let binary = tools::require(tools::POSTGRES).unwrap_or_else(|why| panic!("{why}"));
+        let binary = server_binary();
         let isready = binary.with_file_name("pg_isready");
         let mut command = as_postgres(&binary);
         command
@@ -121,11 +121,28 @@ impl Postgres {
     }
 }
 
-/// `program` run as the `postgres` user when we are root, as ourselves otherwise.
+/// The `postgres` binary, symbolic links resolved: its directory holds `pg_isready` and
+/// `psql` of the same version (a link on `PATH` does not).
+fn server_binary() -> PathBuf {
+    let binary = tools::require(tools::POSTGRES).unwrap_or_else(|why| panic!("{why}"));
+    fs::canonicalize(&binary).unwrap_or(binary)
+}
+
+/// `program` run as the `postgres` user when we are root, as ourselves otherwise. `setpriv`
+/// (util-linux) execs the program in its own process rather than forking it as `runuser`
+/// does: the server is then the supervised child itself, reaped as soon as it is killed, so a
+/// restart never finds the old postmaster still registered in its lock file.
 fn as_postgres(program: &Path) -> Command {
     if is_root() {
-        let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--"]).arg(program);
+        let mut command = Command::new("setpriv");
+        command
+            .args([
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--init-groups",
+                "--",
+            ])
+            .arg(program);
         command
     } else {
         Command::new(program)
@@ -158,5 +175,44 @@ fn give_to_postgres(dir: &Path) {
         if mode & 0o001 == 0 {
             let _ = fs::set_permissions(ancestor, fs::Permissions::from_mode(mode | 0o001));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `sql` with the cluster's own `psql`; its output, unaligned, without headers.
+    fn psql(postgres: &Postgres, sql: &str) -> String {
+        let output = Command::new(server_binary().with_file_name("psql"))
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                &postgres.url,
+                "-c",
+                sql,
+            ])
+            .output()
+            .expect("psql runs");
+        assert!(output.status.success(), "{sql}: {output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+
+    #[test]
+    fn a_cluster_serves_and_keeps_its_data_across_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut postgres = Postgres::start(dir.path());
+        psql(
+            &postgres,
+            "CREATE TABLE t (n bigint); INSERT INTO t VALUES (42)",
+        );
+        postgres.kill();
+        assert!(!postgres.is_running());
+        postgres.restart();
+        assert_eq!(psql(&postgres, "SELECT n FROM t"), "42");
     }
 }
