@@ -47,7 +47,7 @@ use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use bytes::Bytes;
 use futures_util::Stream;
 use gatewayz_health::{Decision, HealthTracker, Permit, should_fail_over};
-use gatewayz_metrics::{ErrorKind, FailoverReason, Inference, Metrics, Outcome};
+use gatewayz_metrics::{ErrorKind, FailoverReason, Inference, InferenceStatus, Metrics, Outcome};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
@@ -364,6 +364,9 @@ async fn complete(
                 gateway
                     .metrics
                     .gateway_overhead(received.elapsed().saturating_sub(upstream_time));
+                gateway
+                    .metrics
+                    .model_request_finished(request.model(), InferenceStatus::Success);
                 return Ok(call.stream(response, permit, held, reservation.take()));
             }
             Ok(response) => match call
@@ -387,6 +390,9 @@ async fn complete(
                     gateway
                         .metrics
                         .gateway_overhead(received.elapsed().saturating_sub(upstream_time));
+                    gateway
+                        .metrics
+                        .model_request_finished(request.model(), InferenceStatus::Success);
                     return Ok(HttpResponse::Ok()
                         .content_type("application/json")
                         .body(body));
@@ -420,6 +426,11 @@ async fn complete(
     gateway
         .metrics
         .gateway_overhead(received.elapsed().saturating_sub(upstream_time));
+    // No provider answered, whether each failed or its circuit refused the call: the client's
+    // failure, which the per-model availability objective counts (a refusal is no attempt).
+    gateway
+        .metrics
+        .model_request_finished(request.model(), InferenceStatus::Error);
     Err(exhausted(request.model(), &failures))
 }
 
