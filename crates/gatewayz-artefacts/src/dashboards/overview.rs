@@ -7,7 +7,7 @@ use gatewayz_catalogue::{
 
 use super::provider_health::status_expr;
 use super::{Board, Context, Dashboard, Layout, Link, RATE, Unit, stat, target, timeseries};
-use crate::expr::{known, ratio};
+use crate::expr::ratio;
 
 pub(super) fn dashboard(cx: &Context) -> Dashboard {
     let s = &cx.scope;
@@ -172,13 +172,10 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
         timeseries(
             "Health score per provider",
             Unit::PercentUnit,
-            "Composite health score by provider, averaged across replicas that can judge it.",
+            "Composite health score by provider, across the replicas that can judge it, each \
+             weighted by the attempts it made.",
             vec![target(
-                s.agg(
-                    "avg",
-                    "provider",
-                    &known(&s.sel(&PROVIDER_HEALTH_SCORE, "")),
-                ),
+                super::provider_health::by_attempts(s, &PROVIDER_HEALTH_SCORE, ""),
                 "{{provider}}",
             )],
         )
