@@ -78,7 +78,12 @@ pub fn inhibitions(deployment: &Deployment) -> Vec<Inhibition> {
             source_matchers: vec![r#"urgency="page""#],
             targets: vec![kind.alert()],
             target_matchers: vec![r#"urgency="ticket""#],
-            equal: equal(&["model"]),
+            equal: equal(
+                &[kind.by()]
+                    .into_iter()
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>(),
+            ),
         });
     }
     inhibitions

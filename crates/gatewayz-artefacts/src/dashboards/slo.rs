@@ -220,10 +220,11 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
                 .size(6, 8),
             );
         }
-        let extra = if objective.kind == Kind::ModelAvailability {
-            BY_MODEL
-        } else {
-            ""
+        // The model variable filters the series that have a model: the per-model objective's,
+        // and the latency SLI's (time to first token is recorded per model).
+        let extra = match objective.kind {
+            Kind::Availability => "",
+            Kind::Latency | Kind::ModelAvailability => BY_MODEL,
         };
         layout.add(burn_panel(cx, &objective).size(12, 8));
         let legend = if objective.kind == Kind::ModelAvailability {
@@ -237,8 +238,9 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
                 Unit::PercentUnit,
                 &format!(
                     "The share of good events over the rate interval, live from {} (follows the \
-                     instance filter), against the objective ({}).",
+                     instance filter{}), against the objective ({}).",
                     objective.source(),
+                    if extra.is_empty() { "" } else { " and the model filter" },
                     crate::rules::slo::percent(objective.objective)
                 ),
                 vec![

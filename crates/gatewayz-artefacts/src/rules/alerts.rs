@@ -1488,7 +1488,7 @@ fn instrumentation_loss(cx: &Context, def: &'static gatewayz_catalogue::MetricDe
             "{} > 0\nor {}",
             s.agg("sum", by, &format!("increase({}[15m])", s.sel(def, ""))),
             s.agg(
-                "sum",
+                "count",
                 by,
                 &format!("{sel} unless {sel} offset 15m", sel = s.sel(def, ""))
             ),

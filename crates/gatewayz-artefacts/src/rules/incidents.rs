@@ -1275,7 +1275,18 @@ mod tests {
             quiet.outcomes.iter().all(|o| o.periods.is_empty()),
             "{quiet:?}"
         );
-        assert!(page(by("one model's")).is_some_and(|t| t <= 5));
+        let model = by("one model's");
+        assert!(page(model).is_some_and(|t| t <= 5));
+        // The model's own objective pages in time too, not only its provider's outage.
+        let burn = model
+            .outcomes
+            .iter()
+            .find(|o| o.alert == "GatewayzModelErrorBudgetBurn" && o.severity == Severity::Critical)
+            .unwrap();
+        assert!(
+            burn.periods.first().is_some_and(|p| p.0 <= model.start + 5),
+            "{burn:?}"
+        );
         let hidden = by("provider down");
         assert!(
             page(hidden).is_none() && warning(hidden).is_some(),
