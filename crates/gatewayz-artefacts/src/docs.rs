@@ -360,7 +360,7 @@ fn incidents_section(md: &mut String, incidents: &[Incident]) {
     md.push_str(
         "\n## The incident suite\n\n\
          Whole incidents replayed against these rules by `promtool test rules` \
-         (`prometheus/tests/incidents*.yml`, generated with the rules): three replicas with \
+         (`prometheus/tests/incident-*.yml`, one file each, generated with the rules): three replicas with \
          steady traffic (600 client requests a minute each) and six hours of healthy history \
          before each incident, so every page window holds real history. For every incident the \
          generator computes, from the same series and this configuration, the minute each \

@@ -240,7 +240,11 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
                     "The share of good events over the rate interval, live from {} (follows the \
                      instance filter{}), against the objective ({}).",
                     objective.source(),
-                    if extra.is_empty() { "" } else { " and the model filter" },
+                    if extra.is_empty() {
+                        ""
+                    } else {
+                        " and the model filter"
+                    },
                     crate::rules::slo::percent(objective.objective)
                 ),
                 vec![

@@ -57,15 +57,17 @@ const ROUTES: [&str; 4] = [
 /// One incident and what the rules did with it.
 #[derive(Debug, Clone)]
 pub struct Incident {
+    /// Short name, for its test file: `incident-<slug>.yml`.
+    pub slug: &'static str,
     /// What happens, as the issue's table says it.
     pub title: String,
     /// What the alerts must do.
     pub must: &'static str,
-    /// The minute the incident starts (its first bad minute ends at `start + 1`).
+    /// The step at which the incident starts (its first bad step ends at `start + 1`).
     pub start: usize,
-    /// The minute it ends.
+    /// The step at which it ends.
     pub end: usize,
-    /// Each watched alert's firing periods, in minutes from the start of the input.
+    /// Each watched alert's firing periods, in steps from the start of the input.
     pub outcomes: Vec<Outcome>,
     /// Alerts that must stay quiet throughout (besides the watched ones that never fire).
     pub quiet: Vec<&'static str>,
@@ -391,6 +393,7 @@ fn split(
 
 /// Builds an incident from its series, watched alerts and quiet ones, sampled every minute.
 fn incident(
+    slug: &'static str,
     title: String,
     must: &'static str,
     (start, end, minutes): (usize, usize, usize),
@@ -417,6 +420,7 @@ fn incident(
         })
         .collect();
     Incident {
+        slug,
         title,
         must,
         start,
@@ -447,13 +451,25 @@ pub fn incidents(deployment: &Deployment) -> Vec<Incident> {
     vec![
         client_failures(
             &suite,
-            "100% of client requests fail",
+            ("all-requests-fail", "100% of client requests fail"),
             1.0,
             20,
             "page within 5 minutes",
         ),
-        client_failures(&suite, "20% fail", 0.2, 30, "page within 10 minutes"),
-        client_failures(&suite, "3% fail", 0.03, 70, "page within 60 minutes"),
+        client_failures(
+            &suite,
+            ("a-fifth-fail", "20% fail"),
+            0.2,
+            30,
+            "page within 10 minutes",
+        ),
+        client_failures(
+            &suite,
+            ("three-percent-fail", "3% fail"),
+            0.03,
+            70,
+            "page within 60 minutes",
+        ),
         budget_rate(&suite, budget / 2.0),
         model_outage(&suite),
         hidden_provider_outage(&suite),
@@ -500,7 +516,7 @@ fn flatten(pairs: Vec<(Series, Series)>) -> Vec<Series> {
 /// A share of every client request fails for `duration` minutes, after six healthy hours.
 fn client_failures(
     suite: &Suite,
-    title: &str,
+    (slug, title): (&'static str, &str),
     share: f64,
     duration: usize,
     must: &'static str,
@@ -521,6 +537,7 @@ fn client_failures(
         &[],
     );
     incident(
+        slug,
         format!("{title} (for {duration} minutes)"),
         must,
         (start, end, minutes),
@@ -552,6 +569,7 @@ fn budget_rate(suite: &Suite, share: f64) -> Incident {
     Incident {
         step,
         ..incident(
+            "half-the-budget-for-a-day",
             format!(
                 "{} fail for a day (half the budget's rate)",
                 slo::percent(share)
@@ -636,6 +654,7 @@ fn model_outage(suite: &Suite) -> Incident {
     series.extend(flatten(requests));
     series.extend(flatten(attempts));
     incident(
+        "model-outage",
         format!(
             "one model's every provider fails (`{SOLE_MODEL}`, {}% of the traffic, served by \
              `{SOLE_PROVIDER}` alone, down for 30 minutes)",
@@ -739,6 +758,7 @@ fn hidden_provider_outage(suite: &Suite) -> Incident {
     series.extend(flatten(requests));
     series.extend(attempts);
     incident(
+        "hidden-provider-outage",
         format!(
             "provider down, failover hides it from clients (`{failing}` down for 30 minutes, \
              `{backup}` answers `{SHARED_MODEL}`)"
@@ -825,6 +845,7 @@ fn provider_flapping(suite: &Suite) -> Incident {
     series.extend(flatten(requests));
     series.extend(flatten(attempts));
     incident(
+        "provider-flapping",
         format!(
             "provider flaps 4 min down / 2 min up for an hour (`{SOLE_PROVIDER}`, sole provider \
              of `{SOLE_MODEL}`)"
@@ -934,6 +955,7 @@ fn circuit_flapping(suite: &Suite) -> Incident {
         render: |v| format!("{v}"),
     };
     incident(
+        "circuit-flapping",
         format!("circuit closes 1 minute in 10 (`{provider}`, for an hour)"),
         "flapping alert",
         (start, end, minutes),
@@ -979,6 +1001,7 @@ fn traffic_stops(suite: &Suite) -> Incident {
     }];
     drop(counted);
     incident(
+        "traffic-stops",
         "traffic drops to zero for 10 minutes".to_owned(),
         "warning",
         (start, end, minutes),
@@ -1090,6 +1113,7 @@ fn replica_unscraped(suite: &Suite) -> Incident {
         .into_iter()
         .collect();
     incident(
+        "replica-unscraped",
         "one replica of three stops being scraped".to_owned(),
         "the target alert, nothing else",
         (start, minutes, minutes),
@@ -1136,6 +1160,7 @@ fn spend_doubles(suite: &Suite) -> Incident {
     Incident {
         step: Step::Hour,
         ..incident(
+            "spend-doubles",
             format!(
                 "spend doubles versus last week (${} an hour on each replica for a week, then \
                  twice that)",
@@ -1156,6 +1181,7 @@ fn watchdog(suite: &Suite) -> Incident {
     // Whatever the traffic, here none at all.
     let _ = suite;
     incident(
+        "watchdog",
         "Watchdog".to_owned(),
         "always firing",
         (0, minutes, minutes),
@@ -1172,26 +1198,30 @@ fn watchdog(suite: &Suite) -> Incident {
     )
 }
 
-/// The `promtool test rules` cases of the incidents with `step`, one per incident.
-pub(crate) fn tests(deployment: &Deployment, step: Step) -> Vec<Yaml> {
+/// The `promtool test rules` case of each incident: `(slug, step, case)`.
+pub(crate) fn tests(deployment: &Deployment) -> Vec<(&'static str, Step, Yaml)> {
     let alerts = super::alerts(deployment);
     incidents(deployment)
         .iter()
-        .filter(|i| i.step == step)
-        .map(|i| i.to_yaml(&alerts))
+        .map(|i| (i.slug, i.step, i.to_yaml(&alerts)))
         .collect()
 }
 
 impl Incident {
-    /// The minutes checked: the one before and the one of every change of every watched
-    /// alert, and every `period` steps from the start of the input.
+    /// The steps checked: the one before and the one of every change of every watched alert,
+    /// and every few steps from shortly before the incident (hourly before that).
     fn checks(&self) -> BTreeSet<usize> {
         let period = match self.step {
             Step::Minute => 5,
             Step::FiveMinutes => 12,
             Step::Hour => 1,
         };
-        let mut at: BTreeSet<usize> = (0..=self.minutes).step_by(period).collect();
+        // Hourly through the quiet history before the incident, every `period` from then on.
+        let from = self.start.saturating_sub(period);
+        let mut at: BTreeSet<usize> = (0..from)
+            .step_by(60 / self.step.minutes().min(60))
+            .chain((from..=self.minutes).step_by(period))
+            .collect();
         for watched in &self.watched {
             for (t, _) in changes(&watched.states) {
                 at.insert(t.saturating_sub(1));

@@ -689,15 +689,16 @@ pub fn test_files(deployment: &Deployment) -> Vec<(String, String)> {
             ));
         }
     }
-    for step in Step::ALL {
+    // One file per incident: a rule change can be tried against the incident it concerns.
+    for (slug, step, case) in incidents::tests(deployment) {
         out.push((
-            format!("incidents{}.yml", step.suffix()),
+            format!("incident-{slug}.yml"),
             document_every(
                 step,
-                incidents::tests(deployment, step),
-                "The incident suite: whole incidents replayed on three replicas with steady \
-                 traffic, asserting the minute each alert fires and resolves (docs/alerts.md \
-                 has the table).",
+                vec![case],
+                "An incident of the suite, replayed on three replicas with steady traffic, \
+                 asserting the minute each alert fires and resolves (docs/alerts.md has the \
+                 table of them all).",
             ),
         ));
     }
