@@ -118,7 +118,8 @@ impl Board {
             }
             Board::ModelPerformance => {
                 "How does each model perform? Request rate, latency percentiles, error rate, \
-                 token usage, time to first token and token efficiency per model."
+                 token usage, time to first token, time per output token and token efficiency \
+                 per model."
             }
             Board::Business => {
                 "How is the business doing? Active subscriptions, API keys and trials, token \
