@@ -91,7 +91,8 @@ pub fn promql_markdown(deployment: &Deployment) -> String {
     }
     md.push_str(&format!(
         "## Recording rules\n\n\
-         Loaded from `prometheus/rules/recording.yml`. They give the view across replicas \
+         Loaded from `prometheus/rules/recording.yml` and, for the service level objectives, \
+         `prometheus/rules/slo.yml`. They give the view across replicas \
          (aggregated `by` the labels in their name's first part, and by the deployment's own \
          labels, which every rule keeps: `{labels}`), are cheap to query, and are what to send to \
          long-term storage when the raw series are too many. Names follow \

@@ -251,7 +251,7 @@ fn promtool_unit_tests_catch_an_alert_that_fires_at_zero_traffic() {
 }
 
 /// Runs the incident `slug` on the default deployment's rules after `change` (a find and a
-/// replace in `alerts.yml` or `recording.yml`): it must fail, showing `expected`.
+/// replace in one of its rule files): it must fail, showing `expected`.
 fn incident_catches(slug: &str, file: &str, from: &str, to: &str, expected: &str) {
     let dir = generated(&Deployment::default());
     let path = dir.path().join("prometheus/rules").join(file);
@@ -299,7 +299,7 @@ fn the_incident_suite_catches_a_slower_page() {
     // checked to the minute.
     incident_catches(
         "a-fifth-fail",
-        "alerts.yml",
+        "slo.yml",
         r#"slo:gatewayz_sli_error:burn_rate1h{job="gatewayz", slo="availability"} > 14.4"#,
         r#"slo:gatewayz_sli_error:burn_rate1h{job="gatewayz", slo="availability"} > 20"#,
         "GatewayzAvailabilityErrorBudgetBurn",

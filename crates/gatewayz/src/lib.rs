@@ -59,7 +59,7 @@ pub use gatewayz_metrics as metrics;
 pub use gatewayz_catalogue::Category;
 pub use gatewayz_metrics::{
     AnomalyKind, Business, CacheMetrics, CircuitState, ErrorKind, FailoverReason, HealthStatus,
-    InFlight, Inference, Metrics, MetricsConfig, Outcome, QueryTimer, TokenType,
+    InFlight, Inference, InferenceStatus, Metrics, MetricsConfig, Outcome, QueryTimer, TokenType,
 };
 
 /// The recorder and exposition engine (`gatewayz-registry`).

@@ -239,7 +239,6 @@ pub(super) fn groups(deployment: &Deployment) -> Vec<RuleGroup> {
         cost.push(cx.alert(spend_above_budget_pace(&cx, budget)));
     }
     vec![
-        slo::alert_group(deployment),
         group(
             "gatewayz-providers-alerts",
             vec![
@@ -1745,6 +1744,6 @@ mod tests {
     #[test]
     fn every_runbook_placeholder_is_filled_for_the_defaults() {
         // `runbooks::render` panics on a placeholder left unfilled.
-        assert_eq!(groups(&Deployment::default()).len(), 5);
+        assert_eq!(groups(&Deployment::default()).len(), 4);
     }
 }

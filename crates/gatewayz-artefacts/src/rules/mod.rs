@@ -254,9 +254,16 @@ pub fn files(deployment: &Deployment) -> Vec<RuleFile> {
     vec![
         RuleFile {
             file: "recording.yml",
+            groups: recording::groups(deployment),
+            notice: generated_notice(&deployment.selector),
+        },
+        // The objectives on their own: what a team reviews as its promises, and what a test
+        // can run on a faster clock than the rest.
+        RuleFile {
+            file: "slo.yml",
             groups: [
-                recording::groups(deployment),
                 slo::recording_groups(deployment),
+                vec![slo::alert_group(deployment)],
             ]
             .concat(),
             notice: generated_notice(&deployment.selector),
@@ -651,7 +658,10 @@ pub fn test_files(deployment: &Deployment) -> Vec<(String, String)> {
         ),
     )];
     let all = alerts(deployment);
-    for group in alerts::groups(deployment) {
+    let alert_groups = groups(deployment)
+        .into_iter()
+        .filter(|g| g.rules.iter().any(|r| matches!(r, Rule::Alert(_))));
+    for group in alert_groups {
         let name = group
             .name
             .trim_start_matches("gatewayz-")
@@ -1015,8 +1025,27 @@ mod tests {
                 rule.name()
             );
         }
-        let scaled = files(&deployment)[1].render_scaled(TimeScale::faster(10));
-        assert!(scaled.contains("for: 12s"), "{scaled}");
-        assert!(!scaled.contains("[5m]"), "{scaled}");
+        let alerts = files(&deployment)
+            .into_iter()
+            .find(|f| f.file == "alerts.yml")
+            .unwrap();
+        let scaled = alerts.render_scaled(TimeScale::faster(10));
+        assert!(
+            scaled.contains("for: 12s") && scaled.contains("keep_firing_for: 1m"),
+            "{scaled}"
+        );
+        assert!(
+            !scaled.contains("[5m]") && scaled.contains("offset 1008m"),
+            "{scaled}"
+        );
+        let slo = files(&deployment)
+            .into_iter()
+            .find(|f| f.file == "slo.yml")
+            .unwrap()
+            .render_scaled(TimeScale::faster(40));
+        assert!(
+            slo.contains("interval: 1500ms") && slo.contains("[7500ms]"),
+            "{slo}"
+        );
     }
 }
