@@ -10,6 +10,7 @@ use gatewayz_catalogue::{
     BUILD_INFO, CIRCUIT_BREAKER_STATE, CIRCUIT_BREAKER_TRANSITIONS, COST_USD, FAILOVERS,
     HTTP_REQUESTS, LABEL_OVERFLOW, METRIC_CONFLICTS, MODEL_INFERENCE_REQUESTS,
     PROVIDER_HEALTH_SCORE, PROVIDER_RESPONSE_TIME, REQUESTS_REFUSED, TIME_PER_OUTPUT_TOKEN,
+    TOKENS_USED,
 };
 
 use super::{
@@ -152,7 +153,7 @@ impl Context<'_> {
     fn alert(&self, spec: Spec) -> Rule {
         let runbook = runbooks::render(spec.alert, &spec.runbook);
         let pattern = &self.deployment.alerts.runbook_url;
-        Rule::Alert(AlertRule {
+        Rule::Alert(Box::new(AlertRule {
             alert: spec.alert,
             config_key: spec.config_key,
             expr: spec.expr,
@@ -169,7 +170,7 @@ impl Context<'_> {
             thresholds: spec.thresholds,
             dashboard: dashboards::uid(self.deployment, spec.dashboard),
             tests: spec.tests,
-        })
+        }))
     }
 
     /// Inference counters of (`provider`, gpt-4o-mini) on `replica`.
@@ -1458,7 +1459,7 @@ fn instrumentation_loss(cx: &Context, def: &'static gatewayz_catalogue::MetricDe
             "metric_conflicts",
             &cx.deployment.alerts.metric_conflicts,
             "metric",
-            &[("metric", "tokens_used_total")],
+            &[("metric", TOKENS_USED.name)],
         )
     };
     let s = &cx.scope;

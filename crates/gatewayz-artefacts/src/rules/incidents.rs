@@ -5,9 +5,10 @@
 //!
 //! For every incident the generator computes, from the same input series and the configured
 //! objectives, thresholds and `for`s, the minute at which each watched alert changes state
-//! ([`timeline`](super::timeline)); the promtool cases then check the minute before every
-//! change and the minute of it, and every few minutes between, so a rule that fires a minute
-//! earlier or later, resolves in the middle of one incident or fires twice fails the suite.
+//! (the `timeline` module: the few PromQL functions and the alert state machine the rules
+//! need); the promtool cases then check the minute before every change and the minute of it,
+//! and every few minutes between, so a rule that fires a minute earlier or later, resolves in
+//! the middle of one incident or fires twice fails the suite.
 //! The alerts an incident must not raise are checked at the same minutes. `docs/alerts.md`
 //! shows the table: each incident, what it must do, and the measured time to page.
 
@@ -873,13 +874,13 @@ fn circuit_flapping(suite: &Suite) -> Incident {
             return false;
         }
         use CircuitState::{Closed, HalfOpen, Open};
-        match (from, to, phase(m)) {
-            (Closed, Open, 1) => true,
-            (Open, HalfOpen, 2 | 4 | 6 | 8) => true,
-            (HalfOpen, Open, 3 | 5 | 7) => true,
-            (HalfOpen, Closed, 0) => true,
-            _ => false,
-        }
+        matches!(
+            (from, to, phase(m)),
+            (Closed, Open, 1)
+                | (Open, HalfOpen, 2 | 4 | 6 | 8)
+                | (HalfOpen, Open, 3 | 5 | 7)
+                | (HalfOpen, Closed, 0)
+        )
     };
     let mut series = Vec::new();
     let mut reopenings = Vec::new();

@@ -64,7 +64,7 @@ pub enum Rule {
     /// Stores the result of an expression as a new series.
     Record(RecordingRule),
     /// Fires an alert while an expression has results.
-    Alert(AlertRule),
+    Alert(Box<AlertRule>),
 }
 
 /// A recording rule.
@@ -302,7 +302,7 @@ pub fn alerts(deployment: &Deployment) -> Vec<AlertRule> {
         .into_iter()
         .flat_map(|g| g.rules)
         .filter_map(|rule| match rule {
-            Rule::Alert(a) => Some(a),
+            Rule::Alert(a) => Some(*a),
             Rule::Record(_) => None,
         })
         .collect()

@@ -428,9 +428,9 @@ pub(super) fn alert_group(deployment: &Deployment) -> RuleGroup {
     let mut rules = Vec::new();
     for objective in objectives(deployment) {
         for urgency in [Urgency::Page, Urgency::Ticket] {
-            rules.push(Rule::Alert(burn_alert(
+            rules.push(Rule::Alert(Box::new(burn_alert(
                 deployment, &s, &inputs, &objective, urgency,
-            )));
+            ))));
         }
     }
     RuleGroup {
