@@ -90,6 +90,11 @@ impl Profile {
                         ((*v).to_owned(), weight as f64)
                     })
                     .collect(),
+                // Routes are route templates under the client API (`slo.availability.routes`
+                // selects them), each deployment its own.
+                None if label.name == "route" => (1..=2)
+                    .map(|i| (format!("/v1/{}-route-{i}", self.tag), i as f64))
+                    .collect(),
                 None => (1..=2)
                     .map(|i| (format!("{}-{}-{i}", self.tag, label.name), i as f64))
                     .collect(),

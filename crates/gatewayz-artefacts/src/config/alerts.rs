@@ -116,7 +116,7 @@ impl Default for ProviderUnavailable {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProviderHealthDegraded {
-    /// The score below which the provider is degraded, above 0.05 and at most 1 (the health
+    /// The score below which the provider is degraded, above 0.05 and below 1 (the health
     /// tracker's default healthy threshold is 0.8).
     pub score: f64,
     /// How long before it fires.
@@ -473,10 +473,13 @@ impl Alerts {
             );
         }
         let score = self.provider_health_degraded.score;
-        if !(score > 0.05 && score <= 1.0) {
+        if !(score > 0.05 && score < 1.0) {
             problems.add(
                 "alerts.provider_health_degraded.score",
-                format!("{score} is not a health score above 0.05 and at most 1"),
+                format!(
+                    "{score} is not a health score above 0.05 and below 1 (at 1, every provider \
+                     short of perfect would be degraded)"
+                ),
             );
         }
         share(
