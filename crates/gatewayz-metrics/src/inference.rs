@@ -158,8 +158,7 @@ pub(crate) struct InferenceHandles {
     requests: PerValue<InferenceStatus, Counter>,
     duration: Histogram,
     time_to_first_token: Histogram,
-    /// Registered on the first stream: a service that never streams shows none.
-    time_per_output_token: OnceLock<Histogram>,
+    time_per_output_token: Histogram,
     tokens: PerValue<TokenType, Counter>,
     /// Registered on the first success: before that there is no ratio to show.
     efficiency: OnceLock<Gauge>,
@@ -188,7 +187,9 @@ impl InferenceHandles {
             }),
             duration: histogram(r, &MODEL_INFERENCE_DURATION, &pair),
             time_to_first_token: histogram(r, &TIME_TO_FIRST_TOKEN, &pair),
-            time_per_output_token: OnceLock::new(),
+            // Registered with the pair, like the other histograms: a series created by its
+            // first observation would hide that observation from `rate`.
+            time_per_output_token: histogram(r, &TIME_PER_OUTPUT_TOKEN, &pair),
             tokens: PerValue::new(|t: TokenType| {
                 counter(r, &TOKENS_USED, &[provider, model, t.as_str()])
             }),
@@ -209,16 +210,7 @@ impl InferenceHandles {
             Some(ttft) => {
                 self.time_to_first_token.record(seconds(ttft));
                 if let Some(per_token) = inference.time_per_output_token() {
-                    let histogram = self.time_per_output_token.get_or_init(|| {
-                        self.provider.binding.with(|r| {
-                            histogram(
-                                r,
-                                &TIME_PER_OUTPUT_TOKEN,
-                                &[&self.provider.provider, &self.model],
-                            )
-                        })
-                    });
-                    histogram.record(seconds(per_token));
+                    self.time_per_output_token.record(seconds(per_token));
                 }
             }
             // A plain completion's first token arrives with the answer.

@@ -148,8 +148,11 @@ fn a_plain_completion_is_timed_to_its_first_token_by_its_duration() {
         e.value("gatewayz_time_to_first_token_seconds_sum", &PAIR),
         1.5
     );
-    // No token timing without a stream: no time-per-output-token series at all.
-    assert!(e.family("gatewayz_time_per_output_token_seconds").is_none());
+    // No token timing without a stream: nothing in the time per output token.
+    assert_eq!(
+        e.value("gatewayz_time_per_output_token_seconds_count", &PAIR),
+        0.0
+    );
 }
 
 #[test]

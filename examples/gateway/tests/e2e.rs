@@ -98,7 +98,7 @@ business_collect_seconds = 1.0
 
 [demo]
 requests_per_second = 6.0
-stream_share = 0.3
+stream_share = 0.5
 
 [health]
 window = { length = "30s", buckets = 10 }
