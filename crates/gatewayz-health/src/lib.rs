@@ -112,8 +112,9 @@
 //! | latency score | from the p95 of calls that did not fail: 1 at or below `latency.target` (2 s), 0 at or above `latency.max` (30 s), linear between; 0 if no call succeeded |
 //!
 //! With fewer than `status.min_calls` (10) requests (calls made plus calls refused) in the
-//! window the status is `unknown` and the score is unknown (published as `NaN`); the inputs
-//! are still reported where defined. If every request was refused, the missing error rate and
+//! window the status is `unknown` and the score is unknown: published as `NaN`, which the
+//! `gatewayz-registry` exposition leaves out (no sample, so PromQL sees no value rather than
+//! a NaN); the inputs are still reported where defined. If every request was refused, the missing error rate and
 //! latency count as their worst.
 //!
 //! While the circuit is open or half-open the score is 0: the provider takes no traffic (only
