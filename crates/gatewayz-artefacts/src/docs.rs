@@ -371,7 +371,11 @@ fn incidents_section(md: &mut String, incidents: &[Incident]) {
          Times are from the start of the incident; promtool evaluates the rules every minute \
          (five for the day-long incident, an hour for the week-long one) and alerts read the \
          series recorded at the same instant, where Prometheus may read them one evaluation \
-         interval later.\n\n\
+         interval later. The *must* column is what the shipped defaults guarantee (a test of \
+         the generator holds it); with other objectives or thresholds the last two columns say \
+         what yours do, and promtool holds that: a looser objective pages later or not at all \
+         (at 99.5%, 3% of requests failing burns the budget at exactly 6x, which no page \
+         window exceeds).\n\n\
          | incident | must | time to page | what fired |\n| --- | --- | --- | --- |\n",
     );
     for incident in incidents {
