@@ -312,6 +312,18 @@ impl RoutingConfig {
     pub fn policy_for(&self, model: &str) -> RoutingPolicy {
         self.models.get(model).copied().unwrap_or(self.policy)
     }
+
+    /// A provider on probation is first on one in this many of the routes that offer it:
+    /// `1 / exploration`, rounded; 0 (never) without exploration.
+    pub(crate) fn trial_every(&self) -> u32 {
+        if self.exploration > 0.0 {
+            (1.0 / self.exploration)
+                .round()
+                .clamp(1.0, f64::from(u32::MAX)) as u32
+        } else {
+            0
+        }
+    }
 }
 
 /// How `weighted` blends its three terms, each in [0, 1] with 1 the best among the healthy

@@ -280,6 +280,7 @@ mod policy;
 mod price;
 mod provider;
 mod publish;
+mod recent;
 mod route;
 mod score;
 mod tracker;

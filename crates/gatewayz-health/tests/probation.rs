@@ -1,0 +1,234 @@
+//! Probation: a provider that has just failed is judged on what it did lately, not on the
+//! calls of its window from before it failed, and is brought back by a trial share of the
+//! requests.
+//!
+//! Three providers serve one model behind `spread` (exploration 5%: a trial is one request in
+//! 20), each answering one call a second for four minutes, so that every window holds about 240
+//! good calls. Then `budget` fails 60% of its calls, as the routing benchmark's degrade scenario
+//! does. The two ways it stayed a first choice before probation are replayed deterministically:
+//! its circuit closing after three lucky probes (a provider failing 60% of its calls passes the
+//! half-open test about once in 16 cool-downs), and its failures never coming five in a row, so
+//! that its circuit stays closed while its window, full of good calls, reads healthy.
+
+mod support;
+
+use std::time::Duration;
+
+use gatewayz_health::{
+    CallOutcome, CircuitState, ErrorKind, HealthConfig, HealthStatus, Offer, Price, RouteRequest,
+    RoutingPolicy,
+};
+use support::{Fixture, fixture, inference, ms, ok, secs};
+
+const BUDGET: &str = "budget";
+const NAMES: [&str; 3] = [BUDGET, "standard", "turbo"];
+/// Routes a trial share of 5% gives a provider on probation one of.
+const TRIAL_EVERY: usize = 20;
+const ROUTES: usize = 600;
+
+fn config(policy: RoutingPolicy, exploration: f64) -> HealthConfig {
+    let mut config = HealthConfig::default();
+    config.routing.policy = policy;
+    config.routing.exploration = exploration;
+    config
+}
+
+fn offers() -> [Offer<'static>; 3] {
+    [
+        Offer::new(BUDGET, Price::per_million(0.2, 0.6)),
+        Offer::new("standard", Price::per_million(0.6, 0.8)),
+        Offer::new("turbo", Price::per_million(1.2, 2.4)),
+    ]
+}
+
+fn failure() -> CallOutcome {
+    CallOutcome::failure(ErrorKind::ServerError, ms(300))
+}
+
+/// Four minutes of one good call a second to each provider, then a tick: all healthy, each
+/// window holding 240 calls, the fastest (`turbo`) and cheapest (`budget`) known apart.
+fn history(policy: RoutingPolicy, exploration: f64) -> Fixture {
+    fastrand::seed(16);
+    let f = fixture(config(policy, exploration), &NAMES);
+    for _ in 0..240 {
+        f.calls(BUDGET, 1, ok(ms(1200)));
+        f.calls("standard", 1, ok(ms(600)));
+        f.calls("turbo", 1, ok(ms(150)));
+        f.advance(secs(1));
+    }
+    f.tracker.tick();
+    for name in NAMES {
+        assert_eq!(f.health(name).status, HealthStatus::Healthy, "{name}");
+    }
+    f
+}
+
+/// `budget` fails 60% of its next calls, one a second, the last five in a row: its circuit
+/// opens. Then, a cool-down later, the three probes of the half-open circuit succeed (routed:
+/// a probe goes first whatever the policy) and the circuit closes again.
+fn lucky_probes(f: &Fixture) {
+    let pattern = [
+        false, true, false, false, true, false, true, false, false, false, false, false,
+    ];
+    for ok_call in pattern {
+        f.call(BUDGET, if ok_call { ok(ms(1200)) } else { failure() })
+            .expect("closed until the fifth failure in a row");
+        f.advance(secs(1));
+    }
+    assert_eq!(f.state(BUDGET), CircuitState::Open);
+    f.advance(secs(30));
+    for _ in 0..3 {
+        let offers = offers();
+        let mut route = f.tracker.route_request(&request(&offers));
+        let first = route.next().unwrap();
+        assert_eq!(first.provider, BUDGET, "a probe goes first");
+        let permit = first.admission.unwrap();
+        assert!(permit.is_probe());
+        permit.finish(&inference(ok(ms(1200))));
+    }
+    assert_eq!(f.state(BUDGET), CircuitState::Closed);
+}
+
+fn request<'r>(offers: &'r [Offer<'static>]) -> RouteRequest<'r, 'static> {
+    RouteRequest {
+        model: "m",
+        stream: false,
+        offers,
+    }
+}
+
+/// How many of `n` routes put `provider` first. Nobody is called: the permits are dropped
+/// unreported, which records nothing.
+fn firsts(f: &Fixture, provider: &str, n: usize) -> usize {
+    let offers = offers();
+    (0..n)
+        .filter(|_| {
+            f.tracker
+                .route_request(&request(&offers))
+                .next()
+                .unwrap()
+                .provider
+                == provider
+        })
+        .count()
+}
+
+#[test]
+fn a_circuit_closed_by_lucky_probes_does_not_bring_a_failing_provider_back_on_its_old_calls() {
+    let f = history(RoutingPolicy::Spread, 0.05);
+    lucky_probes(&f);
+    f.advance(secs(1));
+    let health = f.tick(BUDGET);
+    // Not a third of the first choices, as a healthy provider under `spread`: a trial share.
+    let budget = firsts(&f, BUDGET, ROUTES);
+    assert_eq!(
+        budget,
+        ROUTES / TRIAL_EVERY,
+        "budget first in {budget} of {ROUTES}"
+    );
+    // Its last ten calls: six failures, one good call, three good probes (0.6 failed). Its
+    // window still holds 240 good calls from before: over the window it would score 0.975,
+    // healthy. Its score and status are those of its last calls, the worse.
+    assert_eq!(health.circuit, CircuitState::Closed);
+    assert_eq!(health.error_rate, Some(0.6), "{health:?}");
+    assert_eq!(health.status, HealthStatus::Degraded, "{health:?}");
+}
+
+#[test]
+fn a_provider_failing_most_calls_but_never_five_in_a_row_is_moved_off_after_its_last_ten() {
+    let f = history(RoutingPolicy::Spread, 0.05);
+    // Two failures, one success, over and over: two thirds fail, never five in a row, and the
+    // circuit's last minute holds 60 good calls, so its failure rate stays under 50%.
+    let mut moved_off_after = None;
+    for i in 0..12 {
+        f.call(BUDGET, if i % 3 == 2 { ok(ms(1200)) } else { failure() })
+            .expect("closed");
+        f.advance(secs(1));
+        if moved_off_after.is_none() && firsts(&f, BUDGET, 60) <= 60 / TRIAL_EVERY {
+            moved_off_after = Some(i + 1);
+        }
+    }
+    assert_eq!(f.state(BUDGET), CircuitState::Closed);
+    // Five of its last ten calls failed with the seventh: it is on probation at once, before
+    // any tick.
+    assert_eq!(moved_off_after, Some(7));
+    let health = f.tick(BUDGET);
+    assert_eq!(health.error_rate, Some(0.6), "{health:?}");
+    assert_ne!(health.status, HealthStatus::Healthy, "{health:?}");
+    let budget = firsts(&f, BUDGET, ROUTES);
+    assert!(
+        budget <= ROUTES / TRIAL_EVERY,
+        "budget first in {budget} of {ROUTES}"
+    );
+}
+
+#[test]
+fn a_provider_on_probation_gets_one_request_in_twenty_under_every_policy() {
+    for policy in RoutingPolicy::ALL.iter().copied() {
+        let f = history(policy, 0.05);
+        lucky_probes(&f);
+        f.tracker.tick();
+        assert_eq!(firsts(&f, BUDGET, ROUTES), ROUTES / TRIAL_EVERY, "{policy}");
+    }
+}
+
+#[test]
+fn a_provider_that_answers_again_is_back_after_its_trial_calls() {
+    let f = history(RoutingPolicy::Spread, 0.05);
+    lucky_probes(&f);
+    f.tracker.tick();
+    let offers = offers();
+    let mut trials = 0;
+    // Its trial calls succeed: once five more push the failures out of its last ten (two of
+    // ten failed: 0.86, healthy coming from below), the next tick ends the probation.
+    while f.health(BUDGET).status != HealthStatus::Healthy {
+        assert!(
+            trials < 10,
+            "still on probation after {trials} good trial calls"
+        );
+        let mut route = f.tracker.route_request(&request(&offers));
+        let first = route.next().unwrap();
+        if first.provider == BUDGET {
+            first.admission.unwrap().finish(&inference(ok(ms(1200))));
+            trials += 1;
+            f.tracker.tick();
+        }
+    }
+    assert_eq!(trials, 5);
+    let budget = firsts(&f, BUDGET, ROUTES);
+    assert!(
+        (150..=250).contains(&budget),
+        "a third of {ROUTES} under spread, not {budget}"
+    );
+}
+
+#[test]
+fn without_trials_a_provider_on_probation_is_judged_afresh_once_its_calls_leave_the_window() {
+    let f = history(RoutingPolicy::Spread, 0.0);
+    lucky_probes(&f);
+    f.tracker.tick();
+    assert_eq!(
+        firsts(&f, BUDGET, ROUTES),
+        0,
+        "no trial share without exploration"
+    );
+    // A whole window (five minutes) after its last call, the three probes: nothing it did is
+    // left to judge it on.
+    f.advance(Duration::from_secs(330));
+    let health = f.tick(BUDGET);
+    assert_eq!(health.status, HealthStatus::Unknown, "{health:?}");
+    let budget = firsts(&f, BUDGET, ROUTES);
+    assert!((150..=250).contains(&budget), "{budget} of {ROUTES}");
+}
+
+#[test]
+fn an_operator_closing_the_circuit_ends_the_probation() {
+    let f = history(RoutingPolicy::Spread, 0.05);
+    lucky_probes(&f);
+    f.tracker.tick();
+    f.tracker.force_close(BUDGET).unwrap();
+    f.tracker.tick();
+    assert_eq!(f.health(BUDGET).status, HealthStatus::Healthy);
+    let budget = firsts(&f, BUDGET, ROUTES);
+    assert!((150..=250).contains(&budget), "{budget} of {ROUTES}");
+}
