@@ -232,3 +232,120 @@ fn an_operator_closing_the_circuit_ends_the_probation() {
     let budget = firsts(&f, BUDGET, ROUTES);
     assert!((150..=250).contains(&budget), "{budget} of {ROUTES}");
 }
+
+/// Requests a second in [`degrade_and_recover`], routed as a gateway routes them.
+const RATE: u64 = 6;
+/// Seconds between ticks, as the example gateway's `server.health_tick_seconds`.
+const TICK: u64 = 5;
+/// The issue's target: traffic moved off a failing provider within 30 s of its first failures.
+const TARGET: u64 = 30;
+/// Share of the first choices at or below which traffic is off a provider, over 10 s windows
+/// (the routing benchmark's measure, unscaled).
+const OFF_SHARE: f64 = 0.10;
+const SHARE_WINDOW: usize = 10;
+
+/// Seconds, from `from`, until `budget`'s share of the first choices stays at or below
+/// [`OFF_SHARE`] in every [`SHARE_WINDOW`]-second window ending after it: the end of the last
+/// window above it. `firsts[s]` is `(its, all)` in second `s`.
+fn moved_off_after(firsts: &[(u64, u64)], from: usize) -> usize {
+    (from..firsts.len())
+        .filter(|&end| {
+            let window = &firsts[(end + 1).saturating_sub(SHARE_WINDOW).max(from)..=end];
+            let (its, all) = window
+                .iter()
+                .fold((0, 0), |(i, a), &(its, all)| (i + its, a + all));
+            its as f64 > OFF_SHARE * all as f64
+        })
+        .max()
+        .map_or(0, |end| end + 1 - from)
+}
+
+/// The routing benchmark's degrade scenario on the manual clock, closed loop: [`RATE`]
+/// requests a second routed by `spread` over the three providers, each tried in its route's
+/// order until one answers (a failed call fails over, as `should_fail_over` says of a 5xx).
+/// `budget` answers everything for four minutes, then fails 60% of its calls (drawn from
+/// `seed`) for ten minutes, then answers everything again. Returns, per second, its first
+/// choices and all of them (a probe counts: it is a decision for it).
+fn degrade_and_recover(seed: u64) -> Vec<(u64, u64)> {
+    let f = history(RoutingPolicy::Spread, 0.05);
+    let mut outcomes = fastrand::Rng::with_seed(seed);
+    let offers = offers();
+    let mut firsts = Vec::new();
+    for t in 0..DEGRADED + RECOVERED {
+        let failing = t < DEGRADED;
+        let mut second = (0, 0);
+        for _ in 0..RATE {
+            let mut first = true;
+            for candidate in f.tracker.route_request(&request(&offers)) {
+                let Ok(permit) = candidate.admission else {
+                    first = false;
+                    continue;
+                };
+                if first {
+                    second.0 += u64::from(candidate.provider == BUDGET);
+                    second.1 += 1;
+                    first = false;
+                }
+                let outcome = if candidate.provider == BUDGET && failing && outcomes.f64() < 0.6 {
+                    failure()
+                } else {
+                    ok(ms(600))
+                };
+                permit.finish(&inference(outcome));
+                if outcome.result.is_ok() {
+                    break;
+                }
+            }
+        }
+        firsts.push(second);
+        f.advance(secs(1));
+        if (t + 1) % TICK == 0 {
+            f.tracker.tick();
+        }
+    }
+    firsts
+}
+
+/// Seconds `budget` fails 60% of its calls in [`degrade_and_recover`], then answers again.
+const DEGRADED: u64 = 600;
+const RECOVERED: u64 = 600;
+
+#[test]
+fn spread_moves_off_a_provider_failing_60_percent_within_30_s_and_takes_it_back_when_it_recovers() {
+    for seed in 0..16 {
+        let firsts = degrade_and_recover(seed);
+        // Its failures start at second 0: every 10 s window ending 30 s later, and until it
+        // recovers, gives it at most a tenth of the first choices (its trials are a twentieth).
+        let degraded = &firsts[..DEGRADED as usize];
+        let off = moved_off_after(degraded, 0);
+        assert!(
+            off <= TARGET as usize,
+            "seed {seed}: budget still above {OFF_SHARE} of the first choices {off} s after \
+             its failures began; per second (its, all): {:?}",
+            &degraded[..off.min(degraded.len())]
+        );
+        // Once it answers again it is taken back: within six minutes (its circuit may be open
+        // for up to five, then its trials must push the failures out of its last calls), and
+        // from then on it gets its third of the first choices under `spread`.
+        let back = (DEGRADED as usize..firsts.len()).find(|&s| {
+            let window = &firsts[s..(s + SHARE_WINDOW).min(firsts.len())];
+            let (its, all) = window
+                .iter()
+                .fold((0, 0), |(i, a), &(its, all)| (i + its, a + all));
+            its as f64 >= 0.25 * all as f64
+        });
+        let back = back.map(|s| s - DEGRADED as usize);
+        assert!(
+            back.is_some_and(|s| s <= 360),
+            "seed {seed}: budget not back {back:?} s after it recovered"
+        );
+        let (its, all) = firsts[firsts.len() - 120..]
+            .iter()
+            .fold((0, 0), |(i, a), &(its, all)| (i + its, a + all));
+        let share = its as f64 / all as f64;
+        assert!(
+            (0.25..=0.42).contains(&share),
+            "seed {seed}: budget first in {share:.2} of the last two minutes' choices"
+        );
+    }
+}
