@@ -62,7 +62,7 @@ struct State {
     score_status: HealthStatus,
     /// The last tick's report, before the circuit rule.
     report: Report,
-    /// Whether each of its last `status.min_calls` calls failed.
+    /// Whether each of its last calls failed (twice `status.min_calls` of them, at most 64).
     recent: Recent,
     /// On probation: since its circuit opened, or since its last calls failed at the circuit's
     /// failure rate, until it is judged healthy again (see the crate docs).
@@ -217,7 +217,11 @@ impl View {
     pub(crate) fn trial(&self, every: u32) -> bool {
         every > 0
             && self.trial.load(Relaxed)
-            && self.trials.fetch_add(1, Relaxed).wrapping_add(1) % every == 0
+            && self
+                .trials
+                .fetch_add(1, Relaxed)
+                .wrapping_add(1)
+                .is_multiple_of(every)
     }
 
     /// The p95 that `fastest` compares, in seconds: time to first token for a stream, the
@@ -336,11 +340,7 @@ impl Provider {
             // or from the failure that brings its last calls to the circuit's failure rate,
             // it is judged on its last calls too.
             let tripped = matches!(transition, Some((_, CircuitState::Open)));
-            if tripped
-                || (failed
-                    && state.recent.full()
-                    && state.recent.failing(self.settings.circuit.failure_rate))
-            {
+            if tripped || (failed && state.recent.failing(self.settings.circuit.failure_rate)) {
                 state.begin_probation(&self.view);
             }
             self.view.store(&state.breaker);

@@ -85,38 +85,39 @@ pub(crate) fn assess(
 }
 
 /// The score of the provider's last calls, with the window's latency: what a provider on
-/// probation is also judged on. Its calls were all attempts (no refusal, no health probe), so
-/// availability is the share that did not fail. `None` until as many calls as it takes to
-/// judge (`status.min_calls`, at most 64) are kept.
+/// probation is also judged on, over its last `status.min_calls` calls and over all the calls
+/// kept (twice as many), the worse of the two (see [`Recent`]). Its calls were all attempts (no
+/// refusal, no health probe), so availability is the share that did not fail. `None` until
+/// `status.min_calls` calls are kept.
 pub(crate) fn assess_recent(recent: &Recent, window: &Report, weights: &Weights) -> Option<Report> {
-    if !recent.full() {
-        return None;
-    }
-    let calls = recent.calls();
-    let error_rate = f64::from(recent.failures()) / f64::from(calls);
     // The window has calls whenever the record does (it is forgotten with them), so its
     // latency score is known; missing, it would count as its worst.
     let latency_score = window.latency_score.unwrap_or(0.0);
-    let score = weights.availability * (1.0 - error_rate)
-        + weights.error_rate * (1.0 - error_rate)
-        + weights.latency * latency_score;
-    Some(Report {
-        status: HealthStatus::Unknown,
-        score: Some(score.clamp(0.0, 1.0)),
-        availability: Some(1.0 - error_rate),
-        error_rate: Some(error_rate),
-        latency_score: Some(latency_score),
-        latency_p95: window.latency_p95,
-    })
+    let report = |(calls, failures): (u32, u32)| {
+        let error_rate = f64::from(failures) / f64::from(calls);
+        let score = weights.availability * (1.0 - error_rate)
+            + weights.error_rate * (1.0 - error_rate)
+            + weights.latency * latency_score;
+        Report {
+            status: HealthStatus::Unknown,
+            score: Some(score.clamp(0.0, 1.0)),
+            availability: Some(1.0 - error_rate),
+            error_rate: Some(error_rate),
+            latency_score: Some(latency_score),
+            latency_p95: window.latency_p95,
+        }
+    };
+    let latest = report(recent.latest()?);
+    Some(worse(latest, Some(report(recent.kept()))))
 }
 
-/// The report with the lower score, a known one before an unknown: a provider on probation is
-/// judged on the worse of its window and its last calls.
-pub(crate) fn worse(window: Report, recent: Option<Report>) -> Report {
-    match (window.score, recent) {
-        (Some(w), Some(r)) if r.score.is_some_and(|r| r < w) => r,
-        (None, Some(r)) => r,
-        _ => window,
+/// The report with the lower score, a known one before an unknown (`a` on a tie): a provider on
+/// probation is judged on the worse of its window and its last calls.
+pub(crate) fn worse(a: Report, b: Option<Report>) -> Report {
+    match (a.score, b) {
+        (Some(x), Some(b)) if b.score.is_some_and(|y| y < x) => b,
+        (None, Some(b)) if b.score.is_some() => b,
+        _ => a,
     }
 }
 

@@ -244,9 +244,15 @@ fn the_circuit_caps_the_status() {
         (HealthStatus::Degraded, Some(0.5)),
         "closed again"
     );
-    // Five more good calls push out the timeouts but two: 0.86, healthy coming from below.
-    f.calls(P, 4, ok(ms(300)));
-    assert_eq!(tick(&f).status, HealthStatus::Degraded);
+    // Twelve more good calls clear its last ten, but its last twenty (the twelve from before
+    // fell out first) still hold the five timeouts: 0.825, not enough coming from below.
+    f.calls(P, 12, ok(ms(300)));
+    let s = tick(&f);
+    assert_eq!(
+        (s.status, s.error_rate),
+        (HealthStatus::Degraded, Some(0.25))
+    );
+    // The thirteenth pushes out one: four of twenty, 0.86, healthy coming from below.
     f.calls(P, 1, ok(ms(300)));
     assert_eq!(
         tick(&f).status,
@@ -257,7 +263,7 @@ fn the_circuit_caps_the_status() {
     f.calls(P, 1, timeout());
     let s = tick(&f);
     assert_eq!(s.status, HealthStatus::Healthy);
-    assert!(close(s.error_rate.unwrap(), 6.0 / 114.0), "{s:?}");
+    assert!(close(s.error_rate.unwrap(), 6.0 / 122.0), "{s:?}");
 }
 
 #[test]
