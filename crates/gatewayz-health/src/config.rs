@@ -290,7 +290,9 @@ pub struct RoutingConfig {
     pub models: BTreeMap<String, RoutingPolicy>,
     /// Share of requests that `cheapest`, `fastest` and `weighted` send to a healthy candidate
     /// drawn at random (as `spread` would) instead of their pick, so that the others keep being
-    /// measured: their latency stays known and a recovery is noticed. Default 0.05.
+    /// measured: their latency stays known and a recovery is noticed. Also, under every policy,
+    /// the share of the routes offering a provider on probation that try it first (its trials,
+    /// see the crate docs; 0: none). Default 0.05.
     pub exploration: f64,
     /// Weights of the `weighted` policy.
     pub weights: RoutingWeights,

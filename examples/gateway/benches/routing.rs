@@ -414,7 +414,8 @@ async fn drive(
             }
         }
         if let Some(from) = scenario.failing_from {
-            let (share_before, moved_off) = moved_off(&polls[i], from.as_secs_f64());
+            let (share_before, moved_off) =
+                moved_off(&polls[i], from.as_secs_f64(), scenario.length.as_secs_f64());
             outcome.share_before = share_before;
             outcome.moved_off = Some(moved_off);
         }
@@ -427,9 +428,12 @@ async fn drive(
 /// seconds from them until it was moved off: until the start of the last 1 s window (sliding
 /// with the polls) in which it had more than [`MOVED_OFF_SHARE`] of the decisions, plus one
 /// poll (the window's decisions above the share were made in its first poll interval at the
-/// latest; every later window is at or below the share).
-fn moved_off(polls: &[Poll], from: f64) -> (Option<f64>, f64) {
+/// latest; every later window is at or below the share). Polls after `until`, the end of the
+/// request schedule, are left out: their windows hold fewer requests than a full second's,
+/// while a half-open circuit's probes are as many, so its share there says nothing.
+fn moved_off(polls: &[Poll], from: f64, until: f64) -> (Option<f64>, f64) {
     const WINDOW: f64 = 1.0;
+    let polls = &polls[..polls.partition_point(|p| p.0 <= until)];
     let window_start = |end: usize| {
         polls[..end]
             .iter()
