@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use gatewayz_catalogue::{
     BUILD_INFO, CIRCUIT_BREAKER_STATE, CIRCUIT_BREAKER_TRANSITIONS, COST_USD, CircuitState,
-    HTTP_REQUESTS, HealthStatus, MODEL_INFERENCE_REQUESTS, MODEL_REQUESTS, PROVIDER_HEALTH_SCORE,
-    PROVIDER_RESPONSE_TIME, PROVIDER_STATUS,
+    ClosedValue, HTTP_REQUESTS, HealthStatus, MODEL_INFERENCE_REQUESTS, MODEL_REQUESTS, MetricDef,
+    PROVIDER_HEALTH_SCORE, PROVIDER_RESPONSE_TIME, PROVIDER_STATUS,
 };
 
 use super::{
@@ -221,23 +221,13 @@ impl Suite<'_> {
         minutes: usize,
         status: impl Fn(usize) -> HealthStatus,
     ) -> Vec<Series> {
-        HealthStatus::VALUES
-            .iter()
-            .map(|value| {
-                self.series(
-                    PROVIDER_STATUS.name,
-                    replica,
-                    &[("provider", provider), ("status", value)],
-                    Samples::gauge(minutes, |m| {
-                        Some(if status(m).as_str() == *value {
-                            1.0
-                        } else {
-                            0.0
-                        })
-                    }),
-                )
-            })
-            .collect()
+        self.one_hot(
+            (&PROVIDER_STATUS, "status"),
+            replica,
+            provider,
+            minutes,
+            status,
+        )
     }
 
     /// The one-hot circuit state series of `provider` on `replica`.
@@ -248,19 +238,34 @@ impl Suite<'_> {
         minutes: usize,
         state: impl Fn(usize) -> CircuitState,
     ) -> Vec<Series> {
-        CircuitState::VALUES
+        self.one_hot(
+            (&CIRCUIT_BREAKER_STATE, "state"),
+            replica,
+            provider,
+            minutes,
+            state,
+        )
+    }
+
+    /// One series per value of a closed label of `provider` on `replica`, as the recorder
+    /// exposes a status: the series of `current(minute)` is 1, every other 0.
+    fn one_hot<V: ClosedValue>(
+        &self,
+        (metric, label): (&MetricDef, &str),
+        replica: usize,
+        provider: &str,
+        minutes: usize,
+        current: impl Fn(usize) -> V,
+    ) -> Vec<Series> {
+        V::ALL
             .iter()
-            .map(|value| {
+            .map(|&value| {
                 self.series(
-                    CIRCUIT_BREAKER_STATE.name,
+                    metric.name,
                     replica,
-                    &[("provider", provider), ("state", value)],
+                    &[("provider", provider), (label, value.as_str())],
                     Samples::gauge(minutes, |m| {
-                        Some(if state(m).as_str() == *value {
-                            1.0
-                        } else {
-                            0.0
-                        })
+                        Some(if current(m) == value { 1.0 } else { 0.0 })
                     }),
                 )
             })
