@@ -59,6 +59,7 @@ pub fn check() -> Result {
             fs::remove_file(&file).map_err(|e| format!("cannot remove {}: {e}", file.display()))?;
         }
     }
+    forget_overlay_builds(&root, &packages)?;
     cargo(&["publish", "--workspace", "--dry-run", "--allow-dirty"])?;
     let mut package = vec!["package", "--no-verify", "--allow-dirty"];
     for (name, _) in &packages {
@@ -100,6 +101,86 @@ pub fn check() -> Result {
             .current_dir(&check)
             .env("CARGO_TARGET_DIR", root.join("target")),
     )
+}
+
+/// Removes what an earlier dry run left of this workspace's packages as registry crates.
+///
+/// `publish --workspace --dry-run` serves the packages it has made to the next ones' builds
+/// from a local overlay registry. Cargo takes registry crates for immutable: it unpacks each
+/// once into `$CARGO_HOME/registry/src/-<hash>/` (a directory named after the overlay, the
+/// same for every run of this workspace) and never again, and it keeps their builds in
+/// `target/` by version alone. A second dry run would then verify each crate against its
+/// siblings as they were at the first run, and fail (or pass) for that. So every unpacked copy of
+/// our packages goes, and every build of them from such a copy.
+fn forget_overlay_builds(root: &Path, packages: &[(String, String)]) -> Result {
+    let ours = |file: &str| {
+        packages
+            .iter()
+            .any(|(name, _)| file.starts_with(&format!("{name}-")))
+    };
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    let src = cargo_home.join("registry/src");
+    // Overlays are the registries without a host name: `-<hash>`.
+    for overlay in entries(&src)?.filter(|dir| name_of(dir).starts_with('-')) {
+        for unpacked in entries(&overlay)?.filter(|dir| ours(&name_of(dir))) {
+            remove(&unpacked)?;
+        }
+    }
+    let deps = root.join("target/debug/deps");
+    for dep_info in entries(&deps)?.filter(|f| f.extension().is_some_and(|e| e == "d")) {
+        let stem = name_of(&dep_info).trim_end_matches(".d").to_owned();
+        let Some((crate_name, hash)) = stem.rsplit_once('-') else {
+            continue;
+        };
+        if !ours(&format!("{}-", crate_name.replace('_', "-"))) {
+            continue;
+        }
+        let text = fs::read_to_string(&dep_info).unwrap_or_default();
+        if text.contains(&*src.join("-").to_string_lossy()) {
+            let fingerprint = root.join(format!(
+                "target/debug/.fingerprint/{}-{hash}",
+                crate_name.replace('_', "-")
+            ));
+            remove(&fingerprint)?;
+        }
+    }
+    Ok(())
+}
+
+/// The entries of `dir`, none if it does not exist.
+fn entries(dir: &Path) -> Result<impl Iterator<Item = std::path::PathBuf>> {
+    let read = match fs::read_dir(dir) {
+        Ok(read) => Some(read),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("cannot read {}: {e}", dir.display())),
+    };
+    Ok(read
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path()))
+}
+
+fn name_of(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn remove(path: &Path) -> Result {
+    let removed = if path.is_dir() {
+        fs::remove_dir_all(path)
+    } else {
+        fs::remove_file(path)
+    };
+    match removed {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot remove {}: {e}", path.display())),
+    }
 }
 
 fn write(path: &Path, text: &str) -> Result {

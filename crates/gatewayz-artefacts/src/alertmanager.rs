@@ -1,25 +1,38 @@
-//! `alertmanager/alertmanager.yml`: critical alerts page, every alert reaches the chat, one
-//! notification per alert, deployment and provider, and the inhibitions between alerts.
+//! `alertmanager/alertmanager.yml`: critical alerts page, every alert reaches the chat, the
+//! always-firing Watchdog goes to the dead man's switch alone, one notification per alert,
+//! deployment and provider (or SLO and model), and the inhibitions between alerts.
 //!
 //! The receivers are webhooks at the configured URLs (local placeholders by default); replace
 //! them with `pagerduty_configs`, `opsgenie_configs` or `slack_configs` as your team pages. The
 //! routing tree, the grouping and the inhibitions are not settings: every deployment shares
 //! them, each grouped and inhibited within its own labels.
 
-use crate::{Deployment, generated_notice, rules::Severity, yaml::Yaml};
+use crate::{
+    Deployment, generated_notice,
+    rules::{Severity, slo::Kind},
+    yaml::Yaml,
+};
 
 /// The receiver that pages.
 pub const PAGER: &str = "pager";
 /// The receiver that posts to the team's chat.
 pub const CHAT: &str = "chat";
+/// The dead man's switch: receives the Watchdog, and alarms when it stops.
+pub const DEADMAN: &str = "deadman";
+/// The always-firing alert of the dead man's switch.
+pub const WATCHDOG: &str = "GatewayzWatchdog";
 
 /// An inhibition: while `source` fires, `targets` with the same `equal` labels are muted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inhibition {
     /// The alert that mutes.
     pub source: &'static str,
+    /// Further matchers on the source, e.g. `urgency="page"`.
+    pub source_matchers: Vec<&'static str>,
     /// The alerts it mutes.
     pub targets: Vec<&'static str>,
+    /// Further matchers on the targets.
+    pub target_matchers: Vec<&'static str>,
     /// Labels that must be equal on both: the deployment's labels first, so that one
     /// deployment's alert never mutes another's.
     pub equal: Vec<String>,
@@ -36,30 +49,52 @@ pub fn inhibitions(deployment: &Deployment) -> Vec<Inhibition> {
             .map(str::to_owned)
             .collect()
     };
-    vec![
+    let mut inhibitions = vec![
         Inhibition {
             source: "GatewayzProviderUnavailable",
+            source_matchers: Vec::new(),
             targets: vec![
                 "GatewayzProviderHealthDegraded",
                 "GatewayzProviderErrorSurge",
                 "GatewayzProviderLatencySpike",
                 "GatewayzCircuitOpenTooLong",
+                "GatewayzCircuitFlapping",
             ],
+            target_matchers: Vec::new(),
             equal: equal(&["provider"]),
         },
         Inhibition {
             source: "GatewayzMetricsAbsent",
-            targets: vec!["GatewayzTargetDown"],
+            source_matchers: Vec::new(),
+            targets: vec!["GatewayzTargetDown", "GatewayzTrafficStopped"],
+            target_matchers: Vec::new(),
             equal: equal(&[]),
         },
-    ]
+    ];
+    // A page says all a ticket of the same objective (and model) would.
+    for kind in [Kind::Availability, Kind::Latency, Kind::ModelAvailability] {
+        inhibitions.push(Inhibition {
+            source: kind.alert(),
+            source_matchers: vec![r#"urgency="page""#],
+            targets: vec![kind.alert()],
+            target_matchers: vec![r#"urgency="ticket""#],
+            equal: equal(
+                &[kind.by()]
+                    .into_iter()
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>(),
+            ),
+        });
+    }
+    inhibitions
 }
 
-/// The labels notifications are grouped by: the alert, the deployment, the provider and model.
+/// The labels notifications are grouped by: the alert, the deployment, the provider, the
+/// model, and the urgency (a page and a ticket of one objective are two notifications).
 pub fn group_by(deployment: &Deployment) -> Vec<String> {
     std::iter::once("alertname")
         .chain(deployment.selector.labels())
-        .chain(["provider", "model"])
+        .chain(["provider", "model", "urgency"])
         .map(str::to_owned)
         .collect()
 }
@@ -75,15 +110,13 @@ pub fn config(deployment: &Deployment) -> String {
         ])])
     };
     let inhibit = inhibitions(deployment).into_iter().map(|i| {
+        let source = std::iter::once(format!("alertname=\"{}\"", i.source))
+            .chain(i.source_matchers.iter().map(|m| (*m).to_owned()));
+        let targets = std::iter::once(format!("alertname=~\"{}\"", i.targets.join("|")))
+            .chain(i.target_matchers.iter().map(|m| (*m).to_owned()));
         Yaml::map([
-            (
-                "source_matchers",
-                Yaml::strs([format!("alertname=\"{}\"", i.source)]),
-            ),
-            (
-                "target_matchers",
-                Yaml::strs([format!("alertname=~\"{}\"", i.targets.join("|"))]),
-            ),
+            ("source_matchers", Yaml::strs(source)),
+            ("target_matchers", Yaml::strs(targets)),
             ("equal", Yaml::strs(i.equal)),
         ])
     });
@@ -100,6 +133,23 @@ pub fn config(deployment: &Deployment) -> String {
                 (
                     "routes",
                     Yaml::Seq(vec![
+                        Yaml::map([
+                            ("receiver", Yaml::str(DEADMAN)),
+                            (
+                                "matchers",
+                                Yaml::strs([format!("alertname=\"{WATCHDOG}\"")]),
+                            ),
+                            ("group_wait", Yaml::str("0s")),
+                            ("group_interval", Yaml::str("1m")),
+                            (
+                                "repeat_interval",
+                                Yaml::str(am.deadman_repeat_interval.as_str()),
+                            ),
+                        ])
+                        .commented(
+                            "The always-firing Watchdog feeds the dead man's switch, and only \
+                             it (no continue).",
+                        ),
                         Yaml::map([
                             ("receiver", Yaml::str(PAGER)),
                             ("matchers", Yaml::strs([matcher(Severity::Critical)])),
@@ -129,8 +179,9 @@ pub fn config(deployment: &Deployment) -> String {
         (
             "inhibit_rules",
             Yaml::Seq(inhibit.collect()).commented(
-                "An unavailable provider explains its degraded score, errors, latency and open \
-                 circuit;\nno metrics at all explains every target being down. Only within one \
+                "An unavailable provider explains its degraded score, errors, latency and \
+                 circuit;\nno metrics at all explains every target being down and no traffic; \
+                 a page makes the ticket of\nthe same objective redundant. Only within one \
                  deployment.",
             ),
         ),
@@ -149,14 +200,28 @@ pub fn config(deployment: &Deployment) -> String {
                     ("name", Yaml::str(CHAT)),
                     ("webhook_configs", webhook(&am.chat_url)),
                 ]),
+                Yaml::map([
+                    ("name", Yaml::str(DEADMAN)),
+                    (
+                        "webhook_configs",
+                        Yaml::Seq(vec![Yaml::map([
+                            ("url", Yaml::str(&am.deadman_url)),
+                            ("send_resolved", Yaml::Bool(false)),
+                        ])]),
+                    ),
+                ])
+                .commented(
+                    "A dead man's switch (healthchecks.io, Dead Man's Snitch, PagerDuty or \
+                     Opsgenie heartbeat): it alarms when the Watchdog stops arriving.",
+                ),
             ]),
         ),
     ]);
     crate::yaml::document(
         &format!(
             "{}\nAlertmanager (0.25 and later) for the gatewayz alerts: critical pages, \
-             everything goes to the chat;\ngrouped per alert, deployment and provider. Check: \
-             amtool check-config alertmanager.yml",
+             everything goes to the chat, the Watchdog\nto the dead man's switch; grouped per \
+             alert, deployment, provider and model. Check: amtool check-config alertmanager.yml",
             generated_notice(&deployment.selector)
         ),
         &root,

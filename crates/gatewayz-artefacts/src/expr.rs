@@ -43,6 +43,20 @@ impl Scope {
         }
     }
 
+    /// For dashboard queries of fleet-wide series (recording rules, `ALERTS`), which have no
+    /// `instance`: `job` and the matcher labels through their variables, no `instance`.
+    pub(crate) fn dashboard_fleet(selector: &Selector) -> Scope {
+        let matchers: Vec<String> = selector
+            .labels()
+            .iter()
+            .map(|label| format!("{label}=\"${label}\""))
+            .collect();
+        Scope {
+            matchers: matchers.join(", "),
+            keep: Vec::new(),
+        }
+    }
+
     /// For the PromQL library: the deployment's exact matchers, plain aggregations.
     pub(crate) fn library(selector: &Selector) -> Scope {
         Scope {
@@ -153,9 +167,62 @@ pub(crate) fn ratio(numerator: &str, denominator: &str) -> String {
     format!("{numerator}\n  / ({denominator} > 0)")
 }
 
-/// Filters a gauge that is NaN while its provider has too little traffic: `NaN >= 0` is false.
+/// Filters out a gauge sample that is NaN: `NaN >= 0` is false. The gatewayz recorder leaves
+/// NaN gauges out of the exposition; this guards the fleet's figures against a replica whose
+/// recorder shows them (another recorder, an older release during a rolling upgrade).
 pub(crate) fn known(gauge: &str) -> String {
     format!("{gauge} >= 0")
+}
+
+/// Upstream attempts per second by replica and provider, from `scope`'s series matching
+/// `matchers`: calls made (the response-time histogram counts each) plus calls refused by the
+/// circuit, which the availability ratio and the health score also count. Either may be
+/// missing (a provider never called, a service without provider health).
+pub(crate) fn attempts(s: &Scope, matchers: &str, window: &str) -> String {
+    let calls = calls(s, matchers, window);
+    let refused = s.agg(
+        "sum",
+        "instance, provider",
+        &format!(
+            "rate({}[{window}])",
+            s.sel(&gatewayz_catalogue::CIRCUIT_BREAKER_REJECTIONS, matchers)
+        ),
+    );
+    format!("(\n  {calls}\n  + {refused}\n  or {calls}\n  or {refused}\n)")
+}
+
+/// Upstream calls per second by replica and provider (the response-time histogram's count).
+pub(crate) fn calls(s: &Scope, matchers: &str, window: &str) -> String {
+    s.agg(
+        "sum",
+        "instance, provider",
+        &format!(
+            "rate({}[{window}])",
+            s.series(
+                gatewayz_catalogue::PROVIDER_RESPONSE_TIME.name,
+                "_count",
+                matchers
+            )
+        ),
+    )
+}
+
+/// The fleet's value of a per-replica ratio gauge (a health score, an availability ratio) by
+/// provider: each replica's value weighted by `weights` (per replica and provider, such as
+/// [`attempts`]), summed, then divided by the weights of the replicas that have a value. Sum,
+/// then divide: a replica that judged a provider on a handful of calls weighs a handful of
+/// calls, not half the fleet. No sample when no replica with a value made an attempt.
+pub(crate) fn weighted(s: &Scope, gauge: &str, weights: &str) -> String {
+    let on = s.by("instance, provider");
+    let by = s.by("provider");
+    let head = if by.is_empty() {
+        "sum".to_owned()
+    } else {
+        format!("sum by ({by})")
+    };
+    format!(
+        "{head} (\n  ({gauge}) * on ({on}) {weights}\n)\n/ ({head} (\n  {weights}\n    and on ({on}) ({gauge})\n) > 0)"
+    )
 }
 
 #[cfg(test)]

@@ -3,17 +3,19 @@
 //! configuration.
 //!
 //! A [`Deployment`] says which series are the deployment's (its `job` and any extra matchers
-//! such as a cluster), how Prometheus scrapes it, the threshold and `for` of every alert, the
-//! monthly budget, the Grafana data source, folder and uids, and where Alertmanager sends
-//! notifications. [`generate`] turns it into every file a monitoring stack reads:
+//! such as a cluster), how Prometheus scrapes it, the service level objectives, the threshold
+//! and `for` of every alert, the monthly budget, the Grafana data source, folder and uids, and
+//! where Alertmanager sends notifications. [`generate`] turns it into every file a monitoring stack reads:
 //!
-//! - `grafana/*.json`: six dashboards, every query selecting the deployment through its `job`,
+//! - `grafana/*.json`: seven dashboards, every query selecting the deployment through its `job`,
 //!   matcher and `instance` variables, and Grafana provisioning under `grafana/provisioning/`;
 //! - `prometheus/prometheus.yml`, the recording and alerting rules under `prometheus/rules/`
 //!   (every rule selects the deployment and keeps its labels, so two deployments sharing a
-//!   Prometheus never mix), and `promtool test rules` cases under `prometheus/tests/`, derived
-//!   from the configured thresholds;
-//! - `alertmanager/alertmanager.yml`: critical alerts page, everything reaches the chat;
+//!   Prometheus never mix), among them the service level objectives' burn-rate alerts, and
+//!   `promtool test rules` cases under `prometheus/tests/`, derived from the configured
+//!   thresholds, with the incident suite (whole incidents, the minute each alert fires checked);
+//! - `alertmanager/alertmanager.yml`: critical alerts page, everything reaches the chat, the
+//!   Watchdog feeds a dead man's switch;
 //! - `docs/`: the metrics reference, the PromQL library, and the alerts with their runbooks.
 //!
 //! Operators run the `gatewayz-artefacts` command (`generate --config deploy.toml --out DIR`,

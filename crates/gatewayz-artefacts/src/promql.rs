@@ -9,10 +9,12 @@
 //! ...) stand for "All" until given values:
 //!
 //! ```
-//! use gatewayz_artefacts::{Deployment, dashboards, promql::{Substitution, substitute}};
+//! use gatewayz_artefacts::{Deployment, dashboards::{self, Board}, promql::{Substitution, substitute}};
 //!
 //! let deployment = Deployment::default();
-//! let provider_health = &dashboards::all(&deployment)[1];
+//! let uid = dashboards::uid(&deployment, Board::ProviderHealth);
+//! let all = dashboards::all(&deployment);
+//! let provider_health = all.iter().find(|d| d.uid == uid).unwrap();
 //! let expr = r#"sum(rate(tokens_used_total{job="$job", instance=~"$instance", provider=~"$provider"}[$__rate_interval]))"#;
 //! let values = Substitution::for_dashboard(provider_health)
 //!     .with("provider", &["openrouter", "groq"]);

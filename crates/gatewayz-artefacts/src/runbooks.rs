@@ -8,6 +8,18 @@
 /// Every runbook: `(alert name, Markdown)`.
 pub const RUNBOOKS: &[(&str, &str)] = &[
     (
+        "GatewayzAvailabilityErrorBudgetBurn",
+        include_str!("../runbooks/GatewayzAvailabilityErrorBudgetBurn.md"),
+    ),
+    (
+        "GatewayzLatencyErrorBudgetBurn",
+        include_str!("../runbooks/GatewayzLatencyErrorBudgetBurn.md"),
+    ),
+    (
+        "GatewayzModelErrorBudgetBurn",
+        include_str!("../runbooks/GatewayzModelErrorBudgetBurn.md"),
+    ),
+    (
         "GatewayzProviderUnavailable",
         include_str!("../runbooks/GatewayzProviderUnavailable.md"),
     ),
@@ -28,16 +40,32 @@ pub const RUNBOOKS: &[(&str, &str)] = &[
         include_str!("../runbooks/GatewayzCircuitOpenTooLong.md"),
     ),
     (
+        "GatewayzCircuitFlapping",
+        include_str!("../runbooks/GatewayzCircuitFlapping.md"),
+    ),
+    (
         "GatewayzFailoverStorm",
         include_str!("../runbooks/GatewayzFailoverStorm.md"),
     ),
     (
-        "GatewayzModelNoSuccessfulInference",
-        include_str!("../runbooks/GatewayzModelNoSuccessfulInference.md"),
+        "GatewayzTrafficStopped",
+        include_str!("../runbooks/GatewayzTrafficStopped.md"),
+    ),
+    (
+        "GatewayzRequestsRefusedSurge",
+        include_str!("../runbooks/GatewayzRequestsRefusedSurge.md"),
     ),
     (
         "GatewayzCostPerHourHigh",
         include_str!("../runbooks/GatewayzCostPerHourHigh.md"),
+    ),
+    (
+        "GatewayzSpendAboveLastWeek",
+        include_str!("../runbooks/GatewayzSpendAboveLastWeek.md"),
+    ),
+    (
+        "GatewayzSpendAboveBudgetPace",
+        include_str!("../runbooks/GatewayzSpendAboveBudgetPace.md"),
     ),
     (
         "GatewayzTargetDown",
@@ -46,6 +74,18 @@ pub const RUNBOOKS: &[(&str, &str)] = &[
     (
         "GatewayzMetricsAbsent",
         include_str!("../runbooks/GatewayzMetricsAbsent.md"),
+    ),
+    (
+        "GatewayzLabelValuesOverflow",
+        include_str!("../runbooks/GatewayzLabelValuesOverflow.md"),
+    ),
+    (
+        "GatewayzMetricConflicts",
+        include_str!("../runbooks/GatewayzMetricConflicts.md"),
+    ),
+    (
+        "GatewayzWatchdog",
+        include_str!("../runbooks/GatewayzWatchdog.md"),
     ),
 ];
 

@@ -133,6 +133,23 @@ impl Known {
                 },
             );
         }
+        // Prometheus's series of the active alerts: the alerts' own labels.
+        map.insert(
+            "ALERTS".to_owned(),
+            Series {
+                kind: Kind::Gauge,
+                labels: with_target(&[
+                    "alertname",
+                    "alertstate",
+                    "severity",
+                    "urgency",
+                    "slo",
+                    "provider",
+                    "model",
+                ]),
+                def: None,
+            },
+        );
         Known(map)
     }
 
@@ -143,7 +160,15 @@ impl Known {
         let mut errors = Vec::new();
         for rule in rules::recording_rules(deployment) {
             match check(&rule.expr, &known) {
-                Ok(report) => {
+                Ok(mut report) => {
+                    // The labels the rule sets itself (an objective's `slo`).
+                    report
+                        .labels
+                        .extend(rule.labels.iter().map(|(name, _)| name.clone()));
+                    // One name, several rules (an objective each): their labels together.
+                    if let Some(before) = known.0.get(&rule.record) {
+                        report.labels.extend(before.labels.iter().cloned());
+                    }
                     known.0.insert(
                         rule.record.clone(),
                         Series {
@@ -220,8 +245,11 @@ impl Lint<'_> {
                 if let Some(param) = &a.param {
                     self.labels(param, false);
                 }
-                let inner = self.labels(&a.expr, false);
                 let op = a.op.to_string();
+                // `count` and `group` read which series exist, never their values: a counter
+                // is fine there (`count(x unless x offset 15m)`: series new in 15 minutes).
+                let existence = matches!(op.as_str(), "count" | "group");
+                let inner = self.labels(&a.expr, existence);
                 let keeps_series = matches!(op.as_str(), "topk" | "bottomk" | "limitk");
                 match &a.modifier {
                     Some(LabelModifier::Include(by)) => {
@@ -262,7 +290,7 @@ impl Lint<'_> {
             Expr::VectorSelector(vs) => self.selector(vs, counter_ok),
             Expr::MatrixSelector(ms) => self.selector(&ms.vs, counter_ok),
             Expr::Call(call) => self.call(call),
-            Expr::Binary(b) => self.binary(b),
+            Expr::Binary(b) => self.binary(b, counter_ok),
             Expr::Extension(_) => {
                 self.error("extension expressions are not PromQL".to_owned());
                 Labels::new()
@@ -397,10 +425,12 @@ impl Lint<'_> {
         }
     }
 
-    fn binary(&mut self, b: &BinaryExpr) -> Labels {
-        let left = self.labels(&b.lhs, false);
-        let right = self.labels(&b.rhs, false);
+    fn binary(&mut self, b: &BinaryExpr, existence: bool) -> Labels {
         let op = b.op.to_string();
+        // Set operators pass on an existence-only context (their values are not read there).
+        let set_op = matches!(op.as_str(), "and" | "or" | "unless");
+        let left = self.labels(&b.lhs, existence && set_op);
+        let right = self.labels(&b.rhs, existence && set_op);
         let scalar_left = b.lhs.value_type() == ValueType::Scalar;
         let scalar_right = b.rhs.value_type() == ValueType::Scalar;
         if op == "/" && !scalar_right && !is_guarded(&b.rhs) {
@@ -623,7 +653,9 @@ fn alert_expressions_parse_select_the_deployment_and_are_guarded() {
         report(problems.clone());
         for alert in rules::alerts(&deployment) {
             problems.extend(unscoped(&alert.expr, &known, &deployment));
-            let labels = check(&alert.expr, &known).unwrap().labels;
+            let mut labels = check(&alert.expr, &known).unwrap().labels;
+            // Labels the rule sets itself (the Watchdog's deployment labels).
+            labels.extend(alert.labels.iter().map(|(name, _)| name.clone()));
             for label in deployment.selector.labels() {
                 if !labels.contains(label) {
                     problems.push(format!(
@@ -646,7 +678,9 @@ fn inhibitions_share_labels_that_both_alerts_have() {
                 .into_iter()
                 .find(|a| a.alert == name)
                 .unwrap_or_else(|| panic!("inhibition names `{name}`, which is not an alert"));
-            check(&alert.expr, &known).unwrap().labels
+            let mut labels = check(&alert.expr, &known).unwrap().labels;
+            labels.extend(alert.all_labels().into_iter().map(|(name, _)| name));
+            labels
         };
         for inhibition in gatewayz_artefacts::alertmanager::inhibitions(&deployment) {
             for alert in
@@ -743,6 +777,11 @@ fn dashboard_variables_filter_every_selector_that_has_their_label() {
                 let report = check(&expr, &known).unwrap();
                 for (metric, labels, matchers) in &report.selectors {
                     for variable in &variables {
+                        // ALERTS carries whichever labels each alert has: the Service Levels
+                        // dashboard filters it by model only for the per-model objective.
+                        if metric == "ALERTS" && !scope.contains(variable) {
+                            continue;
+                        }
                         // The deployment's labels are matched exactly, the others by regex.
                         let exact = scope.contains(variable);
                         let filtered = matchers.iter().any(|m| {
@@ -787,14 +826,18 @@ fn every_dashboard_selector_selects_the_deployment() {
                 let expr = substitute(&target.expr, &sentinels(&dashboard)).unwrap();
                 for (metric, _, matchers) in check(&expr, &known).unwrap().selectors {
                     selectors += 1;
+                    // Fleet-wide series (recording rules, Prometheus's ALERTS) have no
+                    // instance: the Service Levels dashboard's budgets and alert states.
+                    let fleet = metric.contains(':') || metric == "ALERTS";
                     let scoped = deployment
                         .selector
                         .labels()
                         .iter()
                         .all(|label| selects(&matchers, label, &sentinel(label)))
-                        && matchers
-                            .iter()
-                            .any(|m| m.name == "instance" && m.value == sentinel("instance"));
+                        && (fleet
+                            || matchers
+                                .iter()
+                                .any(|m| m.name == "instance" && m.value == sentinel("instance")));
                     if !scoped {
                         problems.push(format!(
                             "{name} {} / {}: `{metric}` does not select the deployment",

@@ -115,7 +115,7 @@ fn promtool_rejects_a_broken_rule() {
     let dir = generated(&Deployment::default());
     edit(
         &dir.path().join("prometheus/rules/alerts.yml"),
-        r#"expr: 'provider:gatewayz_provider_health_score:avg{job="gatewayz"} < 0.8'"#,
+        r#"expr: 'provider:gatewayz_provider_health_score:attempt_weighted_avg{job="gatewayz"} < 0.8'"#,
         "expr: 'sum(('",
     );
     let text = fails(
@@ -126,31 +126,72 @@ fn promtool_rejects_a_broken_rule() {
     assert!(text.contains("parse error"), "{text}");
 }
 
+/// Runs `promtool test rules` on each of `files` in `dir`, as many at once as there are
+/// cores (the incident suite's files take seconds each); returns `(file, passed, output)`.
+fn test_rules(dir: &Path, files: &[String]) -> Vec<(String, bool, String)> {
+    let promtool = tool(tools::PROMTOOL);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let queue = std::sync::Mutex::new(files.iter());
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let Some(file) = queue.lock().unwrap().next() else {
+                        break;
+                    };
+                    let (ok, text) = run(&promtool, &["test", "rules", file], dir);
+                    results.lock().unwrap().push((file.clone(), ok, text));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort();
+    results
+}
+
 #[test]
-fn promtool_unit_tests_of_every_alert_pass_at_every_configured_threshold() {
+fn promtool_unit_tests_of_every_alert_and_incident_pass_at_every_configured_threshold() {
     for (name, deployment) in deployments() {
         let dir = generated(&deployment);
         let files = files_in(dir.path(), "prometheus/tests");
         assert_eq!(files.len(), rules::test_files(&deployment).len());
-        let mut args = vec!["test", "rules"];
-        args.extend(files.iter().map(String::as_str));
-        let text = succeeds(&tool(tools::PROMTOOL), &args, dir.path());
-        assert_eq!(
-            text.matches("SUCCESS").count(),
-            files.len(),
-            "{name}: {text}"
-        );
-        // Every alert has its cases in the files promtool just ran.
+        // The second deployment's files run in the command's test below (`check` runs them
+        // all): once is enough for a minute of promtool.
+        if name == "default" {
+            let failed: Vec<String> = test_rules(dir.path(), &files)
+                .into_iter()
+                .filter(|(_, ok, text)| !ok || !text.contains("SUCCESS"))
+                .map(|(file, _, text)| format!("{file}:\n{text}"))
+                .collect();
+            assert!(failed.is_empty(), "{name}:\n{}", failed.join("\n"));
+        }
+        // Every alert has its cases in the files promtool just ran (the incidents aside, which
+        // check every alert they concern at many minutes).
         let all: String = files
             .iter()
+            .filter(|f| !f.contains("/incident-"))
             .map(|f| fs::read_to_string(dir.path().join(f)).unwrap())
             .collect();
-        for alert in rules::alerts(&deployment) {
+        let alerts = rules::alerts(&deployment);
+        for alert in &alerts {
             let cases = all
                 .matches(&format!("alertname: {}\n", alert.alert))
                 .count();
-            assert_eq!(cases, alert.tests.len(), "{name}: {}", alert.alert);
+            let expected: usize = alerts
+                .iter()
+                .filter(|a| a.alert == alert.alert)
+                .map(|a| a.tests.len())
+                .sum();
+            assert_eq!(cases, expected, "{name}: {}", alert.alert);
         }
+        let incidents = files.iter().filter(|f| f.contains("/incident-")).count();
+        assert_eq!(
+            incidents,
+            rules::incidents::incidents(&deployment).len(),
+            "{name}: one file per incident"
+        );
     }
 }
 
@@ -193,26 +234,108 @@ fn promtool_unit_tests_catch_a_cost_alert_off_by_sixty() {
 
 #[test]
 fn promtool_unit_tests_catch_an_alert_that_fires_at_zero_traffic() {
-    // "No success for a model" written naively, without requiring attempts: it fires for
-    // every model when there is no traffic at all. The zero-traffic case must catch it.
+    // "Traffic stopped" written naively, without requiring traffic the hour before: it fires
+    // for a gateway that never had any. The zero-traffic case must catch it.
     let dir = generated(&Deployment::default());
-    let alerts = dir.path().join("prometheus/rules/alerts.yml");
     edit(
-        &alerts,
-        "sum by (job, model) (increase(model_inference_requests_total{job=\"gatewayz\"}[10m])) >= 5\n          unless ",
+        &dir.path().join("prometheus/rules/alerts.yml"),
+        "\n          and sum by (job) (increase(http_requests_total{job=\"gatewayz\", route=~\"/v1/.*\"}[1h])) >= 60",
         "",
-    );
-    edit(
-        &alerts,
-        r#"{job="gatewayz", status="success"}[10m])) > 0"#,
-        r#"{job="gatewayz", status="success"}[10m])) == 0"#,
     );
     let text = fails(
         &tool(tools::PROMTOOL),
-        &["test", "rules", "prometheus/tests/models.yml"],
+        &["test", "rules", "prometheus/tests/traffic.yml"],
         dir.path(),
     );
-    assert!(text.contains("no attempts"), "{text}");
+    assert!(text.contains("no traffic at all"), "{text}");
+}
+
+/// Runs the incident `slug` on the default deployment's rules after `change` (a find and a
+/// replace in one of its rule files): it must fail, showing `expected`.
+fn incident_catches(slug: &str, file: &str, from: &str, to: &str, expected: &str) {
+    let dir = generated(&Deployment::default());
+    let path = dir.path().join("prometheus/rules").join(file);
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} has no `{from}`");
+    fs::write(&path, text.replace(from, to)).unwrap();
+    let test = format!("prometheus/tests/incident-{slug}.yml");
+    let text = fails(
+        &tool(tools::PROMTOOL),
+        &["test", "rules", &test],
+        dir.path(),
+    );
+    assert!(text.contains(expected), "{text}");
+}
+
+#[test]
+fn the_incident_suite_catches_a_provider_outage_paging_anew_on_every_flap() {
+    // Without keep_firing_for, a provider down 4 minutes and up 2 resolves and pages again
+    // on every cycle: the flapping incident fails.
+    incident_catches(
+        "provider-flapping",
+        "alerts.yml",
+        "        keep_firing_for: 10m\n",
+        "",
+        "GatewayzProviderUnavailable",
+    );
+}
+
+#[test]
+fn the_incident_suite_catches_a_page_for_an_outage_failover_hides() {
+    // The unavailable provider paging whatever its clients see, as it used to: the hidden
+    // outage must raise a warning and no page.
+    incident_catches(
+        "hidden-provider-outage",
+        "alerts.yml",
+        "provider:gatewayz_provider_status_unavailable:ratio{job=\"gatewayz\"} >= 0.5\n          and on (job, provider) (",
+        "provider:gatewayz_provider_status_unavailable:ratio{job=\"gatewayz\"} >= 0.5\n          or on (job, provider) (",
+        "severity=\"critical\"",
+    );
+}
+
+#[test]
+fn the_incident_suite_catches_a_slower_page() {
+    // A fast-burn factor of 20 instead of 14.4 pages a 20 % outage later: its time to page is
+    // checked to the minute.
+    incident_catches(
+        "a-fifth-fail",
+        "slo.yml",
+        r#"slo:gatewayz_sli_error:burn_rate1h{job="gatewayz", slo="availability"} > 14.4"#,
+        r#"slo:gatewayz_sli_error:burn_rate1h{job="gatewayz", slo="availability"} > 20"#,
+        "GatewayzAvailabilityErrorBudgetBurn",
+    );
+}
+
+#[test]
+fn promtool_unit_tests_catch_a_health_score_averaged_across_replicas() {
+    // The fleet's health score as it was: the average of the replicas' scores, whatever the
+    // calls each judged on. A replica scoring 0.3 on a handful of calls then drags a busy,
+    // healthy fleet down: the recording rule's cases must fail.
+    let dir = generated(&Deployment::default());
+    let path = dir.path().join("prometheus/rules/recording.yml");
+    let text = fs::read_to_string(&path).unwrap();
+    let head = "record: provider:gatewayz_provider_health_score:attempt_weighted_avg\n";
+    let start = text.find(head).expect("the weighted score's rule") + head.len();
+    let end = start + text[start..].find("\n      # ").unwrap();
+    let averaged = format!(
+        "{}        expr: 'avg by (job, provider) (gatewayz_provider_health_score{{job=\"gatewayz\"}} >= 0)'{}",
+        &text[..start],
+        &text[end..]
+    );
+    fs::write(&path, averaged).unwrap();
+    let text = fails(
+        &tool(tools::PROMTOOL),
+        &["test", "rules", "prometheus/tests/recording.yml"],
+        dir.path(),
+    );
+    // The issue's numbers: 0.3 on 3 calls beside 1 on 597 reads 0.65 averaged (to the last
+    // bit as the order Prometheus adds the two in).
+    assert!(
+        text.contains("attempt_weighted_avg")
+            && (text.contains("got: {__name__=\"provider:gatewayz_provider_health_score:attempt_weighted_avg\", job=\"gatewayz\", provider=\"openrouter\"} 6.5E-01")
+                || text.contains("6.499999999999999E-01")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -339,6 +462,8 @@ fn critical_alerts_page_and_every_alert_reaches_the_chat() {
             let expected = match alert.severity {
                 Severity::Critical => format!("{},{}", alertmanager::PAGER, alertmanager::CHAT),
                 Severity::Warning => alertmanager::CHAT.to_owned(),
+                // The Watchdog goes to the dead man's switch, and nowhere else.
+                Severity::None => alertmanager::DEADMAN.to_owned(),
             };
             assert_eq!(receivers, expected, "{}: {text}", alert.alert);
         }
@@ -405,8 +530,13 @@ fn the_command_generates_for_a_configuration_and_checks_the_result() {
                 .contains("prometheus/rules/alerts.yml differs"),
         "{report}"
     );
-    let (ok, text) = command(&["check", out.to_str().unwrap()]);
-    assert!(!ok && text.contains("FAIL freshness"), "{text}");
+    // The unit tests are not run on stale files (a minute of promtool for nothing).
+    let tests = &report.steps[2];
+    assert!(
+        tests.name == "promtool test rules" && !tests.passed && tests.output.contains("stale"),
+        "{report}"
+    );
+    assert!(report.to_string().contains("FAIL freshness"), "{report}");
 }
 
 #[test]

@@ -67,6 +67,12 @@ pub const TTFT_BUCKETS: &[f64] = &[
     0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0,
 ];
 
+/// Seconds per output token after the first, of a stream: about 1 ms (1,000 tokens a second)
+/// to 1 s (one token a second).
+pub const TPOT_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0,
+];
+
 /// Whole HTTP requests, from health checks to streamed completions.
 pub const HTTP_LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
@@ -335,14 +341,47 @@ catalogue! {
         "Duration of inference calls, from sending the request to the last token.",
     );
 
-    /// Time to first token of streamed completions.
+    /// Time until the first token reached the gateway: for a streamed completion its first
+    /// streamed token, for a plain completion the whole answer (its first token arrives with
+    /// it). One histogram for both, so that a latency objective ("answered within 2 s") reads
+    /// one set of buckets whatever the mix of streams.
     pub static TIME_TO_FIRST_TOKEN: MetricDef = histogram(
         "gatewayz_time_to_first_token_seconds",
         Seconds,
         Models,
         &[&PROVIDER, &MODEL],
         TTFT_BUCKETS,
-        "Time from sending a streamed inference request to receiving its first token.",
+        "Time from sending an inference request to receiving its first token: the first streamed token of a stream, the whole answer of a plain completion (its first token arrives with it); calls that produced no token are not counted.",
+    );
+
+    /// Generation speed of streams: seconds per output token after the first.
+    ///
+    /// `(duration − time to first token) / (output tokens − 1)` of a successful stream with at
+    /// least two output tokens: the decode speed a reader of the stream sees, independent of
+    /// how long the answer is, which a whole-call duration is not.
+    pub static TIME_PER_OUTPUT_TOKEN: MetricDef = histogram(
+        "gatewayz_time_per_output_token_seconds",
+        Seconds,
+        Models,
+        &[&PROVIDER, &MODEL],
+        TPOT_BUCKETS,
+        "Seconds per output token after the first, of successful streamed completions: (duration - time to first token) / (output tokens - 1); independent of the answer's length.",
+    );
+
+    /// Client requests for a model, by how they ended.
+    ///
+    /// One per request that reached routing, whatever the attempts it took: a request that
+    /// failed over from one provider to another and was answered is one success here (and one
+    /// failed and one successful attempt in [`MODEL_INFERENCE_REQUESTS`]); a request that no
+    /// provider answered, every candidate failing or refused by its circuit, is one error.
+    /// The per-model availability objective reads it: attempts alone would hide an outage
+    /// behind the circuit breaker, which stops the attempts while clients keep failing.
+    pub static MODEL_REQUESTS: MetricDef = counter(
+        "gatewayz_model_requests_total",
+        Count,
+        Models,
+        &[&MODEL, &INFERENCE_STATUS],
+        "Client requests for a model by outcome: success when a provider answered, error when every candidate provider failed or was refused by its circuit (however many attempts it took).",
     );
 
     /// Tokens processed.

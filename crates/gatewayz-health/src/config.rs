@@ -290,7 +290,9 @@ pub struct RoutingConfig {
     pub models: BTreeMap<String, RoutingPolicy>,
     /// Share of requests that `cheapest`, `fastest` and `weighted` send to a healthy candidate
     /// drawn at random (as `spread` would) instead of their pick, so that the others keep being
-    /// measured: their latency stays known and a recovery is noticed. Default 0.05.
+    /// measured: their latency stays known and a recovery is noticed. Also, under every policy,
+    /// the share of the routes offering a provider on probation that try it first (its trials,
+    /// see the crate docs; 0: none). Default 0.05.
     pub exploration: f64,
     /// Weights of the `weighted` policy.
     pub weights: RoutingWeights,
@@ -311,6 +313,18 @@ impl RoutingConfig {
     /// The policy for `model`: its own, else the default.
     pub fn policy_for(&self, model: &str) -> RoutingPolicy {
         self.models.get(model).copied().unwrap_or(self.policy)
+    }
+
+    /// A provider on probation is first on one in this many of the routes that offer it:
+    /// `1 / exploration`, rounded; 0 (never) without exploration.
+    pub(crate) fn trial_every(&self) -> u32 {
+        if self.exploration > 0.0 {
+            (1.0 / self.exploration)
+                .round()
+                .clamp(1.0, f64::from(u32::MAX)) as u32
+        } else {
+            0
+        }
     }
 }
 

@@ -18,7 +18,7 @@ impl HealthTracker {
     /// order is advice: `try_acquire` remains the admission check. A [`Route`](crate::Route)
     /// tries its candidates in this order after the routing policy's first choice.
     pub fn failover_order<'a>(&self, candidates: &[&'a str]) -> Vec<&'a str> {
-        let mut entries = self.rank(candidates.iter().map(|&p| (p, None)), false, 1.0);
+        let mut entries = self.rank(candidates.iter().map(|&p| (p, None)), false, 1.0, false);
         entries.sort_unstable_by(|a, b| a.order(b));
         entries.into_iter().map(|e| e.name).collect()
     }

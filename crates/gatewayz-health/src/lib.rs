@@ -112,8 +112,9 @@
 //! | latency score | from the p95 of calls that did not fail: 1 at or below `latency.target` (2 s), 0 at or above `latency.max` (30 s), linear between; 0 if no call succeeded |
 //!
 //! With fewer than `status.min_calls` (10) requests (calls made plus calls refused) in the
-//! window the status is `unknown` and the score is unknown (published as `NaN`); the inputs
-//! are still reported where defined. If every request was refused, the missing error rate and
+//! window the status is `unknown` and the score is unknown: published as `NaN`, which the
+//! `gatewayz-registry` exposition leaves out (no sample, so PromQL sees no value rather than
+//! a NaN); the inputs are still reported where defined. If every request was refused, the missing error rate and
 //! latency count as their worst.
 //!
 //! While the circuit is open or half-open the score is 0: the provider takes no traffic (only
@@ -140,6 +141,8 @@
 //! `status.margin` (0.05); so a score hovering at 0.8 does not flap. The circuit overrides the
 //! score, being the faster signal: open or half-open (only probes get through) means
 //! `unavailable`, so an outage does not flap the status at every probe.
+//! After an incident the score is also that of the provider's last calls until it is healthy
+//! again: see [Probation](#probation).
 //!
 //! # Circuit breaker
 //!
@@ -184,6 +187,36 @@
 //! reporting an attempt in `cargo bench -p gatewayz-health`); only a half-open probe's admission
 //! and success call the store, with its bounded wait.
 //!
+//! # Probation
+//!
+//! A provider that has just failed is judged on what it did lately, not only over its window:
+//! the window (5 minutes) still holds its good calls from before, which would outvote its
+//! failures and let the policies choose it again. A provider failing 60% of its calls passes
+//! the circuit's three probes about once in 16 cool-downs; without probation its window then
+//! read healthy and `spread` sent it a third of the traffic until the circuit opened again.
+//!
+//! - **It begins** when its circuit opens, or when a failed call makes `circuit.failure_rate`
+//!   (50%) or more of its last `status.min_calls` (10) calls failures (a provider failing most
+//!   of its calls but never five in a row, whose circuit's rate rule still sees enough good
+//!   calls from before): at once, between ticks, it stops being eligible.
+//! - **While its circuit is closed**, its score and status (and the availability and error
+//!   rate published) are the worse of its window's and those of its last calls: its last
+//!   `status.min_calls` calls, and its last twice as many (at most 64), each scored with the
+//!   window's latency score, the worse counting. The longer record keeps a chance run of good
+//!   calls from ending the probation: a provider failing 60% has at most two failures in ten
+//!   calls about once in 80 runs of ten, at most four in twenty once in 3,000.
+//! - **It is never a policy's choice** (not eligible) but on its **trials**: while its window
+//!   alone would let it be chosen (healthy, or not judged and not failing), one in
+//!   `1 / routing.exploration` (20) of the routes that offer it with a closed circuit puts it
+//!   first, whatever the policy (after a probe). Counted, not drawn, so that it never gets
+//!   several in a row. Those calls are how it is judged again. A provider whose window says
+//!   degraded too is only failed over to, as any degraded provider.
+//! - **It ends** at the tick where its status, judged so, is healthy (with the default
+//!   weights and fast answers: at most two failures in its last ten calls and four in its last
+//!   twenty); when its window holds no call any more (nothing is left to judge it on, for or
+//!   against: how it comes back without exploration); or on `force_close` and `reset` (the
+//!   operator vouches for it).
+//!
 //! # Routing and failover
 //!
 //! [`route_request`](HealthTracker::route_request) orders a request's candidates
@@ -202,13 +235,15 @@
 //!
 //! A policy ([`RoutingPolicy`]) is chosen for the whole tracker (`routing.policy`) and per
 //! model (`routing.models`), and chooses among the **eligible** candidates: circuit closed,
-//! status healthy or not judged yet (unless the few calls it had failed at the circuit's
-//! `failure_rate` or more: a failing provider the policies stopped choosing is not chosen again
-//! just because its calls became too few to judge). Degraded and unavailable providers, and open circuits,
-//! are never first while an eligible candidate exists: they are only failed over to. Two
-//! things come before any policy: a half-open circuit's probe (with `failover.probe_first`, at
-//! most `circuit.half_open_probes` calls per cool-down: how a recovered provider is noticed),
-//! and, when no candidate is eligible, the failover order's first.
+//! not on [probation](#probation), status healthy or not judged yet (unless the few calls it
+//! had failed at the circuit's `failure_rate` or more: a failing provider the policies stopped
+//! choosing is not chosen again just because its calls became too few to judge). Degraded and
+//! unavailable providers, providers on probation, and open circuits, are never first while an
+//! eligible candidate exists: they are only failed over to. Three things come before any
+//! policy: a half-open circuit's probe (with `failover.probe_first`, at most
+//! `circuit.half_open_probes` calls per cool-down: how a recovered provider is noticed), a
+//! provider's probation trial (how it is judged again), and, when no candidate is eligible, the
+//! failover order's first.
 //!
 //! | policy | first choice | choose it when |
 //! | --- | --- | --- |
@@ -247,8 +282,9 @@
 //!   on average under `spread`, so `reference − gatewayz_cost_usd_total` is what routing saved
 //!   (negative when it spent more, as `fastest` may).
 //! - **Cost**: a decision reads each candidate's circuit, score, status and latency from
-//!   atomics (no lock per provider) and picks in one or two passes: O(candidates). Up to 8
-//!   candidates stay inline in the route; a routed request allocates one 24-byte slot.
+//!   atomics (no lock per provider) and picks in one or two passes: O(candidates); a candidate
+//!   on probation also counts the route (one atomic add). Up to 8 candidates stay inline in the
+//!   route; a routed request allocates one 24-byte slot.
 //!
 //! # Anomalies
 //!
@@ -300,6 +336,7 @@ mod policy;
 mod price;
 mod provider;
 mod publish;
+mod recent;
 mod route;
 mod score;
 mod shared;

@@ -20,8 +20,12 @@ pub(crate) struct Entry<'a> {
     pub(crate) group: u8,
     /// Handed out already.
     pub(crate) used: bool,
-    /// Closed circuit and healthy (or not judged yet): may be a policy's first choice.
+    /// Closed circuit, not on probation, and healthy (or not judged yet): may be a policy's
+    /// first choice.
     pub(crate) eligible: bool,
+    /// On probation with a closed circuit, and this route is its trial: first, whatever the
+    /// policy (after a probe).
+    pub(crate) trial: bool,
     /// The health score for ordering (unknown status: `failover.unknown_score`).
     pub(crate) key: f64,
     pub(crate) price: Option<Price>,
@@ -41,6 +45,7 @@ impl<'a> Entry<'a> {
             group: REFUSED,
             used: false,
             eligible: false,
+            trial: false,
             key: 0.0,
             price: None,
             expected_price: f64::NAN,
@@ -86,8 +91,9 @@ pub(crate) struct Decision {
 /// Chooses the first candidate under `policy`.
 ///
 /// A half-open probe goes first whatever the policy (that is how a recovered provider is
-/// noticed); with no probe, the policy chooses among the eligible candidates (closed circuit,
-/// healthy or unknown), and when none is eligible the failover order's first is first. With
+/// noticed), then a trial of a provider on probation (how it is judged again); with neither,
+/// the policy chooses among the eligible candidates (closed circuit, not on probation, healthy
+/// or unknown), and when none is eligible the failover order's first is first. With
 /// probability `routing.exploration`, `cheapest`, `fastest` and `weighted` draw their choice
 /// at random among the eligible, as `spread` does.
 pub(crate) fn choose(
@@ -95,9 +101,10 @@ pub(crate) fn choose(
     entries: &[Entry<'_>],
     routing: &RoutingConfig,
 ) -> Decision {
-    // One pass: the failover order's first, the eligible count, the reference sums, and the
-    // cheapest and fastest eligible candidates.
+    // One pass: the failover order's first, a trial, the eligible count, the reference sums,
+    // and the cheapest and fastest eligible candidates.
     let mut ordered: Option<usize> = None;
+    let mut trial: Option<usize> = None;
     let mut eligible = 0usize;
     let (mut input, mut output, mut priced) = (0.0, 0.0, 0usize);
     let mut cheapest: Option<usize> = None;
@@ -105,6 +112,9 @@ pub(crate) fn choose(
     for (i, e) in entries.iter().enumerate() {
         if ordered.is_none_or(|b| e.before(&entries[b])) {
             ordered = Some(i);
+        }
+        if e.trial && trial.is_none() {
+            trial = Some(i);
         }
         if !e.eligible {
             continue;
@@ -145,11 +155,13 @@ pub(crate) fn choose(
         };
     };
     let probe = entries[ordered].group == 0;
-    if probe || eligible == 0 {
-        return Decision {
-            first: Some(ordered),
-            reference,
-        };
+    let first = if probe {
+        Some(ordered)
+    } else {
+        trial.or((eligible == 0).then_some(ordered))
+    };
+    if first.is_some() {
+        return Decision { first, reference };
     }
     let explore = || routing.exploration > 0.0 && fastrand::f64() < routing.exploration;
     let first = match policy {
@@ -245,6 +257,7 @@ mod tests {
             group: 1,
             used: false,
             eligible: true,
+            trial: false,
             key: 1.0,
             price: (!price.is_nan()).then(|| Price::per_million(price, price)),
             expected_price: price * 2.0,

@@ -5,7 +5,7 @@ use std::{
     sync::{
         Arc, Mutex, MutexGuard, PoisonError, RwLock,
         atomic::{
-            AtomicBool, AtomicU64,
+            AtomicBool, AtomicU32, AtomicU64,
             Ordering::{Acquire, Relaxed, Release},
         },
     },
@@ -23,7 +23,8 @@ use crate::{
     models::Models,
     outcome::Class,
     publish::Published,
-    score::{Report, assess, next_status, score_with_circuit, with_circuit},
+    recent::Recent,
+    score::{Report, assess, assess_recent, next_status, score_with_circuit, with_circuit, worse},
     shared::{CircuitStore, SharedPhase, SharedSeries, Unreachable},
     window::Window,
 };
@@ -73,6 +74,11 @@ struct State {
     score_status: HealthStatus,
     /// The last tick's report, before the circuit rule.
     report: Report,
+    /// Whether each of its last calls failed (twice `status.min_calls` of them, at most 64).
+    recent: Recent,
+    /// On probation: since its circuit opened, or since its last calls failed at the circuit's
+    /// failure rate, until it is judged healthy again (see the crate docs).
+    probation: bool,
     /// Where the circuit stands with the fleet's store.
     fleet: Fleet,
 }
@@ -93,6 +99,19 @@ struct Fleet {
 }
 
 impl State {
+    /// Puts the provider on probation at once, between ticks: no longer a policy's choice, and
+    /// tried on trials if its window still lets it be chosen (which is why it is on probation
+    /// rather than out). Its first trial comes a whole trial period later.
+    fn begin_probation(&mut self, view: &View) {
+        if !self.probation {
+            self.probation = true;
+            view.trials.store(0, Relaxed);
+            if view.eligible.swap(false, Relaxed) {
+                view.trial.store(true, Relaxed);
+            }
+        }
+    }
+
     /// The health as published: the last tick's report with the live circuit's rule applied,
     /// so a circuit that opens between ticks reads unavailable, score 0, at once.
     fn published(&self) -> Report {
@@ -117,9 +136,14 @@ pub(crate) struct View {
     open_until: AtomicU64,
     /// `f64` bits of the score used for ordering.
     score: AtomicU64,
-    /// Whether a policy may choose the provider, as far as its score says: healthy, or unknown
-    /// without a failing window (see [`View::eligible`]).
+    /// Whether a policy may choose the provider, as far as its health says: not on probation,
+    /// and healthy, or unknown without failing calls (see [`View::eligible`]).
     eligible: AtomicBool,
+    /// On probation, with a window that alone would let it be chosen: first on its trials
+    /// (see [`View::trial`]).
+    trial: AtomicBool,
+    /// Routes that offered it with a closed circuit since its probation began.
+    trials: AtomicU32,
     /// The window's p95 duration of plain (not streamed) calls at the last tick, in
     /// nanoseconds; `u64::MAX` if unknown.
     p95: AtomicU64,
@@ -142,17 +166,19 @@ impl View {
             open_until: AtomicU64::new(u64::MAX),
             score: AtomicU64::new(score.to_bits()),
             eligible: AtomicBool::new(true),
+            trial: AtomicBool::new(false),
+            trials: AtomicU32::new(0),
             p95: AtomicU64::new(u64::MAX),
             ttft_p95: AtomicU64::new(u64::MAX),
         }
     }
 
-    /// Publishes what routing reads of a tick (or a reset): the score for ordering, the status
-    /// before the circuit rule, and the latencies.
+    /// Publishes what routing reads of a tick (or a reset): the score for ordering, whether a
+    /// policy may choose it or it gets trials, and the latencies.
     fn store_health(
         &self,
         score: f64,
-        eligible: bool,
+        (eligible, trial): (bool, bool),
         p95: Option<Duration>,
         ttft: Option<Duration>,
     ) {
@@ -163,6 +189,7 @@ impl View {
         };
         self.score.store(score.to_bits(), Relaxed);
         self.eligible.store(eligible, Relaxed);
+        self.trial.store(trial, Relaxed);
         self.p95.store(nanos(p95), Relaxed);
         self.ttft_p95.store(nanos(ttft), Relaxed);
     }
@@ -201,13 +228,27 @@ impl View {
         f64::from_bits(self.score.load(Relaxed))
     }
 
-    /// Whether the provider may be a policy's first choice: its circuit is closed, and its
-    /// status is healthy, or unknown (too few calls to judge) while those few calls did not fail
-    /// at the rate that opens a circuit (`circuit.failure_rate`). Without that last rule, a
-    /// failing provider that policies had stopped choosing would, once its calls grew too few
-    /// to judge, be chosen again.
+    /// Whether the provider may be a policy's first choice: its circuit is closed, it is not on
+    /// probation, and its status is healthy, or unknown (too few calls to judge) while those
+    /// few calls did not fail at the rate that opens a circuit (`circuit.failure_rate`).
+    /// Without that last rule, a failing provider that policies had stopped choosing would,
+    /// once its calls grew too few to judge, be chosen again.
     pub(crate) fn eligible(&self) -> bool {
         matches!(self.routing(), Routing::Closed) && self.eligible.load(Relaxed)
+    }
+
+    /// For a route that offers the provider with a closed circuit: whether this route is a
+    /// trial of its probation, one in `every` (0: never) of those routes since the probation
+    /// began. Counted, not drawn: drawn at random, a share of 5% would now and then give it
+    /// several requests in a row.
+    pub(crate) fn trial(&self, every: u32) -> bool {
+        every > 0
+            && self.trial.load(Relaxed)
+            && self
+                .trials
+                .fetch_add(1, Relaxed)
+                .wrapping_add(1)
+                .is_multiple_of(every)
     }
 
     /// The p95 that `fastest` compares, in seconds: time to first token for a stream, the
@@ -248,6 +289,8 @@ impl Provider {
                 detector: Detector::new(first),
                 score_status: HealthStatus::Unknown,
                 report: Report::unknown(),
+                recent: Recent::new(settings.status.min_calls),
+                probation: false,
                 // Rejoining reconciles; joining has nothing to reconcile.
                 fleet: Fleet {
                     connection: shared.store.as_ref().map_or(0, |s| s.status().connection),
@@ -425,6 +468,8 @@ impl Provider {
                 }
                 _ => None,
             };
+            let failed = class == Class::Failure;
+            state.recent.push(failed);
             let transition = match fleet_probe {
                 Some(_) => None,
                 None => state
@@ -432,6 +477,13 @@ impl Provider {
                     .record(now, &self.settings.circuit, class, duration, probe),
             };
             self.share(&state, transition, now);
+            // What it did before it failed no longer vouches for it: from its circuit opening,
+            // or from the failure that brings its last calls to the circuit's failure rate,
+            // it is judged on its last calls too.
+            let tripped = matches!(transition, Some((_, CircuitState::Open)));
+            if tripped || (failed && state.recent.failing(self.settings.circuit.failure_rate)) {
+                state.begin_probation(&self.view);
+            }
             self.view.store(&state.breaker);
             (
                 transition.map(|t| (t, state.published())),
@@ -495,14 +547,56 @@ impl Provider {
             let transition = state.breaker.poll(now, &self.settings.circuit);
             let circuit = state.breaker.state();
             let totals = state.window.window_totals(now);
-            state.report = assess(
+            if circuit == CircuitState::Closed && totals.calls == 0 {
+                // No call left in the window: nothing it did is left to judge it on, for or
+                // against (without trials, this is how a provider on probation comes back).
+                state.recent.clear();
+                state.probation = false;
+            }
+            let over_window = assess(
                 &totals,
                 &config.weights,
                 &self.settings.latency,
                 &self.settings.status,
             );
+            // While the circuit is open or half-open it decides (score 0, unavailable); on
+            // probation the last calls count once it is closed again.
+            state.report = if state.probation && circuit == CircuitState::Closed {
+                let recent = assess_recent(&state.recent, &over_window, &config.weights);
+                worse(over_window, recent)
+            } else {
+                over_window
+            };
             let score = score_with_circuit(state.report.score, circuit);
             state.score_status = next_status(score, state.score_status, &self.settings.status);
+            if state.probation
+                && circuit == CircuitState::Closed
+                && state.score_status == HealthStatus::Healthy
+            {
+                state.probation = false;
+            }
+            let choosable = |status: HealthStatus, report: &Report| match status {
+                HealthStatus::Healthy => true,
+                HealthStatus::Unknown => report
+                    .error_rate
+                    .is_none_or(|rate| rate < self.settings.circuit.failure_rate),
+                HealthStatus::Degraded | HealthStatus::Unavailable => false,
+            };
+            let routing_health = if state.probation {
+                // Trials only while its window alone would let it be chosen (healthy coming
+                // from below, or unknown without failing calls): what keeps it out is its last
+                // calls, which trials can outweigh. A provider whose window says degraded too
+                // is only failed over to, as any degraded provider.
+                let status = &self.settings.status;
+                let by_window = match over_window.score {
+                    Some(s) if s >= status.healthy + status.margin => HealthStatus::Healthy,
+                    Some(_) => HealthStatus::Degraded,
+                    None => HealthStatus::Unknown,
+                };
+                (false, choosable(by_window, &over_window))
+            } else {
+                (choosable(state.score_status, &state.report), false)
+            };
             let report = state.published();
             let State {
                 detector, window, ..
@@ -517,15 +611,7 @@ impl Provider {
             let routing = report.score.unwrap_or(config.failover.unknown_score);
             let plain = state.window.p95_of(now, |b| &b.plain);
             let ttft = state.window.p95_of(now, |b| &b.ttft);
-            let eligible = match state.score_status {
-                HealthStatus::Healthy => true,
-                HealthStatus::Unknown => state
-                    .report
-                    .error_rate
-                    .is_none_or(|rate| rate < self.settings.circuit.failure_rate),
-                HealthStatus::Degraded | HealthStatus::Unavailable => false,
-            };
-            self.view.store_health(routing, eligible, plain, ttft);
+            self.view.store_health(routing, routing_health, plain, ttft);
             self.view.store(&state.breaker);
             (
                 followed.into_iter().chain(transition),
@@ -557,8 +643,17 @@ impl Provider {
             let followed = self.follow(&mut state, now);
             let transition = match action {
                 Admin::ForceOpen => state.breaker.force_open(now),
-                Admin::ForceClose => state.breaker.force_close(now),
+                Admin::ForceClose => {
+                    // The operator vouches for it: its last calls no longer hold it back (the
+                    // next tick judges it on its window).
+                    state.recent.clear();
+                    state.probation = false;
+                    self.view.trial.store(false, Relaxed);
+                    state.breaker.force_close(now)
+                }
                 Admin::Reset => {
+                    state.recent.clear();
+                    state.probation = false;
                     let transition = state.breaker.force_close(now);
                     state.window.clear();
                     let first = state.window.epoch(now) + 1;
@@ -566,7 +661,7 @@ impl Provider {
                     state.score_status = HealthStatus::Unknown;
                     state.report = Report::unknown();
                     let unknown = self.shared.config.failover.unknown_score;
-                    self.view.store_health(unknown, true, None, None);
+                    self.view.store_health(unknown, (true, false), None, None);
                     transition
                 }
             };

@@ -137,8 +137,10 @@ impl Published {
         published
     }
 
-    /// The score, its inputs and the status. An unknown figure is published as `NaN`, which
-    /// PromQL comparisons treat as false; `gatewayz_provider_status{status="unknown"}` says why.
+    /// The score, its inputs and the status. An unknown figure is published as `NaN`: the
+    /// `gatewayz-registry` exposition leaves NaN gauges out, so it has no sample (any other
+    /// recorder shows NaN, which PromQL comparisons treat as false);
+    /// `gatewayz_provider_status{status="unknown"}` says why.
     pub(crate) fn report(&self, report: &Report) {
         let or_nan = |value: Option<f64>| value.unwrap_or(f64::NAN);
         self.score.set(or_nan(report.score));

@@ -246,7 +246,7 @@ impl HealthTracker {
         let ratio = model.map_or(crate::models::DEFAULT_OUTPUT_RATIO, |m| {
             shared.models.output_ratio(m)
         });
-        let entries = self.rank(candidates, stream, ratio);
+        let entries = self.rank(candidates, stream, ratio, true);
         let decision = policy::choose(policy, &entries, &shared.config.routing);
         Route {
             providers: Arc::clone(&self.providers),
@@ -263,14 +263,22 @@ impl HealthTracker {
     /// The candidates as routing sees them now: registered ones only, open circuits left out
     /// (all of them open: the one whose cool-down ends first, refused), each with its group,
     /// score, eligibility, expected price (outputs at `ratio` per input token) and latency.
+    /// With `trials`, this is a route: each candidate on probation counts it, and learns
+    /// whether it is its trial.
     pub(crate) fn rank<'a>(
         &self,
         candidates: impl Iterator<Item = (&'a str, Option<Price>)>,
         stream: bool,
         ratio: f64,
+        trials: bool,
     ) -> SmallVec<[Entry<'a>; INLINE]> {
         let config = &self.shared.config;
         let budget = config.circuit.half_open_probes;
+        let trial_every = if trials {
+            config.routing.trial_every()
+        } else {
+            0
+        };
         let probe_group = if config.failover.probe_first { 0 } else { 1 };
         let now = u64::try_from(self.now().as_nanos()).unwrap_or(u64::MAX);
         let mut entries: SmallVec<[Entry<'a>; INLINE]> = SmallVec::new();
@@ -306,6 +314,7 @@ impl HealthTracker {
                     group,
                     used: false,
                     eligible: group == 1 && view.eligible(),
+                    trial: group == 1 && view.trial(trial_every),
                     key: view.score(),
                     price,
                     expected_price: price.map_or(f64::NAN, |p| {

@@ -6,6 +6,7 @@ use gatewayz_catalogue::{CircuitState, HealthStatus};
 
 use crate::{
     config::{LatencyConfig, StatusConfig, Weights},
+    recent::Recent,
     window::Totals,
 };
 
@@ -80,6 +81,43 @@ pub(crate) fn assess(
         error_rate,
         latency_score,
         latency_p95,
+    }
+}
+
+/// The score of the provider's last calls, with the window's latency: what a provider on
+/// probation is also judged on, over its last `status.min_calls` calls and over all the calls
+/// kept (twice as many), the worse of the two (see [`Recent`]). Its calls were all attempts (no
+/// refusal, no health probe), so availability is the share that did not fail. `None` until
+/// `status.min_calls` calls are kept.
+pub(crate) fn assess_recent(recent: &Recent, window: &Report, weights: &Weights) -> Option<Report> {
+    // The window has calls whenever the record does (it is forgotten with them), so its
+    // latency score is known; missing, it would count as its worst.
+    let latency_score = window.latency_score.unwrap_or(0.0);
+    let report = |(calls, failures): (u32, u32)| {
+        let error_rate = f64::from(failures) / f64::from(calls);
+        let score = weights.availability * (1.0 - error_rate)
+            + weights.error_rate * (1.0 - error_rate)
+            + weights.latency * latency_score;
+        Report {
+            status: HealthStatus::Unknown,
+            score: Some(score.clamp(0.0, 1.0)),
+            availability: Some(1.0 - error_rate),
+            error_rate: Some(error_rate),
+            latency_score: Some(latency_score),
+            latency_p95: window.latency_p95,
+        }
+    };
+    let latest = report(recent.latest()?);
+    Some(worse(latest, Some(report(recent.kept()))))
+}
+
+/// The report with the lower score, a known one before an unknown (`a` on a tie): a provider on
+/// probation is judged on the worse of its window and its last calls.
+pub(crate) fn worse(a: Report, b: Option<Report>) -> Report {
+    match (a.score, b) {
+        (Some(x), Some(b)) if b.score.is_some_and(|y| y < x) => b,
+        (None, Some(b)) if b.score.is_some() => b,
+        _ => a,
     }
 }
 

@@ -425,3 +425,70 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Probation's invariant: a provider its last calls keep out (degraded or unavailable with
+    /// its circuit closed) is first, while another candidate is eligible, only on its trials:
+    /// at most one route in `1 / exploration`, whatever the policy, and never without
+    /// exploration.
+    #[test]
+    fn a_provider_kept_out_by_its_last_calls_is_first_only_on_its_trials(
+        history in 0..120usize,
+        last in proptest::collection::vec(any::<bool>(), 0..40),
+        probes in any::<bool>(),
+        policy in policy(),
+        exploration in prop_oneof![Just(0.0), 0.0..=1.0f64],
+        routes in 1..120usize,
+        seed in any::<u64>(),
+    ) {
+        fastrand::seed(seed);
+        let mut config = HealthConfig::default();
+        config.routing.policy = policy;
+        config.routing.exploration = exploration;
+        let f = fixture(config, &["p0", "p1", "p2"]);
+        let good = CallOutcome::success(Duration::from_millis(400));
+        f.calls("p1", 20, good);
+        f.calls("p2", 20, good);
+        f.calls("p0", history, good);
+        for failed in last {
+            let outcome = if failed {
+                CallOutcome::failure(ErrorKind::ServerError, Duration::from_millis(400))
+            } else {
+                good
+            };
+            // Refused once its circuit opens.
+            let _ = f.call("p0", outcome);
+        }
+        if probes {
+            // A cool-down later, three good probes close a circuit that opened.
+            f.advance(Duration::from_secs(31));
+            for _ in 0..3 {
+                let _ = f.call("p0", good);
+            }
+        }
+        f.tracker.tick();
+        let p0 = f.health("p0");
+        let offers: Vec<Offer<'_>> = ["p0", "p1", "p2"]
+            .into_iter()
+            .map(|n| Offer::new(n, Price::per_million(1.0, 1.0)))
+            .collect();
+        let request = RouteRequest { model: "m", stream: false, offers: &offers };
+        let first = (0..routes)
+            .filter(|_| {
+                let candidate = f.tracker.route_request(&request).next().expect("a candidate");
+                candidate.provider == "p0"
+                    && !candidate.admission.as_ref().is_ok_and(|p| p.is_probe())
+            })
+            .count();
+        let kept_out = p0.circuit == CircuitState::Closed
+            && matches!(p0.status, HealthStatus::Degraded | HealthStatus::Unavailable);
+        if kept_out {
+            let trials = if exploration > 0.0 {
+                routes.div_ceil((1.0 / exploration).round() as usize)
+            } else {
+                0
+            };
+            prop_assert!(first <= trials, "{policy}: p0 first {first} of {routes}, {trials} trials: {p0:?}");
+        }
+    }
+}

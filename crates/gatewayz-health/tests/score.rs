@@ -4,7 +4,9 @@ mod support;
 
 use std::time::Duration;
 
-use gatewayz_health::{CallOutcome, ErrorKind, HealthConfig, HealthStatus, ProviderConfig};
+use gatewayz_health::{
+    CallOutcome, CircuitState, ErrorKind, HealthConfig, HealthStatus, ProviderConfig,
+};
 use support::{Fixture, Health, fail, fixture, ms, ok, secs, timeout};
 
 const P: &str = "openrouter";
@@ -233,7 +235,35 @@ fn the_circuit_caps_the_status() {
     // Only probes get through: still out of rotation, so no flap to a better status.
     assert_eq!(s.status, HealthStatus::Unavailable, "half-open");
     f.calls(P, 3, ok(ms(300)));
-    assert_eq!(tick(&f).status, HealthStatus::Healthy, "closed again");
+    // Closed again, on probation: its last ten calls (two good, five timeouts, three good
+    // probes) say 0.65, and they count, not the 100 good calls from before (0.97).
+    let s = tick(&f);
+    assert_eq!(s.circuit, CircuitState::Closed);
+    assert_eq!(
+        (s.status, s.error_rate),
+        (HealthStatus::Degraded, Some(0.5)),
+        "closed again"
+    );
+    // Twelve more good calls clear its last ten, but its last twenty (the twelve from before
+    // fell out first) still hold the five timeouts: 0.825, not enough coming from below.
+    f.calls(P, 12, ok(ms(300)));
+    let s = tick(&f);
+    assert_eq!(
+        (s.status, s.error_rate),
+        (HealthStatus::Degraded, Some(0.25))
+    );
+    // The thirteenth pushes out one: four of twenty, 0.86, healthy coming from below.
+    f.calls(P, 1, ok(ms(300)));
+    assert_eq!(
+        tick(&f).status,
+        HealthStatus::Healthy,
+        "judged on its last calls"
+    );
+    // Off probation, the window judges it again.
+    f.calls(P, 1, timeout());
+    let s = tick(&f);
+    assert_eq!(s.status, HealthStatus::Healthy);
+    assert!(close(s.error_rate.unwrap(), 6.0 / 122.0), "{s:?}");
 }
 
 #[test]

@@ -18,8 +18,8 @@ use gatewayz_registry::{
     RecorderBuilder,
     catalogue::{
         COST_USD, CREDITS_USED, MODEL_INFERENCE_DURATION, MODEL_INFERENCE_REQUESTS,
-        PROVIDER_AVAILABILITY, PROVIDER_RESPONSE_TIME, REQUEST_COST, TIME_TO_FIRST_TOKEN,
-        TOKEN_EFFICIENCY, TOKENS_PER_REQUEST, TOKENS_USED,
+        PROVIDER_AVAILABILITY, PROVIDER_RESPONSE_TIME, REQUEST_COST, TIME_PER_OUTPUT_TOKEN,
+        TIME_TO_FIRST_TOKEN, TOKEN_EFFICIENCY, TOKENS_PER_REQUEST, TOKENS_USED,
     },
 };
 use gatewayz_testkit::bench::Line;
@@ -65,6 +65,9 @@ fn baseline(i: &Inference<'_>) {
     if let Some(ttft) = i.time_to_first_token {
         histogram!(TIME_TO_FIRST_TOKEN.name, "provider" => p.clone(), "model" => m.clone())
             .record(ttft.as_secs_f64());
+        let per_token = (i.duration - ttft).as_secs_f64() / (i.output_tokens - 1) as f64;
+        histogram!(TIME_PER_OUTPUT_TOKEN.name, "provider" => p.clone(), "model" => m.clone())
+            .record(per_token);
     }
     counter!(TOKENS_USED.name, "provider" => p.clone(), "model" => m.clone(), "token_type" => "input").increment(i.input_tokens);
     counter!(TOKENS_USED.name, "provider" => p.clone(), "model" => m.clone(), "token_type" => "output").increment(i.output_tokens);

@@ -8,8 +8,8 @@ use std::{
 use gatewayz_catalogue::{
     COST_USD, CREDITS_USED, ErrorKind, InferenceStatus, METRIC_CONFLICTS, MODEL_INFERENCE_DURATION,
     MODEL_INFERENCE_REQUESTS, MetricDef, PROVIDER_AVAILABILITY, PROVIDER_ERRORS,
-    PROVIDER_RESPONSE_TIME, PerValue, REQUEST_COST, TIME_TO_FIRST_TOKEN, TOKEN_EFFICIENCY,
-    TOKENS_PER_REQUEST, TOKENS_USED, TokenType,
+    PROVIDER_RESPONSE_TIME, PerValue, REQUEST_COST, TIME_PER_OUTPUT_TOKEN, TIME_TO_FIRST_TOKEN,
+    TOKEN_EFFICIENCY, TOKENS_PER_REQUEST, TOKENS_USED, TokenType,
 };
 use hashbrown::Equivalent;
 use metrics::{Counter, Gauge, Histogram, Recorder};
@@ -39,7 +39,10 @@ pub struct Inference<'a> {
     pub outcome: Outcome,
     /// From sending the request to the last byte of the response.
     pub duration: Duration,
-    /// For streamed calls, from sending the request to the first token.
+    /// For streamed calls, from sending the request to the first token; `None` for a plain
+    /// completion (its first token arrives with the whole answer, so a successful one is
+    /// recorded in the time-to-first-token histogram with its `duration`) and for a stream
+    /// that failed before its first token.
     pub time_to_first_token: Option<Duration>,
     /// Prompt tokens, as the provider reported them.
     pub input_tokens: u64,
@@ -49,6 +52,21 @@ pub struct Inference<'a> {
     pub cost_usd: f64,
     /// Credits charged to the caller's API key.
     pub credits: f64,
+}
+
+impl Inference<'_> {
+    /// Seconds per output token after the first, for a successful stream with at least two
+    /// output tokens: `(duration − time to first token) / (output tokens − 1)`. `None` for a
+    /// plain completion (no token timing), a failed call, or a single token.
+    pub fn time_per_output_token(&self) -> Option<Duration> {
+        let ttft = self.time_to_first_token?;
+        if self.outcome != Outcome::Success || self.output_tokens < 2 {
+            return None;
+        }
+        let after_first = self.duration.checked_sub(ttft)?;
+        let tokens = u32::try_from(self.output_tokens - 1).unwrap_or(u32::MAX);
+        Some(after_first / tokens)
+    }
 }
 
 /// A fractional counter (dollars, credits): counted in its scale's units when the recorder
@@ -140,6 +158,7 @@ pub(crate) struct InferenceHandles {
     requests: PerValue<InferenceStatus, Counter>,
     duration: Histogram,
     time_to_first_token: Histogram,
+    time_per_output_token: Histogram,
     tokens: PerValue<TokenType, Counter>,
     /// Registered on the first success: before that there is no ratio to show.
     efficiency: OnceLock<Gauge>,
@@ -168,6 +187,9 @@ impl InferenceHandles {
             }),
             duration: histogram(r, &MODEL_INFERENCE_DURATION, &pair),
             time_to_first_token: histogram(r, &TIME_TO_FIRST_TOKEN, &pair),
+            // Registered with the pair, like the other histograms: a series created by its
+            // first observation would hide that observation from `rate`.
+            time_per_output_token: histogram(r, &TIME_PER_OUTPUT_TOKEN, &pair),
             tokens: PerValue::new(|t: TokenType| {
                 counter(r, &TOKENS_USED, &[provider, model, t.as_str()])
             }),
@@ -184,8 +206,16 @@ impl InferenceHandles {
         self.provider
             .call(inference.duration, inference.outcome.result());
         self.duration.record(seconds(inference.duration));
-        if let Some(ttft) = inference.time_to_first_token {
-            self.time_to_first_token.record(seconds(ttft));
+        match inference.time_to_first_token {
+            Some(ttft) => {
+                self.time_to_first_token.record(seconds(ttft));
+                if let Some(per_token) = inference.time_per_output_token() {
+                    self.time_per_output_token.record(seconds(per_token));
+                }
+            }
+            // A plain completion's first token arrives with the answer.
+            None if succeeded => self.time_to_first_token.record(seconds(inference.duration)),
+            None => {}
         }
         for (token_type, count) in [
             (TokenType::Input, inference.input_tokens),

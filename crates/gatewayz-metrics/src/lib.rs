@@ -98,14 +98,14 @@ pub use storage::{CacheMetrics, QueryTimer};
 
 use gatewayz_catalogue::{
     ACTIVE_API_KEYS, ACTIVE_SUBSCRIPTIONS, CATALOGUE, GATEWAY_OVERHEAD, HTTP_REQUESTS_IN_FLIGHT,
-    MetricKind, TRIALS_ACTIVE, Unit, handshake,
+    MODEL_REQUESTS, MetricKind, PerValue, TRIALS_ACTIVE, Unit, handshake,
 };
-use metrics::{Gauge, Histogram, KeyName, Recorder, SharedString};
+use metrics::{Counter, Gauge, Histogram, KeyName, Recorder, SharedString};
 
 use crate::{
     cache::Cache,
     customers::CustomerHandles,
-    handles::{Binding, gauge, histogram},
+    handles::{Binding, counter, gauge, histogram},
     http::{HttpHandles, HttpKey, HttpRef},
     inference::{InferenceHandles, Pair, PairKey, ProviderHandles},
     labels::seconds,
@@ -159,6 +159,7 @@ struct Inner {
     money: bool,
     providers: Cache<Box<str>, Arc<ProviderHandles>>,
     inferences: Cache<PairKey, InferenceHandles>,
+    models: Cache<Box<str>, PerValue<InferenceStatus, Counter>>,
     http: Cache<HttpKey, HttpHandles>,
     queries: Cache<Box<str>, QueryHandles>,
     overhead: Histogram,
@@ -229,6 +230,7 @@ impl Metrics {
                 money,
                 providers: Cache::new(capacity),
                 inferences: Cache::new(capacity),
+                models: Cache::new(capacity),
                 http: Cache::new(capacity),
                 queries: Cache::new(capacity),
                 overhead,
@@ -256,7 +258,11 @@ impl Metrics {
     /// by [`MetricsConfig::cache_capacity`] per map.
     pub fn cached_entries(&self) -> usize {
         let inner = &self.inner;
-        inner.providers.len() + inner.inferences.len() + inner.http.len() + inner.queries.len()
+        inner.providers.len()
+            + inner.inferences.len()
+            + inner.models.len()
+            + inner.http.len()
+            + inner.queries.len()
     }
 
     fn provider(&self, provider: &str) -> Arc<ProviderHandles> {
@@ -271,7 +277,8 @@ impl Metrics {
         )
     }
 
-    /// An inference call finished: updates requests, duration, time to first token, tokens,
+    /// An inference call finished: updates requests, duration, time to first token (a plain
+    /// completion's duration when it succeeded), time per output token (streams), tokens,
     /// token efficiency, cost, credits, and the provider's response time, errors and
     /// availability, consistently.
     ///
@@ -303,7 +310,8 @@ impl Metrics {
     /// pair's first calls too, where a counter that appears with its first call loses whatever
     /// it counted before its first scrape. A service calls this at start for every pair it
     /// routes; pairs it did not expect are registered on their first call as before. Gauges
-    /// stay absent until a call sets them.
+    /// stay absent until a call sets them. The model's client requests
+    /// ([`model_request_finished`](Self::model_request_finished)) start at zero too.
     pub fn expect_inferences(&self, provider: &str, model: &str) {
         let pair = Pair(provider, model);
         self.inner.inferences.with(
@@ -317,6 +325,34 @@ impl Metrics {
             },
             |_| (),
         );
+        self.inner
+            .models
+            .with(model, || (model.into(), self.model_requests(model)), |_| ());
+    }
+
+    /// A client's request for `model` has been answered (`Success`: a provider's answer is on
+    /// its way) or given up (`Error`: every candidate provider failed or was refused by its
+    /// circuit): `gatewayz_model_requests_total`, once per request, however many attempts it
+    /// took.
+    ///
+    /// This is the client's view that the per-model availability objective reads: with
+    /// failover, attempts and requests differ (a request rescued by the second provider is one
+    /// failed attempt and one success), and while a circuit is open a failing request makes no
+    /// attempt at all. Call it where the request's route ends; do not call it for requests
+    /// refused before routing (unknown model, no credits) or rejected by the provider as
+    /// invalid, which are the client's doing.
+    pub fn model_request_finished(&self, model: &str, status: InferenceStatus) {
+        self.inner.models.with(
+            model,
+            || (model.into(), self.model_requests(model)),
+            |handles| handles.get(status).increment(1),
+        );
+    }
+
+    fn model_requests(&self, model: &str) -> PerValue<InferenceStatus, Counter> {
+        self.inner.binding.with(|r| {
+            PerValue::new(|s: InferenceStatus| counter(r, &MODEL_REQUESTS, &[model, s.as_str()]))
+        })
     }
 
     /// A provider call that is not an inference (a model listing, an embedding) finished:

@@ -6,7 +6,9 @@ use gatewayz_testkit::exposition;
 use std::{panic, time::Duration};
 
 use exposition::{Exposition, parse};
-use gatewayz_metrics::{Business, ErrorKind, Inference, Metrics, MetricsConfig, Outcome};
+use gatewayz_metrics::{
+    Business, ErrorKind, Inference, InferenceStatus, Metrics, MetricsConfig, Outcome,
+};
 use gatewayz_registry::{GatewayzRecorder, RecorderBuilder};
 use metrics::with_local_recorder;
 
@@ -122,6 +124,117 @@ fn one_inference_updates_every_metric_consistently() {
         2.0
     );
     assert_eq!(e.sum("gatewayz_provider_errors_total", &provider), 0.0);
+}
+
+#[test]
+fn a_plain_completion_is_timed_to_its_first_token_by_its_duration() {
+    // A plain completion's first token arrives with the whole answer: the latency objective
+    // ("first token within 2 s") then reads one histogram for streams and plain calls alike.
+    let e = record(|m| {
+        m.inference_finished(&Inference {
+            time_to_first_token: None,
+            duration: Duration::from_millis(1500),
+            ..inference("openrouter", "gpt-4o")
+        });
+    });
+    let bucket = |le| {
+        e.value(
+            "gatewayz_time_to_first_token_seconds_bucket",
+            &[PAIR[0], PAIR[1], ("le", le)],
+        )
+    };
+    assert_eq!((bucket("1"), bucket("1.5")), (0.0, 1.0));
+    assert_eq!(
+        e.value("gatewayz_time_to_first_token_seconds_sum", &PAIR),
+        1.5
+    );
+    // No token timing without a stream: nothing in the time per output token.
+    assert_eq!(
+        e.value("gatewayz_time_per_output_token_seconds_count", &PAIR),
+        0.0
+    );
+}
+
+#[test]
+fn a_call_that_produced_no_token_has_no_time_to_first_token() {
+    let e = record(|m| {
+        m.inference_finished(&Inference {
+            outcome: Outcome::Error(ErrorKind::Timeout),
+            time_to_first_token: None,
+            ..inference("openrouter", "gpt-4o")
+        });
+    });
+    assert_eq!(
+        e.value("gatewayz_time_to_first_token_seconds_count", &PAIR),
+        0.0
+    );
+    assert_eq!(
+        e.value("model_inference_duration_seconds_count", &PAIR),
+        1.0
+    );
+}
+
+#[test]
+fn a_stream_records_its_time_per_output_token_after_the_first() {
+    // 300 ms to the first token, then 250 tokens in 1.2 s: 249 gaps of about 4.8 ms.
+    let e = record(|m| {
+        m.inference_finished(&inference("openrouter", "gpt-4o"));
+        // A failed stream and a one-token stream have no per-token speed.
+        m.inference_finished(&Inference {
+            outcome: Outcome::Error(ErrorKind::Connection),
+            ..inference("openrouter", "gpt-4o")
+        });
+        m.inference_finished(&Inference {
+            output_tokens: 1,
+            ..inference("openrouter", "gpt-4o")
+        });
+    });
+    let bucket = |le| {
+        e.value(
+            "gatewayz_time_per_output_token_seconds_bucket",
+            &[PAIR[0], PAIR[1], ("le", le)],
+        )
+    };
+    assert_eq!((bucket("0.0025"), bucket("0.005")), (0.0, 1.0));
+    assert_eq!(
+        e.value("gatewayz_time_per_output_token_seconds_count", &PAIR),
+        1.0
+    );
+    let sum = e.value("gatewayz_time_per_output_token_seconds_sum", &PAIR);
+    assert!((sum - 1.2 / 249.0).abs() < 1e-9, "{sum}");
+    assert_eq!(
+        inference("p", "m").time_per_output_token(),
+        Some(Duration::from_millis(1200) / 249)
+    );
+}
+
+#[test]
+fn model_requests_count_the_clients_outcome_once_whatever_the_attempts() {
+    let e = record(|m| {
+        // Failed over: one failed attempt, one successful, one answered request.
+        m.inference_finished(&Inference {
+            outcome: Outcome::Error(ErrorKind::Connection),
+            ..inference("anthropic", "claude")
+        });
+        m.inference_finished(&inference("openrouter", "claude"));
+        m.model_request_finished("claude", InferenceStatus::Success);
+        // Every circuit open: no attempt at all, one failed request.
+        m.model_request_finished("Claude", InferenceStatus::Error);
+    });
+    let requests = |status| {
+        e.value(
+            "gatewayz_model_requests_total",
+            &[("model", "claude"), ("status", status)],
+        )
+    };
+    assert_eq!((requests("success"), requests("error")), (1.0, 1.0));
+    assert_eq!(
+        e.sum(
+            "model_inference_requests_total",
+            &[("model", "claude"), ("status", "error")]
+        ),
+        1.0
+    );
 }
 
 #[test]
@@ -652,6 +765,15 @@ fn expected_pairs_start_at_zero_before_their_first_call() {
         );
     }
     assert_eq!(e.value("gatewayz_cost_usd_total", &PAIR), 0.0);
+    for status in ["success", "error"] {
+        assert_eq!(
+            e.value(
+                "gatewayz_model_requests_total",
+                &[("model", "gpt-4o"), ("status", status)]
+            ),
+            0.0
+        );
+    }
     assert_eq!(
         e.value(
             "tokens_used_total",

@@ -171,12 +171,19 @@ impl Family {
             .len()
     }
 
-    /// Appends the family in text format 0.0.4; nothing when it has no series.
+    /// Appends the family in text format 0.0.4; nothing when it has no series to show.
+    ///
+    /// A gauge whose value is NaN is left out: NaN is how a publisher says "unknown" (a
+    /// health score with too few calls to judge), and an unknown figure is absent from the
+    /// exposition, so PromQL sees no sample rather than a NaN that every aggregation would
+    /// have to filter. A family whose every series is left out is left out whole.
     pub(crate) fn render(&self, out: &mut String) {
         let series = self.series.read().unwrap_or_else(PoisonError::into_inner);
         if series.is_empty() {
             return;
         }
+        let start = out.len();
+        let mut shown = 0;
         match &self.help {
             Help::Static => out.push_str(&self.header),
             Help::Described(help) => {
@@ -192,12 +199,20 @@ impl Family {
                     out.push('\n');
                 }
                 Value::Gauge(gauge) => {
+                    let value = f64::from_bits(gauge.load(Relaxed));
+                    if value.is_nan() {
+                        continue;
+                    }
                     sample_start(out, &self.name, labels);
-                    text::push_f64(out, f64::from_bits(gauge.load(Relaxed)));
+                    text::push_f64(out, value);
                     out.push('\n');
                 }
                 Value::Histogram(histogram) => self.render_histogram(out, labels, histogram),
             }
+            shown += 1;
+        }
+        if shown == 0 {
+            out.truncate(start);
         }
     }
 

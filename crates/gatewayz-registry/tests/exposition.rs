@@ -80,6 +80,52 @@ fn counters_gauges_and_histograms_render_their_values() {
 }
 
 #[test]
+fn a_nan_gauge_is_absent_from_the_exposition_and_its_family_too_when_all_are() {
+    // An unknown figure is absent, never NaN: a health score published as NaN while a
+    // provider has too few calls to judge has no sample, and PromQL needs no `>= 0` guard.
+    let (recorder, handle) = recorder();
+    with_local_recorder(&recorder, || {
+        let score = catalogue::PROVIDER_HEALTH_SCORE.name;
+        gauge!(score, "provider" => "openrouter").set(0.75);
+        gauge!(score, "provider" => "groq").set(f64::NAN);
+        gauge!(catalogue::PROVIDER_LATENCY_P95.name, "provider" => "groq").set(f64::NAN);
+        gauge!(catalogue::PROVIDER_ERROR_RATE.name, "provider" => "groq").set(f64::INFINITY);
+    });
+    for text in [handle.render_all(), handle.render(Category::Providers)] {
+        assert!(!text.contains("NaN"), "{text}");
+        let exposition = parsed(&text);
+        let scores = exposition.family("gatewayz_provider_health_score").unwrap();
+        assert_eq!(scores.samples.len(), 1, "{text}");
+        assert_eq!(
+            exposition.value(
+                "gatewayz_provider_health_score",
+                &[("provider", "openrouter")]
+            ),
+            0.75
+        );
+        assert!(
+            exposition
+                .family("gatewayz_provider_latency_p95_seconds")
+                .is_none(),
+            "a family of unknowns has no HELP or TYPE either:\n{text}"
+        );
+        // Only NaN means unknown: an infinity is a value.
+        assert_eq!(
+            exposition.value("provider_error_rate", &[("provider", "groq")]),
+            f64::INFINITY
+        );
+    }
+    // The unknown score comes back when it is known.
+    with_local_recorder(&recorder, || {
+        gauge!(catalogue::PROVIDER_HEALTH_SCORE.name, "provider" => "groq").set(0.5);
+    });
+    assert_eq!(
+        all(&handle).value("gatewayz_provider_health_score", &[("provider", "groq")]),
+        0.5
+    );
+}
+
+#[test]
 fn dollars_render_as_exact_decimals() {
     let (recorder, handle) = recorder();
     with_local_recorder(&recorder, || {

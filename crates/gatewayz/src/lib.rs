@@ -59,8 +59,8 @@ pub use gatewayz_metrics as metrics;
 pub use gatewayz_catalogue::Category;
 pub use gatewayz_metrics::{
     AnomalyKind, Business, CacheMetrics, CircuitState, CustomerEvent, CustomerTotals, ErrorKind,
-    FailoverReason, HealthStatus, InFlight, Inference, Metrics, MetricsConfig, Outcome, Plan,
-    QueryTimer, TokenType,
+    FailoverReason, HealthStatus, InFlight, Inference, InferenceStatus, Metrics, MetricsConfig,
+    Outcome, Plan, QueryTimer, TokenType,
 };
 
 /// The recorder and exposition engine (`gatewayz-registry`).

@@ -34,7 +34,10 @@
 //!
 //! Without `--bench`, or with `--quick`, the scenarios are shorter (about 40 s in all instead
 //! of about 2 minutes). Besides the markdown table it prints `BENCH {...}` lines for
-//! `cargo xtask bench`.
+//! `cargo xtask bench`. To see why a policy moved off late: `-- --scenario degrade` runs one
+//! scenario, and `--trace` prints, per policy, the failing provider's circuit, status, score,
+//! calls and failures as each change was polled, with its share of the first choices in the
+//! second before.
 
 use std::{
     cell::RefCell,
@@ -138,6 +141,8 @@ struct Scenario {
 
 struct Settings {
     quick: bool,
+    /// Print the failing provider's timeline per policy (`--trace`).
+    trace: bool,
     /// Requests per second sent to each gateway.
     rate: f64,
     warm_up: Duration,
@@ -154,6 +159,7 @@ impl Settings {
         };
         Settings {
             quick,
+            trace: false,
             rate: if quick { 30.0 } else { 40.0 },
             warm_up: s(if quick { 2.0 } else { 4.0 }),
             scenarios: vec![
@@ -183,7 +189,20 @@ impl Settings {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
-    match run(&Settings::new(quick)) {
+    let mut settings = Settings::new(quick);
+    settings.trace = args.iter().any(|a| a == "--trace");
+    if let Some(i) = args.iter().position(|a| a == "--scenario") {
+        let Some(name) = args.get(i + 1) else {
+            eprintln!("error: --scenario needs a name: steady, degrade or outage");
+            return ExitCode::FAILURE;
+        };
+        settings.scenarios.retain(|s| s.name == name);
+        if settings.scenarios.is_empty() {
+            eprintln!("error: no scenario {name:?}: steady, degrade or outage");
+            return ExitCode::FAILURE;
+        }
+    }
+    match run(&settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
@@ -336,9 +355,13 @@ async fn drive(
     // Decisions for the failing provider, polled: (seconds since start, its, all), per gateway.
     let polls: Rc<RefCell<Vec<Vec<Poll>>>> =
         Rc::new(RefCell::new(vec![Vec::new(); gateways.len()]));
+    // The failing provider's health as each poll saw it, per gateway, for `--trace`.
+    let traces: Rc<RefCell<Vec<Vec<Trace>>>> =
+        Rc::new(RefCell::new(vec![Vec::new(); gateways.len()]));
     let stop = Rc::new(std::cell::Cell::new(false));
     let poller = {
         let (client, polls, stop) = (client.clone(), Rc::clone(&polls), Rc::clone(&stop));
+        let traces = Rc::clone(&traces);
         let urls: Vec<String> = gateways.iter().map(|g| g.url.clone()).collect();
         actix_web::rt::spawn(async move {
             while !stop.get() {
@@ -352,6 +375,7 @@ async fn drive(
                         };
                         let t = start.elapsed().as_secs_f64();
                         polls.borrow_mut()[i].push((t, decided(Some(FAILING)), decided(None)));
+                        traces.borrow_mut()[i].push(Trace::of(&e, t));
                     }
                 }
                 actix_web::rt::time::sleep(Duration::from_millis(100)).await;
@@ -367,6 +391,11 @@ async fn drive(
 
     let samples = samples.borrow();
     let polls = polls.borrow();
+    if settings.trace && scenario.failing_from.is_some() {
+        for (policy, (polls, traces)) in POLICIES.iter().zip(polls.iter().zip(&*traces.borrow())) {
+            print_trace(scenario, policy, polls, traces);
+        }
+    }
     let mut outcomes = Vec::new();
     for (i, samples) in samples.iter().enumerate() {
         let delta = |name: &str| after[i].sum(name, &[]) - before[i].sum(name, &[]);
@@ -385,7 +414,8 @@ async fn drive(
             }
         }
         if let Some(from) = scenario.failing_from {
-            let (share_before, moved_off) = moved_off(&polls[i], from.as_secs_f64());
+            let (share_before, moved_off) =
+                moved_off(&polls[i], from.as_secs_f64(), scenario.length.as_secs_f64());
             outcome.share_before = share_before;
             outcome.moved_off = Some(moved_off);
         }
@@ -398,9 +428,12 @@ async fn drive(
 /// seconds from them until it was moved off: until the start of the last 1 s window (sliding
 /// with the polls) in which it had more than [`MOVED_OFF_SHARE`] of the decisions, plus one
 /// poll (the window's decisions above the share were made in its first poll interval at the
-/// latest; every later window is at or below the share).
-fn moved_off(polls: &[Poll], from: f64) -> (Option<f64>, f64) {
+/// latest; every later window is at or below the share). Polls after `until`, the end of the
+/// request schedule, are left out: their windows hold fewer requests than a full second's,
+/// while a half-open circuit's probes are as many, so its share there says nothing.
+fn moved_off(polls: &[Poll], from: f64, until: f64) -> (Option<f64>, f64) {
     const WINDOW: f64 = 1.0;
+    let polls = &polls[..polls.partition_point(|p| p.0 <= until)];
     let window_start = |end: usize| {
         polls[..end]
             .iter()
@@ -430,6 +463,68 @@ fn moved_off(polls: &[Poll], from: f64) -> (Option<f64>, f64) {
 /// A poll of one gateway: seconds since the start, decisions for the failing provider, all
 /// decisions.
 type Poll = (f64, f64, f64);
+
+/// The failing provider's health in one poll of one gateway.
+#[derive(Debug, Clone)]
+struct Trace {
+    t: f64,
+    circuit: String,
+    status: String,
+    score: f64,
+    calls: f64,
+    failures: f64,
+}
+
+impl Trace {
+    fn of(e: &Exposition, t: f64) -> Trace {
+        let hot = |name: &str, label: &str| {
+            e.samples()
+                .find(|s| s.name == name && s.label("provider") == Some(FAILING) && s.value == 1.0)
+                .and_then(|s| s.label(label))
+                .unwrap_or("?")
+                .to_owned()
+        };
+        let p = [("provider", FAILING)];
+        Trace {
+            t,
+            circuit: hot("gatewayz_circuit_breaker_state", "state"),
+            status: hot("gatewayz_provider_status", "status"),
+            score: e.value("gatewayz_provider_health_score", &p),
+            calls: e.sum("provider_response_time_seconds_count", &p),
+            failures: e.sum("gatewayz_provider_errors_total", &p),
+        }
+    }
+}
+
+/// Prints the failing provider's timeline under one policy: each poll where its circuit or
+/// status changed, or where its share of the first choices in the second before crossed
+/// [`MOVED_OFF_SHARE`], with that share.
+fn print_trace(scenario: &Scenario, policy: &str, polls: &[Poll], traces: &[Trace]) {
+    println!("\n{} / {policy}: {FAILING} over time", scenario.name);
+    println!("| t (s) | circuit | status | score | calls | failures | first choices, last 1 s |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    let mut last: Option<(&str, &str, bool)> = None;
+    for (i, trace) in traces.iter().enumerate() {
+        let share = polls.get(i).and_then(|&(t, mine, all)| {
+            let start = polls[..i].iter().rposition(|p| p.0 <= t - 1.0)?;
+            let (_, mine0, all0) = polls[start];
+            (all > all0).then_some((mine - mine0, all - all0))
+        });
+        let above = share.is_some_and(|(mine, all)| mine / all > MOVED_OFF_SHARE);
+        let now = (trace.circuit.as_str(), trace.status.as_str(), above);
+        if last == Some(now) {
+            continue;
+        }
+        last = Some(now);
+        let share = share.map_or(String::new(), |(mine, all)| {
+            format!("{mine:.0} of {all:.0} ({})", percent(mine / all))
+        });
+        println!(
+            "| {:.1} | {} | {} | {:.3} | {:.0} | {:.0} | {share} |",
+            trace.t, trace.circuit, trace.status, trace.score, trace.calls, trace.failures
+        );
+    }
+}
 
 /// One request as the client saw it.
 #[derive(Debug, Clone, Copy)]
@@ -609,62 +704,26 @@ fn report(settings: &Settings, results: &[(&'static str, Vec<Outcome>)]) {
     println!();
 
     let judged = !cfg!(debug_assertions);
-    let of = |scenario: &str, policy: &str| -> &Outcome {
-        let (_, outcomes) = results.iter().find(|(s, _)| *s == scenario).expect("ran");
-        &outcomes[POLICIES
+    // Scenarios left out with `--scenario` are not judged.
+    let outcomes = |scenario: &str| {
+        results
             .iter()
-            .position(|p| *p == policy)
-            .expect("a policy")]
+            .find(|(s, _)| *s == scenario)
+            .map(|(_, outcomes)| outcomes)
     };
-    let spread = of("steady", "spread");
-    let errors_ok = |o: &Outcome| o.error_rate() <= spread.error_rate() + 0.001;
-    let cheapest = of("steady", "cheapest");
-    let note = format!(
-        "{} cheaper, errors {} vs {}",
-        percent(1.0 - cheapest.cost_per_thousand() / spread.cost_per_thousand()),
-        percent(cheapest.error_rate()),
-        percent(spread.error_rate())
-    );
-    Line {
-        bench: "routing",
-        measure: "steady: cost per 1,000 requests, cheapest (baseline: spread)",
-        ours: cheapest.cost_per_thousand(),
-        baseline: Some(spread.cost_per_thousand()),
-        unit: "$",
-        target: ">= 15% cheaper, errors <= spread + 0.1 pp",
-        pass: judged.then(|| {
-            cheapest.cost_per_thousand() <= 0.85 * spread.cost_per_thousand() && errors_ok(cheapest)
-        }),
-        note: &note,
-        ..Line::default()
-    }
-    .print();
-    let fastest = of("steady", "fastest");
-    let plain_p95: fn(&Outcome) -> f64 = |o| quantile(&o.plain, 0.95);
-    let ttft_p95: fn(&Outcome) -> f64 = |o| quantile(&o.ttft, 0.95);
-    for (what, values) in [
-        ("p95 latency of plain requests", plain_p95),
-        ("p95 time to first token of streams", ttft_p95),
-    ] {
-        let (ours, base) = (values(fastest), values(spread));
-        let measure = format!("steady: {what}, fastest (baseline: spread)");
-        let note = format!("{} lower", percent(1.0 - ours / base));
-        Line {
-            bench: "routing",
-            measure: &measure,
-            ours: ours * 1000.0,
-            baseline: Some(base * 1000.0),
-            unit: "ms",
-            target: ">= 30% lower, errors <= spread + 0.1 pp",
-            pass: judged.then(|| ours <= 0.7 * base && errors_ok(fastest)),
-            note: &note,
-            ..Line::default()
-        }
-        .print();
+    if let Some(steady) = outcomes("steady") {
+        report_steady(judged, |policy| {
+            &steady[POLICIES
+                .iter()
+                .position(|p| *p == policy)
+                .expect("a policy")]
+        });
     }
     for scenario in ["degrade", "outage"] {
-        for policy in POLICIES {
-            let o = of(scenario, policy);
+        let Some(outcomes) = outcomes(scenario) else {
+            continue;
+        };
+        for (policy, o) in POLICIES.iter().zip(outcomes) {
             let measure = format!("{scenario}: client error rate, {policy}");
             Line {
                 bench: "routing",
@@ -691,6 +750,57 @@ fn report(settings: &Settings, results: &[(&'static str, Vec<Outcome>)]) {
             }
             .print();
         }
+    }
+}
+
+/// The `BENCH` lines of the steady scenario: `cheapest`'s cost and `fastest`'s latency against
+/// `spread`'s.
+fn report_steady<'a>(judged: bool, of: impl Fn(&str) -> &'a Outcome) {
+    let spread = of("spread");
+    let errors_ok = |o: &Outcome| o.error_rate() <= spread.error_rate() + 0.001;
+    let cheapest = of("cheapest");
+    let note = format!(
+        "{} cheaper, errors {} vs {}",
+        percent(1.0 - cheapest.cost_per_thousand() / spread.cost_per_thousand()),
+        percent(cheapest.error_rate()),
+        percent(spread.error_rate())
+    );
+    Line {
+        bench: "routing",
+        measure: "steady: cost per 1,000 requests, cheapest (baseline: spread)",
+        ours: cheapest.cost_per_thousand(),
+        baseline: Some(spread.cost_per_thousand()),
+        unit: "$",
+        target: ">= 15% cheaper, errors <= spread + 0.1 pp",
+        pass: judged.then(|| {
+            cheapest.cost_per_thousand() <= 0.85 * spread.cost_per_thousand() && errors_ok(cheapest)
+        }),
+        note: &note,
+        ..Line::default()
+    }
+    .print();
+    let fastest = of("fastest");
+    let plain_p95: fn(&Outcome) -> f64 = |o| quantile(&o.plain, 0.95);
+    let ttft_p95: fn(&Outcome) -> f64 = |o| quantile(&o.ttft, 0.95);
+    for (what, values) in [
+        ("p95 latency of plain requests", plain_p95),
+        ("p95 time to first token of streams", ttft_p95),
+    ] {
+        let (ours, base) = (values(fastest), values(spread));
+        let measure = format!("steady: {what}, fastest (baseline: spread)");
+        let note = format!("{} lower", percent(1.0 - ours / base));
+        Line {
+            bench: "routing",
+            measure: &measure,
+            ours: ours * 1000.0,
+            baseline: Some(base * 1000.0),
+            unit: "ms",
+            target: ">= 30% lower, errors <= spread + 0.1 pp",
+            pass: judged.then(|| ours <= 0.7 * base && errors_ok(fastest)),
+            note: &note,
+            ..Line::default()
+        }
+        .print();
     }
 }
 

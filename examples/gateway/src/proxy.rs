@@ -50,7 +50,7 @@ use futures_util::Stream;
 use gatewayz_health::{
     Decision, HealthTracker, Offer, Permit, Price, RouteRequest, should_fail_over,
 };
-use gatewayz_metrics::{ErrorKind, FailoverReason, Inference, Metrics, Outcome};
+use gatewayz_metrics::{ErrorKind, FailoverReason, Inference, InferenceStatus, Metrics, Outcome};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
@@ -385,6 +385,9 @@ async fn complete(
                 gateway
                     .metrics
                     .gateway_overhead(received.elapsed().saturating_sub(upstream_time));
+                gateway
+                    .metrics
+                    .model_request_finished(request.model(), InferenceStatus::Success);
                 return Ok(call.stream(response, permit, held, reservation.take()));
             }
             Ok(response) => match call
@@ -408,6 +411,9 @@ async fn complete(
                     gateway
                         .metrics
                         .gateway_overhead(received.elapsed().saturating_sub(upstream_time));
+                    gateway
+                        .metrics
+                        .model_request_finished(request.model(), InferenceStatus::Success);
                     return Ok(HttpResponse::Ok()
                         .content_type("application/json")
                         .body(body));
@@ -441,6 +447,11 @@ async fn complete(
     gateway
         .metrics
         .gateway_overhead(received.elapsed().saturating_sub(upstream_time));
+    // No provider answered, whether each failed or its circuit refused the call: the client's
+    // failure, which the per-model availability objective counts (a refusal is no attempt).
+    gateway
+        .metrics
+        .model_request_finished(request.model(), InferenceStatus::Error);
     Err(exhausted(request.model(), &failures))
 }
 

@@ -195,6 +195,34 @@ async fn every_error_has_its_status_and_the_openai_shape() {
     assert!((1..=30).contains(&retry_after), "{retry_after}");
     // No error body carries upstream text or internals.
     assert!(!String::from_utf8_lossy(&reply.raw).contains("simulated"));
+    // The clients' view of the model: six failed requests, though the open circuit let only
+    // five attempts through (the per-model objective counts the refused one too). Requests
+    // refused before routing (unknown model, bad body, no credits) are not the model's.
+    let metrics = gateway.metrics().await;
+    let requests = |model, status| {
+        metrics.sum(
+            "gatewayz_model_requests_total",
+            &[("model", model), ("status", status)],
+        )
+    };
+    assert_eq!(requests("broken-model", "error"), 6.0);
+    assert_eq!(requests("broken-model", "success"), 0.0);
+    assert_eq!(
+        metrics.sum(
+            "model_inference_requests_total",
+            &[("model", "broken-model"), ("status", "error")]
+        ),
+        5.0
+    );
+    assert_eq!(
+        requests("limited-model", "error") + requests("slow-complete", "error"),
+        2.0
+    );
+    assert_eq!(
+        requests("shared", "error") + requests("shared", "success"),
+        0.0
+    );
+    assert_eq!(requests("no-such-model", "error"), 0.0);
 
     let (status, body) = gateway.get("/v1/models", Some(&key)).await;
     assert_eq!(status, 200);
@@ -292,6 +320,17 @@ async fn clients_keep_getting_answers_when_a_provider_goes_down() {
         f64::from(requests + 10)
     );
     assert_eq!(served(&after, "alpha"), served(&before, "alpha"));
+    // Every request was answered: five failed attempts, no failed request.
+    let shared = |status| {
+        after.value(
+            "gatewayz_model_requests_total",
+            &[("model", "shared"), ("status", status)],
+        )
+    };
+    assert_eq!(
+        (shared("success"), shared("error")),
+        (f64::from(40 + requests + 10), 0.0)
+    );
 
     // Once the provider is back and the cool-down has passed, a probe closes the circuit; here
     // an operator resets it instead of waiting 30 s.

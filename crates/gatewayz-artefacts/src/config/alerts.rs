@@ -2,7 +2,8 @@
 //!
 //! One table per alert, named after it without the `Gatewayz` prefix, in snake case
 //! (`GatewayzProviderErrorSurge` is `[alerts.provider_error_surge]`). The defaults follow the
-//! health tracker's own defaults (healthy from 0.8, latency score 0 at 30 s).
+//! health tracker's own defaults (healthy from 0.8). The service level objectives and their
+//! burn-rate alerts are in `[slo]`.
 
 use serde::Deserialize;
 
@@ -25,16 +26,28 @@ pub struct Alerts {
     pub provider_latency_spike: ProviderLatencySpike,
     /// `GatewayzCircuitOpenTooLong`.
     pub circuit_open_too_long: CircuitOpenTooLong,
+    /// `GatewayzCircuitFlapping`.
+    pub circuit_flapping: CircuitFlapping,
     /// `GatewayzFailoverStorm`.
     pub failover_storm: FailoverStorm,
-    /// `GatewayzModelNoSuccessfulInference`.
-    pub model_no_successful_inference: ModelNoSuccessfulInference,
+    /// `GatewayzTrafficStopped`.
+    pub traffic_stopped: TrafficStopped,
+    /// `GatewayzRequestsRefusedSurge`.
+    pub requests_refused_surge: RequestsRefusedSurge,
     /// `GatewayzCostPerHourHigh`.
     pub cost_per_hour_high: CostPerHourHigh,
+    /// `GatewayzSpendAboveLastWeek`.
+    pub spend_above_last_week: SpendAboveLastWeek,
+    /// `GatewayzSpendAboveBudgetPace` (only with `cost.monthly_budget_usd`).
+    pub spend_above_budget_pace: SpendAboveBudgetPace,
     /// `GatewayzTargetDown`.
     pub target_down: TargetDown,
     /// `GatewayzMetricsAbsent`.
     pub metrics_absent: MetricsAbsent,
+    /// `GatewayzLabelValuesOverflow`.
+    pub label_values_overflow: InstrumentationLoss,
+    /// `GatewayzMetricConflicts`.
+    pub metric_conflicts: InstrumentationLoss,
 }
 
 /// Where the runbooks of this repository are published.
@@ -52,11 +65,17 @@ impl Default for Alerts {
             provider_error_surge: ProviderErrorSurge::default(),
             provider_latency_spike: ProviderLatencySpike::default(),
             circuit_open_too_long: CircuitOpenTooLong::default(),
+            circuit_flapping: CircuitFlapping::default(),
             failover_storm: FailoverStorm::default(),
-            model_no_successful_inference: ModelNoSuccessfulInference::default(),
+            traffic_stopped: TrafficStopped::default(),
+            requests_refused_surge: RequestsRefusedSurge::default(),
             cost_per_hour_high: CostPerHourHigh::default(),
+            spend_above_last_week: SpendAboveLastWeek::default(),
+            spend_above_budget_pace: SpendAboveBudgetPace::default(),
             target_down: TargetDown::default(),
             metrics_absent: MetricsAbsent::default(),
+            label_values_overflow: InstrumentationLoss::default(),
+            metric_conflicts: InstrumentationLoss::default(),
         }
     }
 }
@@ -65,7 +84,9 @@ fn minutes(n: u64) -> Duration {
     Duration::from_millis(n * 60_000)
 }
 
-/// A provider judged unavailable by enough of the replicas that can judge it.
+/// A provider judged unavailable by enough of the replicas that can judge it: a page when
+/// its clients feel it (a model it serves burns its availability budget at the page rate),
+/// a warning when failover hides it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProviderUnavailable {
@@ -74,6 +95,10 @@ pub struct ProviderUnavailable {
     /// How long before it fires.
     #[serde(rename = "for")]
     pub for_: Duration,
+    /// How long it keeps firing once the provider looks available again: a provider that
+    /// flaps (down a few minutes, up a few) stays one incident, one notification, instead of
+    /// paging anew on every cycle.
+    pub keep_firing_for: Duration,
 }
 
 impl Default for ProviderUnavailable {
@@ -81,15 +106,17 @@ impl Default for ProviderUnavailable {
         ProviderUnavailable {
             replica_share: 0.5,
             for_: minutes(2),
+            keep_firing_for: minutes(10),
         }
     }
 }
 
-/// A provider's health score, averaged across the replicas that can judge it, below a level.
+/// A provider's health score across the replicas that can judge it, each weighted by the
+/// attempts it made (calls and circuit refusals), below a level.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProviderHealthDegraded {
-    /// The score below which the provider is degraded, above 0.05 and at most 1 (the health
+    /// The score below which the provider is degraded, above 0.05 and below 1 (the health
     /// tracker's default healthy threshold is 0.8).
     pub score: f64,
     /// How long before it fires.
@@ -129,12 +156,14 @@ impl Default for ProviderErrorSurge {
     }
 }
 
-/// A provider's p95 upstream latency above a level.
+/// A provider's p95 time per output token (streams) above a level: slow generation,
+/// whatever the answers' length (a whole call's duration mostly tracks how long the answer is).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProviderLatencySpike {
-    /// p95 in seconds that is a spike; within the response-time histogram's buckets.
-    pub p95_seconds: f64,
+    /// p95 seconds per output token that is a spike (0.25: four tokens a second); within the
+    /// buckets of `gatewayz_time_per_output_token_seconds`.
+    pub p95_seconds_per_token: f64,
     /// How long before it fires.
     #[serde(rename = "for")]
     pub for_: Duration,
@@ -143,7 +172,7 @@ pub struct ProviderLatencySpike {
 impl Default for ProviderLatencySpike {
     fn default() -> Self {
         ProviderLatencySpike {
-            p95_seconds: 30.0,
+            p95_seconds_per_token: 0.25,
             for_: minutes(10),
         }
     }
@@ -161,6 +190,28 @@ pub struct CircuitOpenTooLong {
 impl Default for CircuitOpenTooLong {
     fn default() -> Self {
         CircuitOpenTooLong { for_: minutes(10) }
+    }
+}
+
+/// A circuit that keeps reopening: closed again between failures, so it never stays open long
+/// enough for `GatewayzCircuitOpenTooLong`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CircuitFlapping {
+    /// Times one replica's circuit for the provider opened from closed in the last hour that
+    /// are flapping (an outage opens it once, however long it lasts).
+    pub reopenings_per_hour: f64,
+    /// How long before it fires.
+    #[serde(rename = "for")]
+    pub for_: Duration,
+}
+
+impl Default for CircuitFlapping {
+    fn default() -> Self {
+        CircuitFlapping {
+            reopenings_per_hour: 3.0,
+            for_: minutes(1),
+        }
     }
 }
 
@@ -187,23 +238,47 @@ impl Default for FailoverStorm {
     }
 }
 
-/// A requested model without a single successful attempt in 10 minutes.
+/// Client traffic stopped: no request on the client API for a while, after an hour that had
+/// some. A broken load balancer, DNS or certificate in front of the gateway looks like this.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ModelNoSuccessfulInference {
-    /// Attempts on the model in 10 minutes, every provider and replica together, below which
-    /// "none succeeded" is not judged.
-    pub min_attempts: f64,
+pub struct TrafficStopped {
+    /// Requests in the trailing hour, every replica together, below which the gateway is
+    /// merely quiet (at night, say) and a stop is not judged.
+    pub min_requests_per_hour: f64,
+    /// How long after the last five minutes went silent before it fires.
+    #[serde(rename = "for")]
+    pub for_: Duration,
+}
+
+impl Default for TrafficStopped {
+    fn default() -> Self {
+        TrafficStopped {
+            min_requests_per_hour: 60.0,
+            for_: minutes(5),
+        }
+    }
+}
+
+/// A surge of requests refused before any provider was called, for one reason.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestsRefusedSurge {
+    /// Share of the client API's requests refused for one reason, between 0.01 and 1.
+    pub share: f64,
+    /// Refusals per second below which there is no surge.
+    pub min_refusals_per_second: f64,
     /// How long before it fires.
     #[serde(rename = "for")]
     pub for_: Duration,
 }
 
-impl Default for ModelNoSuccessfulInference {
+impl Default for RequestsRefusedSurge {
     fn default() -> Self {
-        ModelNoSuccessfulInference {
-            min_attempts: 5.0,
-            for_: minutes(5),
+        RequestsRefusedSurge {
+            share: 0.2,
+            min_refusals_per_second: 0.05,
+            for_: minutes(10),
         }
     }
 }
@@ -225,6 +300,61 @@ impl Default for CostPerHourHigh {
             usd_per_hour: 100.0,
             for_: minutes(5),
         }
+    }
+}
+
+/// Upstream spend in the trailing hour well above the same hour a week earlier.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpendAboveLastWeek {
+    /// How many times last week's spend is too much, above 1 (1.5: half as much again, so
+    /// that spend doubling warns).
+    pub ratio: f64,
+    /// Dollars in the trailing hour below which the comparison is not judged.
+    pub min_usd_per_hour: f64,
+    /// How long before it fires.
+    #[serde(rename = "for")]
+    pub for_: Duration,
+}
+
+impl Default for SpendAboveLastWeek {
+    fn default() -> Self {
+        SpendAboveLastWeek {
+            ratio: 1.5,
+            min_usd_per_hour: 1.0,
+            for_: minutes(30),
+        }
+    }
+}
+
+/// Upstream spend of the trailing day, at that pace for the whole month, above the monthly
+/// budget (`cost.monthly_budget_usd`; without one there is no such alert).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpendAboveBudgetPace {
+    /// How long before it fires.
+    #[serde(rename = "for")]
+    pub for_: Duration,
+}
+
+impl Default for SpendAboveBudgetPace {
+    fn default() -> Self {
+        SpendAboveBudgetPace { for_: minutes(60) }
+    }
+}
+
+/// Instrumentation that lost data: label values folded into `other`, or recordings dropped.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InstrumentationLoss {
+    /// How long before it fires.
+    #[serde(rename = "for")]
+    pub for_: Duration,
+}
+
+impl Default for InstrumentationLoss {
+    fn default() -> Self {
+        InstrumentationLoss { for_: minutes(5) }
     }
 }
 
@@ -291,20 +421,35 @@ impl Alerts {
             ("provider_error_surge", &self.provider_error_surge.for_),
             ("provider_latency_spike", &self.provider_latency_spike.for_),
             ("circuit_open_too_long", &self.circuit_open_too_long.for_),
+            ("circuit_flapping", &self.circuit_flapping.for_),
             ("failover_storm", &self.failover_storm.for_),
-            (
-                "model_no_successful_inference",
-                &self.model_no_successful_inference.for_,
-            ),
+            ("traffic_stopped", &self.traffic_stopped.for_),
+            ("requests_refused_surge", &self.requests_refused_surge.for_),
             ("cost_per_hour_high", &self.cost_per_hour_high.for_),
+            ("spend_above_last_week", &self.spend_above_last_week.for_),
+            (
+                "spend_above_budget_pace",
+                &self.spend_above_budget_pace.for_,
+            ),
             ("target_down", &self.target_down.for_),
             ("metrics_absent", &self.metrics_absent.for_),
+            ("label_values_overflow", &self.label_values_overflow.for_),
+            ("metric_conflicts", &self.metric_conflicts.for_),
+            (
+                "provider_unavailable.keep_firing_for",
+                &self.provider_unavailable.keep_firing_for,
+            ),
         ];
         for (alert, duration) in fors {
             let minutes = duration.millis() / 60_000;
             if duration.millis() % 60_000 != 0 || !(1..=24 * 60).contains(&minutes) {
+                let field = if alert.contains('.') {
+                    format!("alerts.{alert}")
+                } else {
+                    format!("alerts.{alert}.for")
+                };
                 problems.add(
-                    format!("alerts.{alert}.for"),
+                    field,
                     format!(
                         "{duration} is not a whole number of minutes between 1m and 24h (the \
                          rules are evaluated, and their promtool cases step, once a minute)"
@@ -328,10 +473,13 @@ impl Alerts {
             );
         }
         let score = self.provider_health_degraded.score;
-        if !(score > 0.05 && score <= 1.0) {
+        if !(score > 0.05 && score < 1.0) {
             problems.add(
                 "alerts.provider_health_degraded.score",
-                format!("{score} is not a health score above 0.05 and at most 1"),
+                format!(
+                    "{score} is not a health score above 0.05 and below 1 (at 1, every provider \
+                     short of perfect would be degraded)"
+                ),
             );
         }
         share(
@@ -348,6 +496,20 @@ impl Alerts {
             0.01,
             1.0,
         );
+        share(
+            problems,
+            "alerts.requests_refused_surge.share",
+            self.requests_refused_surge.share,
+            0.01,
+            1.0,
+        );
+        let ratio = self.spend_above_last_week.ratio;
+        if !(ratio.is_finite() && ratio > 1.0) {
+            problems.add(
+                "alerts.spend_above_last_week.ratio",
+                format!("{ratio} is not above 1: the alert would fire on last week's own spend"),
+            );
+        }
         for (field, value) in [
             (
                 "alerts.provider_error_surge.min_requests_per_second",
@@ -358,16 +520,28 @@ impl Alerts {
                 self.failover_storm.min_failovers_per_second,
             ),
             (
-                "alerts.model_no_successful_inference.min_attempts",
-                self.model_no_successful_inference.min_attempts,
-            ),
-            (
                 "alerts.cost_per_hour_high.usd_per_hour",
                 self.cost_per_hour_high.usd_per_hour,
             ),
             (
-                "alerts.provider_latency_spike.p95_seconds",
-                self.provider_latency_spike.p95_seconds,
+                "alerts.provider_latency_spike.p95_seconds_per_token",
+                self.provider_latency_spike.p95_seconds_per_token,
+            ),
+            (
+                "alerts.circuit_flapping.reopenings_per_hour",
+                self.circuit_flapping.reopenings_per_hour,
+            ),
+            (
+                "alerts.traffic_stopped.min_requests_per_hour",
+                self.traffic_stopped.min_requests_per_hour,
+            ),
+            (
+                "alerts.requests_refused_surge.min_refusals_per_second",
+                self.requests_refused_surge.min_refusals_per_second,
+            ),
+            (
+                "alerts.spend_above_last_week.min_usd_per_hour",
+                self.spend_above_last_week.min_usd_per_hour,
             ),
         ] {
             if !(value.is_finite() && value > 0.0) {
@@ -379,15 +553,18 @@ impl Alerts {
                 );
             }
         }
-        let p95 = self.provider_latency_spike.p95_seconds;
+        let p95 = self.provider_latency_spike.p95_seconds_per_token;
         if p95 > 0.0 && crate::rules::latency_spike_bucket(p95).is_none() {
-            let def = &gatewayz_catalogue::PROVIDER_RESPONSE_TIME;
-            let top = def.buckets.last().copied().unwrap_or_default();
+            let def = &gatewayz_catalogue::TIME_PER_OUTPUT_TOKEN;
+            let (low, top) = (
+                def.buckets.first().copied().unwrap_or_default(),
+                def.buckets.last().copied().unwrap_or_default(),
+            );
             problems.add(
-                "alerts.provider_latency_spike.p95_seconds",
+                "alerts.provider_latency_spike.p95_seconds_per_token",
                 format!(
-                    "{p95} s is beyond the buckets of {} (they reach {top} s): Prometheus cannot \
-                     tell a p95 above it",
+                    "{p95} s is outside the buckets of {} (from {low} s, below the last one, \
+                     {top} s): Prometheus cannot tell a p95 above it",
                     def.name
                 ),
             );

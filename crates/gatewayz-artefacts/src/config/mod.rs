@@ -30,6 +30,7 @@
 
 mod alerts;
 mod duration;
+mod slo;
 
 use std::collections::BTreeMap;
 
@@ -38,6 +39,7 @@ use serde::Deserialize;
 pub use alerts::*;
 pub use duration::Duration;
 pub(crate) use duration::{format_millis, parse_millis};
+pub use slo::*;
 
 use crate::{Error, Problem};
 
@@ -60,7 +62,7 @@ pub struct Deployment {
     pub grafana: Grafana,
     /// Alertmanager: receivers and timings.
     pub alertmanager: Alertmanager,
-    /// Service level objectives.
+    /// Service level objectives: the burn-rate alerts and the SLO dashboard.
     pub slo: Slo,
 }
 
@@ -270,6 +272,15 @@ pub struct Alertmanager {
     pub critical_group_wait: Duration,
     /// `repeat_interval` for critical alerts.
     pub critical_repeat_interval: Duration,
+    /// The webhook of the `deadman` receiver: a dead man's switch (healthchecks.io, Dead Man's
+    /// Snitch, PagerDuty or Opsgenie heartbeats) that receives the always-firing
+    /// `GatewayzWatchdog` every `deadman_repeat_interval` and raises its own alarm when the
+    /// notifications stop, that is when Prometheus, its rules, Alertmanager or the path
+    /// between them is broken. A placeholder by default.
+    pub deadman_url: String,
+    /// How often the dead man's switch hears from the Watchdog: shorter than the silence
+    /// your switch tolerates.
+    pub deadman_repeat_interval: Duration,
 }
 
 impl Default for Alertmanager {
@@ -283,15 +294,11 @@ impl Default for Alertmanager {
             repeat_interval: d(4 * 3_600_000),
             critical_group_wait: d(10_000),
             critical_repeat_interval: d(3_600_000),
+            deadman_url: "http://127.0.0.1:9095/deadman".to_owned(),
+            deadman_repeat_interval: d(300_000),
         }
     }
 }
-
-/// Service level objectives. No key yet: the SLO alerting work adds them here (availability,
-/// latency and per-model targets, with their windows).
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Slo {}
 
 /// The problems found in a configuration, collected so that one run reports them all.
 #[derive(Debug, Default)]
@@ -383,6 +390,7 @@ impl Deployment {
         self.validate_grafana(&mut problems);
         self.validate_alertmanager(&mut problems);
         self.alerts.validate(&mut problems);
+        self.slo.validate(&mut problems);
         if let Some(budget) = self.cost.monthly_budget_usd
             && !(budget.is_finite() && budget > 0.0)
         {
@@ -544,6 +552,7 @@ impl Deployment {
         for (field, url) in [
             ("alertmanager.pager_url", &am.pager_url),
             ("alertmanager.chat_url", &am.chat_url),
+            ("alertmanager.deadman_url", &am.deadman_url),
         ] {
             if !is_http_url(url) {
                 problems.add(field, format!("`{url}` is not an http(s) URL"));
@@ -557,6 +566,10 @@ impl Deployment {
             (
                 "alertmanager.critical_repeat_interval",
                 &am.critical_repeat_interval,
+            ),
+            (
+                "alertmanager.deadman_repeat_interval",
+                &am.deadman_repeat_interval,
             ),
         ] {
             if duration.millis() == 0 {
@@ -618,7 +631,24 @@ mod tests {
             "repeat_interval =",
             "critical_group_wait =",
             "critical_repeat_interval =",
-            "[slo]",
+            "deadman_url =",
+            "deadman_repeat_interval =",
+            "keep_firing_for =",
+            "p95_seconds_per_token =",
+            "reopenings_per_hour =",
+            "min_requests_per_hour =",
+            "min_refusals_per_second =",
+            "min_usd_per_hour =",
+            "[alerts.label_values_overflow]",
+            "[alerts.metric_conflicts]",
+            "[alerts.spend_above_budget_pace]",
+            "[slo.availability]",
+            "routes =",
+            "[slo.latency]",
+            "threshold_seconds =",
+            "[slo.model_availability]",
+            "objective =",
+            "window =",
         ] {
             assert!(example.contains(key), "the example does not show `{key}`");
         }
@@ -649,9 +679,49 @@ mod tests {
                 "whole number of minutes",
             ),
             (
-                "[alerts.provider_latency_spike]\np95_seconds = 900",
-                "alerts.provider_latency_spike.p95_seconds",
+                "[alerts.provider_latency_spike]\np95_seconds_per_token = 5",
+                "alerts.provider_latency_spike.p95_seconds_per_token",
                 "buckets",
+            ),
+            (
+                "[alerts.provider_unavailable]\nkeep_firing_for = \"30s\"",
+                "alerts.provider_unavailable.keep_firing_for",
+                "whole number of minutes",
+            ),
+            (
+                "[alerts.spend_above_last_week]\nratio = 0.5",
+                "alerts.spend_above_last_week.ratio",
+                "above 1",
+            ),
+            (
+                "[slo.availability]\nobjective = 0.9",
+                "slo.availability.objective",
+                "above 0.9306",
+            ),
+            (
+                "[slo.model_availability]\nobjective = 1",
+                "slo.model_availability.objective",
+                "no error budget",
+            ),
+            (
+                "[slo.latency]\nthreshold_seconds = 1.8",
+                "slo.latency.threshold_seconds",
+                "0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60 s",
+            ),
+            (
+                "[slo.latency]\nwindow = \"36h\"",
+                "slo.latency.window",
+                "whole number of days",
+            ),
+            (
+                "[slo.availability]\nroutes = \"/v1/(chat\"",
+                "slo.availability.routes",
+                "balanced",
+            ),
+            (
+                "[alertmanager]\ndeadman_url = \"snitch\"",
+                "alertmanager.deadman_url",
+                "URL",
             ),
             (
                 "[alerts.cost_per_hour_high]\nusd_per_hour = 0",

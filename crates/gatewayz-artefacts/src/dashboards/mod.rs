@@ -27,8 +27,9 @@ mod models;
 mod overview;
 mod performance;
 mod provider_health;
+mod slo;
 
-/// The six dashboards.
+/// The seven dashboards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Board {
     /// The landing page.
@@ -43,12 +44,15 @@ pub enum Board {
     Business,
     /// The gateway's own latency.
     Performance,
+    /// Service level objectives: error budgets, burn rates, their alerts.
+    Slo,
 }
 
 impl Board {
     /// Every dashboard, the Overview first.
-    pub const ALL: [Board; 6] = [
+    pub const ALL: [Board; 7] = [
         Board::Overview,
+        Board::Slo,
         Board::ProviderHealth,
         Board::CostAnalysis,
         Board::ModelPerformance,
@@ -65,6 +69,7 @@ impl Board {
             Board::ModelPerformance => "model-performance",
             Board::Business => "business",
             Board::Performance => "performance",
+            Board::Slo => "slo",
         }
     }
 
@@ -77,6 +82,7 @@ impl Board {
             Board::ModelPerformance => "model-performance.json",
             Board::Business => "business-metrics.json",
             Board::Performance => "performance-latency.json",
+            Board::Slo => "slo.json",
         }
     }
 
@@ -89,6 +95,7 @@ impl Board {
             Board::ModelPerformance => "models",
             Board::Business => "business",
             Board::Performance => "performance",
+            Board::Slo => "slo",
         }
     }
 
@@ -111,7 +118,8 @@ impl Board {
             }
             Board::ModelPerformance => {
                 "How does each model perform? Request rate, latency percentiles, error rate, \
-                 token usage, time to first token and token efficiency per model."
+                 token usage, time to first token, time per output token and token efficiency \
+                 per model."
             }
             Board::Business => {
                 "How is the business doing? Active subscriptions, API keys and trials, trial \
@@ -121,6 +129,12 @@ impl Board {
             Board::Performance => {
                 "Is the gateway itself fast? HTTP latency percentiles, throughput and error \
                  ratio, gateway overhead, database query latency and cache hit ratio."
+            }
+            Board::Slo => {
+                "Do clients get what we promise? Per service level objective (availability of \
+                 the client API, time to first token, availability of each model): the error \
+                 budget left, the burn rate over every alert window, the SLI over time and the \
+                 state of the burn-rate alerts."
             }
         }
     }
@@ -134,6 +148,7 @@ impl Board {
             Board::ModelPerformance => "Model Performance",
             Board::Business => "Business Metrics",
             Board::Performance => "Performance & Latency",
+            Board::Slo => "Service Levels",
         }
     }
 }
@@ -148,6 +163,7 @@ pub fn all(deployment: &Deployment) -> Vec<Dashboard> {
     let cx = Context::new(deployment);
     vec![
         overview::dashboard(&cx),
+        slo::dashboard(&cx),
         provider_health::dashboard(&cx),
         cost::dashboard(&cx),
         models::dashboard(&cx),
@@ -161,6 +177,8 @@ pub(crate) struct Context<'a> {
     pub(crate) deployment: &'a Deployment,
     /// Every selector's matchers: the deployment's variables.
     pub(crate) scope: Scope,
+    /// The matchers of fleet-wide series (recording rules, `ALERTS`): no `instance`.
+    pub(crate) fleet: Scope,
 }
 
 impl<'a> Context<'a> {
@@ -168,6 +186,7 @@ impl<'a> Context<'a> {
         Context {
             deployment,
             scope: Scope::dashboard(&deployment.selector),
+            fleet: Scope::dashboard_fleet(&deployment.selector),
         }
     }
 
@@ -267,6 +286,11 @@ impl<'a> Context<'a> {
             &gatewayz_catalogue::MODEL_INFERENCE_REQUESTS,
             "",
         )
+    }
+
+    /// The `model` variable of the per-model objective: models clients asked for.
+    pub(crate) fn requested_model_variable(&self) -> Variable {
+        self.label_variable("model", "Model", &gatewayz_catalogue::MODEL_REQUESTS, "")
     }
 
     /// The `model` variable, chained on the selected providers.
@@ -468,6 +492,8 @@ impl PanelKind {
 pub enum Unit {
     /// Durations in seconds (`s`).
     Seconds,
+    /// A multiplier, e.g. a burn rate (`x`).
+    Times,
     /// Ratios in 0..1, shown as percentages (`percentunit`).
     PercentUnit,
     /// US dollars (`currencyUSD`).
@@ -487,6 +513,7 @@ impl Unit {
     pub fn grafana_id(self) -> &'static str {
         match self {
             Unit::Seconds => "s",
+            Unit::Times => "x",
             Unit::PercentUnit => "percentunit",
             Unit::Usd => "currencyUSD",
             Unit::Short => "short",

@@ -1,8 +1,8 @@
 //! Model Performance: traffic, latency, errors, tokens and time to first token per model.
 
 use gatewayz_catalogue::{
-    MODEL_INFERENCE_DURATION, MODEL_INFERENCE_REQUESTS, TIME_TO_FIRST_TOKEN, TOKEN_EFFICIENCY,
-    TOKENS_PER_REQUEST, TOKENS_USED,
+    MODEL_INFERENCE_DURATION, MODEL_INFERENCE_REQUESTS, TIME_PER_OUTPUT_TOKEN, TIME_TO_FIRST_TOKEN,
+    TOKEN_EFFICIENCY, TOKENS_PER_REQUEST, TOKENS_USED,
 };
 
 use super::{
@@ -72,8 +72,9 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
     layout.add(timeseries(
         "Time to first token p50 / p95",
         Unit::Seconds,
-        "For streamed completions: time from sending the request to the first token, by model. \
-         What a chat user feels as responsiveness.",
+        "Time from sending the request to the first token, by model: a stream's first token, a \
+         plain completion's whole answer (its first token arrives with it). What a user feels \
+         as responsiveness, and what the latency objective counts.",
         [0.5, 0.95]
             .iter()
             .map(|&q| {
@@ -84,6 +85,46 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
             })
             .collect(),
     ));
+
+    layout.add(timeseries(
+        "Time per output token p50 / p95",
+        Unit::Seconds,
+        "Streams only: seconds per output token after the first, by model, (duration - time to \
+         first token) / (output tokens - 1). Generation speed whatever the answer's length \
+         (0.02 s is 50 tokens a second); the provider latency alert reads its p95.",
+        [0.5, 0.95]
+            .iter()
+            .map(|&q| {
+                target(
+                    s.quantile(q, &TIME_PER_OUTPUT_TOKEN, "model", pm, RATE),
+                    &format!("p{} {{{{model}}}}", (q * 100.0).round()),
+                )
+            })
+            .collect(),
+    ));
+    layout.add(
+        timeseries(
+            "Time per output token p95 by provider",
+            Unit::Seconds,
+            "Streams only: the 95th percentile seconds per output token of each provider, across \
+         the selected models and every replica. Above the latency alert's threshold for its \
+         `for`, GatewayzProviderLatencySpike fires.",
+            vec![target(
+                s.quantile(0.95, &TIME_PER_OUTPUT_TOKEN, "provider", pm, RATE),
+                "{{provider}}",
+            )],
+        )
+        .thresholds(
+            "green",
+            &[(
+                cx.deployment
+                    .alerts
+                    .provider_latency_spike
+                    .p95_seconds_per_token,
+                "red",
+            )],
+        ),
+    );
 
     layout.row("Tokens");
     layout.add(

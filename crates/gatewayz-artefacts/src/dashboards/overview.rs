@@ -7,7 +7,10 @@ use gatewayz_catalogue::{
 
 use super::provider_health::status_expr;
 use super::{Board, Context, Dashboard, Layout, Link, RATE, Unit, stat, target, timeseries};
-use crate::expr::{known, ratio};
+use crate::{
+    expr::ratio,
+    rules::slo::{Kind, names, objectives},
+};
 
 pub(super) fn dashboard(cx: &Context) -> Dashboard {
     let s = &cx.scope;
@@ -134,6 +137,34 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
         )],
     ));
 
+    layout.add(
+        stat(
+            "Error budget remaining",
+            Unit::PercentUnit,
+            "The share of each service level objective's error budget not yet spent over its \
+             window (the worst model for the per-model objective): 100% untouched, 0 spent, \
+             below 0 overspent. From the SLO recording rules, the whole fleet.",
+            objectives(cx.deployment)
+                .iter()
+                .map(|o| {
+                    let series =
+                        cx.fleet
+                            .series(&names::budget_remaining(o.kind.level()), "", &o.matcher());
+                    let expr = if o.kind == Kind::ModelAvailability {
+                        format!("min({series})")
+                    } else {
+                        series
+                    };
+                    target(expr, &o.kind.title().to_lowercase())
+                })
+                .collect(),
+        )
+        .range(-1.0, 1.0)
+        .thresholds("red", &[(0.0, "orange"), (0.25, "green")])
+        .size(24, 4)
+        .link_to(&cx.uid(Board::Slo), "Service Levels"),
+    );
+
     layout.row("Trends");
     layout.add(
         timeseries(
@@ -172,13 +203,10 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
         timeseries(
             "Health score per provider",
             Unit::PercentUnit,
-            "Composite health score by provider, averaged across replicas that can judge it.",
+            "Composite health score by provider, across the replicas that can judge it, each \
+             weighted by the attempts it made.",
             vec![target(
-                s.agg(
-                    "avg",
-                    "provider",
-                    &known(&s.sel(&PROVIDER_HEALTH_SCORE, "")),
-                ),
+                super::provider_health::by_attempts(s, &PROVIDER_HEALTH_SCORE, ""),
                 "{{provider}}",
             )],
         )

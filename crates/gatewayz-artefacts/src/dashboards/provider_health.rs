@@ -12,7 +12,19 @@ use super::{
     BY_PROVIDER, BY_PROVIDER_MODEL, Board, Context, Dashboard, Layout, RATE, Unit, bargauge, stat,
     state_timeline, target, timeseries,
 };
-use crate::expr::{Scope, and, known, ratio};
+use crate::expr::{Scope, and, attempts, calls, ratio, weighted};
+
+/// A per-replica ratio gauge of the health tracker across the fleet, by provider: each
+/// replica's value weighted by its attempts (calls and circuit refusals), never averaged.
+pub(super) fn by_attempts(s: &Scope, gauge: &gatewayz_catalogue::MetricDef, p: &str) -> String {
+    weighted(s, &s.sel(gauge, p), &attempts(s, p, RATE))
+}
+
+/// As [`by_attempts`], weighted by calls made: for inputs computed over calls (error rate,
+/// latency score), which refused calls do not enter.
+fn by_calls(s: &Scope, gauge: &gatewayz_catalogue::MetricDef, p: &str) -> String {
+    weighted(s, &s.sel(gauge, p), &calls(s, p, RATE))
+}
 
 /// `max by (provider) (weight × one-hot series or ...)`: the worst state across replicas as a
 /// number, for value mappings. `states` lists `(label value, weight)`.
@@ -70,12 +82,13 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
             "Health score",
             Unit::PercentUnit,
             "Composite health score per provider: 0.4 × availability + 0.3 × (1 − error rate) + \
-             0.3 × latency score, over the health window, averaged across the replicas that have \
-             enough calls to judge. Colours follow the default status thresholds: green from 0.8 \
-             (healthy), orange from 0.5 (degraded), red below (unavailable). No card: too few calls \
-             (status unknown, the gauge is NaN and is left out).",
+             0.3 × latency score, over the health window, across the replicas that have enough \
+             calls to judge, each weighted by the attempts it made (sum, then divide: a replica \
+             judging on a handful of calls weighs a handful of calls). Colours follow the default \
+             status thresholds: green from 0.8 (healthy), orange from 0.5 (degraded), red below \
+             (unavailable). No card: too few calls (status unknown, no score published).",
             vec![target(
-                format!("avg by (provider) ({})", known(&s.sel(&PROVIDER_HEALTH_SCORE, p))),
+                by_attempts(s, &PROVIDER_HEALTH_SCORE, p),
                 "{{provider}}",
             )],
         )
@@ -116,14 +129,11 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
         timeseries(
             "Availability",
             Unit::PercentUnit,
-            "Share of calls and probes in the health window that reached the provider (any HTTP \
-             answer counts; timeouts and connection failures do not), averaged across replicas. \
-             Gaps: too few calls to judge.",
+            "Share of attempts in the health window (calls, probes, calls refused by the circuit) \
+             that the provider answered properly, across replicas, each weighted by its \
+             attempts. Gaps: too few calls to judge.",
             vec![target(
-                format!(
-                    "avg by (provider) ({})",
-                    known(&s.sel(&PROVIDER_AVAILABILITY_RATIO, p))
-                ),
+                by_attempts(s, &PROVIDER_AVAILABILITY_RATIO, p),
                 "{{provider}}",
             )],
         )
@@ -173,13 +183,11 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
         timeseries(
             "Health score over time",
             Unit::PercentUnit,
-            "The composite health score per provider over time, averaged across replicas; compare \
-         with its inputs (availability, error rate, latency score) to see what moved it.",
+            "The composite health score per provider over time, across replicas weighted by their \
+         attempts; compare with its inputs (availability, error rate, latency score) to see \
+         what moved it.",
             vec![target(
-                format!(
-                    "avg by (provider) ({})",
-                    known(&s.sel(&PROVIDER_HEALTH_SCORE, p))
-                ),
+                by_attempts(s, &PROVIDER_HEALTH_SCORE, p),
                 "{{provider}}",
             )],
         )
@@ -209,17 +217,14 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
         Unit::PercentUnit,
         "Two inputs of the health score as the tracker computed them over its window: the error \
          rate (0 is good) and the latency score (1 at or below the target p95, 0 at or above the \
-         maximum). Averaged across replicas; gaps when too few calls.",
+         maximum). Across replicas, each weighted by the calls it made; gaps when too few calls.",
         vec![
             target(
-                format!("avg by (provider) ({})", known(&s.sel(&PROVIDER_ERROR_RATE, p))),
+                by_calls(s, &PROVIDER_ERROR_RATE, p),
                 "{{provider}} error rate",
             ),
             target(
-                format!(
-                    "avg by (provider) ({})",
-                    known(&s.sel(&PROVIDER_LATENCY_SCORE, p))
-                ),
+                by_calls(s, &PROVIDER_LATENCY_SCORE, p),
                 "{{provider}} latency score",
             ),
         ],
@@ -231,10 +236,7 @@ pub(super) fn dashboard(cx: &Context) -> Dashboard {
         "The 95th percentile latency the health tracker measured over its window, worst replica. \
          It drives the latency score.",
         vec![target(
-            format!(
-                "max by (provider) ({})",
-                known(&s.sel(&PROVIDER_LATENCY_P95, p))
-            ),
+            format!("max by (provider) ({})", s.sel(&PROVIDER_LATENCY_P95, p)),
             "{{provider}}",
         )],
     ));

@@ -13,7 +13,7 @@ use gatewayz_catalogue::{
 };
 
 use crate::customers::Customers;
-use crate::expr::{Scope, and, known, ratio};
+use crate::expr::{Scope, and, ratio, weighted};
 use crate::{Deployment, rules::recording};
 
 /// A question and the PromQL that answers it.
@@ -55,12 +55,18 @@ pub fn library(deployment: &Deployment) -> Vec<Query> {
             providers,
             "Which providers are unhealthy right now, worst first?",
             format!(
-                "sort(avg by (provider) ({}))",
-                known(&s.sel(&PROVIDER_HEALTH_SCORE, ""))
+                "sort({})",
+                weighted(
+                    s,
+                    &s.sel(&PROVIDER_HEALTH_SCORE, ""),
+                    &crate::expr::attempts(s, "", "5m")
+                )
             ),
-            "The composite health score (0..1), averaged across replicas. `>= 0` drops the NaN \
-             a replica publishes while it has too few calls to judge; a provider missing from \
-             the result is unknown, not healthy.",
+            "The composite health score (0..1) across replicas, each replica's score weighted \
+             by the attempts it made (calls and circuit refusals): sum, then divide, so a \
+             replica that judged on a handful of calls weighs a handful of calls. A replica \
+             with too few calls to judge has no score (the recorder leaves the unknown out); a \
+             provider missing from the result is unknown, not healthy.",
         ),
         q(
             providers,
@@ -415,10 +421,11 @@ pub fn library(deployment: &Deployment) -> Vec<Query> {
             "Providers degraded across the fleet",
             format!(
                 "{} < {}",
-                s.series(recording::PROVIDER_SCORE_AVG, "", ""),
+                s.series(recording::PROVIDER_SCORE, "", ""),
                 deployment.alerts.provider_health_degraded.score
             ),
-            "The health score averaged across the replicas that can judge.",
+            "The health score across the replicas that can judge, each weighted by the attempts \
+             it made: what the degraded alert reads.",
         ),
         q(
             recorded,

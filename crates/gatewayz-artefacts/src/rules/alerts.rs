@@ -7,18 +7,22 @@
 //! sits above its threshold, each quiet case below, each evaluation time after its `for`.
 
 use gatewayz_catalogue::{
-    BUILD_INFO, CIRCUIT_BREAKER_STATE, COST_USD, FAILOVERS, MODEL_INFERENCE_REQUESTS,
-    PROVIDER_HEALTH_SCORE, PROVIDER_RESPONSE_TIME,
+    BUILD_INFO, CIRCUIT_BREAKER_STATE, CIRCUIT_BREAKER_TRANSITIONS, COST_USD, FAILOVERS,
+    HTTP_REQUESTS, LABEL_OVERFLOW, METRIC_CONFLICTS, MODEL_INFERENCE_REQUESTS,
+    PROVIDER_HEALTH_SCORE, PROVIDER_RESPONSE_TIME, REQUESTS_REFUSED, TIME_PER_OUTPUT_TOKEN,
+    TOKENS_USED,
 };
 
 use super::{
-    AlertRule, AlertTest, Case, Expected, InputSeries, Inputs, Rule, RuleGroup, Severity,
+    AlertRule, AlertTest, Case, Expected, InputSeries, Inputs, Rule, RuleGroup, Severity, Step,
     humanize::{humanize, humanize_percentage},
-    recording, repeat,
+    recording,
+    samples::Samples,
+    slo,
 };
 use crate::{
     Deployment, Duration,
-    config::{DEGRADED_SCORES, FIRING_SHARES, QUIET_SHARES},
+    config::{DEGRADED_SCORES, FIRING_SHARES, PAGE, QUIET_SHARES},
     dashboards::{self, Board},
     expr::Scope,
     runbooks,
@@ -84,7 +88,7 @@ fn nice_above(value: f64) -> f64 {
 /// call in `(low, high]` with `low` ≥ the threshold puts p95 above it. `None` when the
 /// histogram's buckets cannot express one of the two.
 pub(crate) fn latency_spike_bucket(threshold: f64) -> Option<(f64, (f64, f64))> {
-    let buckets = PROVIDER_RESPONSE_TIME.buckets;
+    let buckets = TIME_PER_OUTPUT_TOKEN.buckets;
     let quiet = buckets.iter().copied().rfind(|b| *b <= threshold)?;
     let firing = buckets
         .windows(2)
@@ -118,9 +122,14 @@ impl Context<'_> {
         AlertTest {
             case: Case::Fires,
             name,
+            step: Step::Minute,
             series,
             eval_time: at(eval_time),
-            expected: vec![Expected { labels: all, value }],
+            expected: vec![Expected {
+                labels: all,
+                value,
+                severity: None,
+            }],
         }
     }
 
@@ -134,6 +143,7 @@ impl Context<'_> {
         AlertTest {
             case,
             name,
+            step: Step::Minute,
             series,
             eval_time: at(eval_time),
             expected: Vec::new(),
@@ -143,12 +153,14 @@ impl Context<'_> {
     fn alert(&self, spec: Spec) -> Rule {
         let runbook = runbooks::render(spec.alert, &spec.runbook);
         let pattern = &self.deployment.alerts.runbook_url;
-        Rule::Alert(AlertRule {
+        Rule::Alert(Box::new(AlertRule {
             alert: spec.alert,
             config_key: spec.config_key,
             expr: spec.expr,
             for_: spec.for_,
+            keep_firing_for: spec.keep_firing_for,
             severity: spec.severity,
+            labels: spec.labels,
             summary: spec.summary,
             description: spec.description,
             runbook_url: pattern
@@ -158,7 +170,7 @@ impl Context<'_> {
             thresholds: spec.thresholds,
             dashboard: dashboards::uid(self.deployment, spec.dashboard),
             tests: spec.tests,
-        })
+        }))
     }
 
     /// Inference counters of (`provider`, gpt-4o-mini) on `replica`.
@@ -198,7 +210,9 @@ struct Spec {
     config_key: &'static str,
     expr: String,
     for_: Duration,
+    keep_firing_for: Option<Duration>,
     severity: Severity,
+    labels: Vec<(String, String)>,
     summary: String,
     description: String,
     runbook: Vec<(&'static str, String)>,
@@ -213,72 +227,154 @@ pub(super) fn groups(deployment: &Deployment) -> Vec<RuleGroup> {
         scope: Scope::rules(&deployment.selector),
         inputs: Inputs::new(&deployment.selector),
     };
+    let group = |name: &'static str, rules: Vec<Rule>| RuleGroup {
+        name,
+        interval: None,
+        rules,
+    };
+    let mut cost = vec![
+        cx.alert(cost_per_hour(&cx)),
+        cx.alert(spend_above_last_week(&cx)),
+    ];
+    if let Some(budget) = deployment.cost.monthly_budget_usd {
+        cost.push(cx.alert(spend_above_budget_pace(&cx, budget)));
+    }
     vec![
-        RuleGroup {
-            name: "gatewayz-providers-alerts",
-            rules: vec![
-                cx.alert(provider_unavailable(&cx)),
+        group(
+            "gatewayz-providers-alerts",
+            vec![
+                cx.alert(provider_unavailable(&cx, Severity::Critical)),
+                cx.alert(provider_unavailable(&cx, Severity::Warning)),
                 cx.alert(health_degraded(&cx)),
                 cx.alert(error_surge(&cx)),
                 cx.alert(latency_spike(&cx)),
                 cx.alert(circuit_open_too_long(&cx)),
+                cx.alert(circuit_flapping(&cx)),
                 cx.alert(failover_storm(&cx)),
             ],
-        },
-        RuleGroup {
-            name: "gatewayz-models-alerts",
-            rules: vec![cx.alert(no_successful_inference(&cx))],
-        },
-        RuleGroup {
-            name: "gatewayz-cost-alerts",
-            rules: vec![cx.alert(cost_per_hour(&cx))],
-        },
-        RuleGroup {
-            name: "gatewayz-scrape-alerts",
-            rules: vec![cx.alert(target_down(&cx)), cx.alert(metrics_absent(&cx))],
-        },
+        ),
+        group(
+            "gatewayz-traffic-alerts",
+            vec![
+                cx.alert(traffic_stopped(&cx)),
+                cx.alert(requests_refused_surge(&cx)),
+            ],
+        ),
+        group("gatewayz-cost-alerts", cost),
+        group(
+            "gatewayz-monitoring-alerts",
+            vec![
+                cx.alert(target_down(&cx)),
+                cx.alert(metrics_absent(&cx)),
+                cx.alert(instrumentation_loss(&cx, &LABEL_OVERFLOW)),
+                cx.alert(instrumentation_loss(&cx, &METRIC_CONFLICTS)),
+                cx.alert(watchdog(&cx)),
+            ],
+        ),
     ]
 }
 
-fn provider_unavailable(cx: &Context) -> Spec {
+/// `GatewayzProviderUnavailable`, twice: a page while clients feel it (a model the provider
+/// served in the last hour burns its availability budget at the page rate over the short
+/// window), a warning while failover hides it. Both hold `keep_firing_for`, so a flapping
+/// provider is one incident.
+fn provider_unavailable(cx: &Context, severity: Severity) -> Spec {
     let config = &cx.deployment.alerts.provider_unavailable;
     let share = config.replica_share;
     let eval = minutes(&config.for_) + 8;
-    let status =
-        |replica: usize, current: &str| cx.inputs.provider_status(replica, current, eval + 5);
+    let steps = eval + 5;
+    let s = &cx.scope;
+    let status = |replica: usize, current: &str| cx.inputs.provider_status(replica, current, steps);
     // The fewest replicas of which one is below the share.
     let replicas = (1.0 / share).floor() as usize + 1;
-    Spec {
-        alert: "GatewayzProviderUnavailable",
-        config_key: "provider_unavailable",
-        expr: format!(
-            "{} >= {share}",
-            cx.scope.series(recording::PROVIDER_UNAVAILABLE, "", "")
+    let fast = PAGE[0];
+    let felt = format!(
+        "(\n  {} > 0\n  and on ({}) {} > {}\n)",
+        s.series(recording::PROVIDER_MODEL_ATTEMPTS_HOUR, "", ""),
+        s.by("model"),
+        s.series(
+            &slo::names::burn(slo::Kind::ModelAvailability.level(), fast.short),
+            "",
+            ""
         ),
-        for_: config.for_.clone(),
-        severity: Severity::Critical,
-        summary: format!("Provider {PROVIDER} is unavailable"),
-        description: format!(
-            "{PERCENT} of the gateway replicas with enough traffic to judge {PROVIDER} report it \
-             unavailable (circuit open or half-open, or health score below the degraded \
-             threshold). Requests fail over to other providers; models only {PROVIDER} serves \
-             are failing."
-        ),
-        runbook: vec![
-            ("replica_share", percent(share)),
-            ("for", in_words(&config.for_)),
-        ],
-        thresholds: vec![(
-            "share of judging replicas calling a provider unavailable",
-            format!("≥ {share}"),
-        )],
-        dashboard: Board::ProviderHealth,
-        tests: vec![
+        fast.factor
+    );
+    let unavailable = format!(
+        "{} >= {share}",
+        s.series(recording::PROVIDER_UNAVAILABLE, "", "")
+    );
+    let (join, how) = match severity {
+        Severity::Critical => ("and", "clients feel it"),
+        _ => ("unless", "failover hides it"),
+    };
+    // Clients of gpt-4o-mini, served by openrouter, see `bad` of their 60 requests a minute
+    // fail on each replica; openrouter made attempts for it.
+    let clients = |bad: f64| -> Vec<InputSeries> {
+        let model = &slo::objectives(cx.deployment)[2];
+        (0..2)
+            .flat_map(|replica| {
+                let mut series = slo::events(
+                    &cx.inputs,
+                    model,
+                    replica,
+                    &Samples::steady(steps as usize, 60.0 - bad),
+                    &Samples::steady(steps as usize, bad),
+                );
+                series.extend(cx.attempts_on(
+                    replica,
+                    "openrouter",
+                    &format!("0+{}x{steps}", num(60.0 - bad)),
+                    &format!("0+{}x{steps}", num(bad)),
+                ));
+                series
+            })
+            .collect()
+    };
+    let both_unavailable = [status(0, "unavailable"), status(1, "unavailable")].concat();
+    let labels = [("provider", "openrouter")];
+    let tests = match severity {
+        Severity::Critical => vec![
             cx.fires(
-                "both replicas judge it unavailable".to_owned(),
-                [status(0, "unavailable"), status(1, "unavailable")].concat(),
+                "both replicas judge it unavailable and every request for its model fails"
+                    .to_owned(),
+                [both_unavailable.clone(), clients(60.0)].concat(),
                 eval,
-                &[("provider", "openrouter")],
+                &labels,
+                humanize_percentage(1.0),
+            ),
+            cx.quiet(
+                Case::ZeroTraffic,
+                "no replica has enough traffic to judge (status unknown)".to_owned(),
+                [status(0, "unknown"), status(1, "unknown"), clients(0.0)].concat(),
+                eval,
+            ),
+            AlertTest {
+                expected: vec![Expected {
+                    labels: cx
+                        .inputs
+                        .labels()
+                        .into_iter()
+                        .chain([("provider".to_owned(), "openrouter".to_owned())])
+                        .collect(),
+                    value: humanize_percentage(1.0),
+                    severity: Some(Severity::Warning),
+                }],
+                ..cx.quiet(
+                    Case::BelowThreshold,
+                    "both replicas judge it unavailable but failover answers every client: \
+                     the warning, not the page"
+                        .to_owned(),
+                    [both_unavailable, clients(0.0)].concat(),
+                    eval,
+                )
+            },
+        ],
+        _ => vec![
+            cx.fires(
+                "both replicas judge it unavailable, clients are answered".to_owned(),
+                [both_unavailable, clients(0.0)].concat(),
+                eval,
+                &labels,
                 humanize_percentage(1.0),
             ),
             cx.quiet(
@@ -296,6 +392,51 @@ fn provider_unavailable(cx: &Context) -> Spec {
                 eval,
             ),
         ],
+    };
+    Spec {
+        alert: "GatewayzProviderUnavailable",
+        config_key: "provider_unavailable",
+        expr: format!("{unavailable}\n{join} on ({}) {felt}", s.by("provider")),
+        for_: config.for_.clone(),
+        keep_firing_for: Some(config.keep_firing_for.clone()),
+        labels: Vec::new(),
+        severity,
+        summary: format!("Provider {PROVIDER} is unavailable and {how}"),
+        description: match severity {
+            Severity::Critical => format!(
+                "{PERCENT} of the gateway replicas with enough traffic to judge {PROVIDER} \
+                 report it unavailable (circuit open or half-open, or health score below the \
+                 unavailable threshold), and its clients feel it: a model it served in the last \
+                 hour is failing its clients fast enough to burn that model's availability \
+                 budget {}× over {}. Held for {} after it looks available again.",
+                fast.factor,
+                fast.short,
+                in_words(&config.keep_firing_for)
+            ),
+            _ => format!(
+                "{PERCENT} of the gateway replicas with enough traffic to judge {PROVIDER} \
+                 report it unavailable (circuit open or half-open, or health score below the \
+                 unavailable threshold). Failover answers its clients: no model it serves is \
+                 failing them. Held for {} after it looks available again.",
+                in_words(&config.keep_firing_for)
+            ),
+        },
+        runbook: vec![
+            ("replica_share", percent(share)),
+            ("for", in_words(&config.for_)),
+            ("keep_firing_for", in_words(&config.keep_firing_for)),
+            ("factor", format!("{}", fast.factor)),
+            ("short", fast.short.to_owned()),
+        ],
+        thresholds: vec![(
+            "share of judging replicas calling a provider unavailable",
+            format!(
+                "≥ {share}; page while a model it serves burns > {}× over {}",
+                fast.factor, fast.short
+            ),
+        )],
+        dashboard: Board::ProviderHealth,
+        tests,
     }
 }
 
@@ -304,33 +445,43 @@ fn health_degraded(cx: &Context) -> Spec {
     let threshold = config.score;
     let eval = minutes(&config.for_) + 10;
     let steps = eval + 10;
-    let nan = || repeat("NaN", steps as usize + 1);
-    let score = |replica: usize, values: String| {
+    let score = |replica: usize, value: f64| {
         cx.inputs.metric(
             &PROVIDER_HEALTH_SCORE,
             replica,
             &[("provider", "openrouter")],
-            values,
+            format!("{}x{steps}", num(value)),
+        )
+    };
+    let calls = |replica: usize, per_minute: f64| {
+        cx.inputs.input(
+            &format!("{}_count", PROVIDER_RESPONSE_TIME.name),
+            replica,
+            &[("provider", "openrouter")],
+            format!("0+{}x{steps}", num(per_minute)),
         )
     };
     let low = DEGRADED_SCORES
         .into_iter()
         .find(|s| *s < threshold)
         .unwrap_or(0.0);
-    let (high, higher) = ((threshold + 0.05).min(1.0), (threshold + 0.1).min(1.0));
+    let high = (threshold + 0.05).min(1.0);
     Spec {
         alert: "GatewayzProviderHealthDegraded",
         config_key: "provider_health_degraded",
         expr: format!(
             "{} < {threshold}",
-            cx.scope.series(recording::PROVIDER_SCORE_AVG, "", "")
+            cx.scope.series(recording::PROVIDER_SCORE, "", "")
         ),
         for_: config.for_.clone(),
+        keep_firing_for: None,
+        labels: Vec::new(),
         severity: Severity::Warning,
         summary: format!("Provider {PROVIDER} health is degraded"),
         description: format!(
-            "The health score of {PROVIDER}, averaged across the replicas that can judge it, is \
-             {PERCENT}, below {} for {}. Failover ranks it lower; requests still reach it.",
+            "The health score of {PROVIDER} across the replicas that can judge it, each \
+             weighted by the attempts it made, is {PERCENT}, below {} for {}. Failover ranks it \
+             lower; requests still reach it.",
             percent(threshold),
             in_words(&config.for_)
         ),
@@ -340,26 +491,33 @@ fn health_degraded(cx: &Context) -> Spec {
         tests: vec![
             cx.fires(
                 format!(
-                    "score {} on the replica that can judge, NaN on the other",
+                    "score {} on both replicas, 60 calls a minute each",
                     num(low)
                 ),
-                vec![score(0, nan()), score(1, format!("{}x{steps}", num(low)))],
+                vec![score(0, low), calls(0, 60.0), score(1, low), calls(1, 60.0)],
                 eval,
                 &[("provider", "openrouter")],
                 humanize_percentage(low),
             ),
             cx.quiet(
                 Case::ZeroTraffic,
-                "every replica publishes NaN (too few calls)".to_owned(),
-                vec![score(0, nan()), score(1, nan())],
+                "no replica has a score (too few calls to judge)".to_owned(),
+                vec![calls(0, 0.0), calls(1, 0.0)],
                 eval,
             ),
             cx.quiet(
                 Case::BelowThreshold,
-                format!("scores {} and {} are healthy", num(higher), num(high)),
+                format!(
+                    "score {} on a replica with 3 calls a minute, {} on one with 597: weighted, \
+                     not averaged",
+                    num(low),
+                    num(high)
+                ),
                 vec![
-                    score(0, format!("{}x{steps}", num(higher))),
-                    score(1, format!("{}x{steps}", num(high))),
+                    score(0, low),
+                    calls(0, 3.0),
+                    score(1, high),
+                    calls(1, 597.0),
                 ],
                 eval,
             ),
@@ -401,6 +559,8 @@ fn error_surge(cx: &Context) -> Spec {
             cx.scope.series(recording::PROVIDER_REQUESTS, "", "")
         ),
         for_: config.for_.clone(),
+        keep_firing_for: None,
+        labels: Vec::new(),
         severity: Severity::Warning,
         summary: format!("Provider {PROVIDER} fails {PERCENT} of inference calls"),
         description: format!(
@@ -461,48 +621,54 @@ fn error_surge(cx: &Context) -> Spec {
 
 fn latency_spike(cx: &Context) -> Spec {
     let config = &cx.deployment.alerts.provider_latency_spike;
-    let threshold = config.p95_seconds;
+    let threshold = config.p95_seconds_per_token;
     let eval = minutes(&config.for_) + 10;
     let steps = eval + 10;
     // The configuration refuses thresholds outside the buckets.
-    let (quiet, (low, high)) = latency_spike_bucket(threshold).unwrap_or((0.1, (30.0, 60.0)));
+    let (quiet, (low, high)) = latency_spike_bucket(threshold).unwrap_or((0.01, (0.25, 0.5)));
     let latency = |bucket: f64, per_minute: f64| {
         cx.inputs.histogram(
-            &PROVIDER_RESPONSE_TIME,
+            &TIME_PER_OUTPUT_TOKEN,
             0,
-            &[("provider", "openrouter")],
+            &[("provider", "openrouter"), ("model", "gpt-4o-mini")],
             bucket,
             per_minute,
             steps,
         )
     };
-    // histogram_quantile interpolates linearly within the bucket holding every call.
+    // histogram_quantile interpolates linearly within the bucket holding every stream.
     let p95 = low + (high - low) * 0.95;
     Spec {
         alert: "GatewayzProviderLatencySpike",
         config_key: "provider_latency_spike",
         expr: format!(
             "{} > {threshold}",
-            cx.scope.series(recording::PROVIDER_P95, "", "")
+            cx.scope.series(recording::PROVIDER_TPOT_P95, "", "")
         ),
         for_: config.for_.clone(),
+        keep_firing_for: None,
+        labels: Vec::new(),
         severity: Severity::Warning,
-        summary: format!("Provider {PROVIDER} p95 latency is {{{{ $value | humanize }}}}s"),
+        summary: format!(
+            "Provider {PROVIDER} generates slowly: p95 {{{{ $value | humanize }}}}s per token"
+        ),
         description: format!(
-            "The 95th percentile of upstream call latency to {PROVIDER}, from the histogram \
-             summed across replicas over 5 minutes, is {{{{ $value | humanize }}}}s: above \
-             {threshold}s for {}.",
+            "The 95th percentile time per output token of {PROVIDER}'s streams (after the \
+             first token), from the histogram summed across replicas over 5 minutes, is \
+             {{{{ $value | humanize }}}}s: above {threshold}s for {}. Per token, so long answers \
+             do not trip it; slow first tokens show in the latency SLO.",
             in_words(&config.for_)
         ),
         runbook: vec![
-            ("p95_seconds", num(threshold)),
+            ("p95_seconds_per_token", num(threshold)),
+            ("tokens_per_second", num(1.0 / threshold)),
             ("for", in_words(&config.for_)),
         ],
-        thresholds: vec![("p95 upstream latency", format!("> {threshold} s"))],
-        dashboard: Board::ProviderHealth,
+        thresholds: vec![("p95 time per output token", format!("> {threshold} s"))],
+        dashboard: Board::ModelPerformance,
         tests: vec![
             cx.fires(
-                format!("every call takes between {low} and {high} seconds"),
+                format!("every stream takes between {low} and {high} s per token"),
                 latency(high, 10.0),
                 eval,
                 &[("provider", "openrouter")],
@@ -510,13 +676,13 @@ fn latency_spike(cx: &Context) -> Spec {
             ),
             cx.quiet(
                 Case::ZeroTraffic,
-                "no calls".to_owned(),
+                "no streams".to_owned(),
                 latency(high, 0.0),
                 eval,
             ),
             cx.quiet(
                 Case::BelowThreshold,
-                format!("every call takes at most {quiet} seconds"),
+                format!("every stream takes at most {quiet} s per token"),
                 latency(quiet, 10.0),
                 eval,
             ),
@@ -559,6 +725,8 @@ fn circuit_open_too_long(cx: &Context) -> Spec {
             cx.scope.series(recording::PROVIDER_NOT_CLOSED, "", "")
         ),
         for_: config.for_.clone(),
+        keep_firing_for: None,
+        labels: Vec::new(),
         severity: Severity::Warning,
         summary: format!(
             "Circuit breaker for {PROVIDER} has not closed for {}",
@@ -653,6 +821,8 @@ fn failover_storm(cx: &Context) -> Spec {
             s.agg("sum", "", &s.series(recording::PROVIDER_REQUESTS, "", ""))
         ),
         for_: config.for_.clone(),
+        keep_firing_for: None,
+        labels: Vec::new(),
         severity: Severity::Warning,
         summary: format!("{PERCENT} of upstream attempts fail over"),
         description: format!(
@@ -701,84 +871,6 @@ fn failover_storm(cx: &Context) -> Spec {
     }
 }
 
-fn no_successful_inference(cx: &Context) -> Spec {
-    let config = &cx.deployment.alerts.model_no_successful_inference;
-    let min_attempts = config.min_attempts;
-    let eval = minutes(&config.for_) + 15;
-    let steps = eval + 20;
-    let s = &cx.scope;
-    let requests = MODEL_INFERENCE_REQUESTS.name;
-    // Attempts a minute on each of two providers: twice the minimum over 10 minutes.
-    let per_provider = (min_attempts / 10.0).ceil().max(1.0);
-    let trickle = min_attempts / 25.0;
-    let grow = |per_minute: f64| format!("0+{}x{steps}", num(per_minute));
-    Spec {
-        alert: "GatewayzModelNoSuccessfulInference",
-        config_key: "model_no_successful_inference",
-        expr: format!(
-            "{} >= {min_attempts}\nunless {} > 0",
-            s.sum_increase(&MODEL_INFERENCE_REQUESTS, "model", "", "10m"),
-            s.sum_increase(
-                &MODEL_INFERENCE_REQUESTS,
-                "model",
-                r#"status="success""#,
-                "10m"
-            ),
-        ),
-        for_: config.for_.clone(),
-        severity: Severity::Critical,
-        summary: "No successful inference for model {{ $labels.model }}".to_owned(),
-        description: format!(
-            "{{{{ $value | humanize }}}} attempts to serve {{{{ $labels.model }}}} in the last 10 \
-             minutes, across every provider and replica, and none succeeded ({requests}): clients \
-             asking for this model get errors."
-        ),
-        runbook: vec![
-            ("min_attempts", num(min_attempts)),
-            ("for", in_words(&config.for_)),
-        ],
-        thresholds: vec![(
-            "attempts on a model without success, 10 min",
-            format!("≥ {min_attempts}"),
-        )],
-        dashboard: Board::ModelPerformance,
-        tests: vec![
-            cx.fires(
-                "two providers, every attempt fails".to_owned(),
-                [
-                    cx.attempts_on(0, "openrouter", &format!("0x{steps}"), &grow(per_provider)),
-                    cx.attempts_on(1, "groq", &format!("0x{steps}"), &grow(per_provider)),
-                ]
-                .concat(),
-                eval,
-                &[("model", "gpt-4o-mini")],
-                humanize(20.0 * per_provider),
-            ),
-            cx.quiet(
-                Case::ZeroTraffic,
-                "no attempts".to_owned(),
-                cx.attempts(&format!("0x{steps}"), &format!("0x{steps}")),
-                eval,
-            ),
-            cx.quiet(
-                Case::BelowThreshold,
-                "most attempts fail but some succeed".to_owned(),
-                cx.attempts(&grow(per_provider), &grow(9.0 * per_provider)),
-                eval,
-            ),
-            cx.quiet(
-                Case::BelowThreshold,
-                format!(
-                    "every attempt fails but there are only {} in 10 minutes",
-                    num(trickle * 10.0)
-                ),
-                cx.attempts(&format!("0x{steps}"), &grow(trickle)),
-                eval,
-            ),
-        ],
-    }
-}
-
 fn cost_per_hour(cx: &Context) -> Spec {
     let config = &cx.deployment.alerts.cost_per_hour_high;
     let budget = config.usd_per_hour;
@@ -809,6 +901,8 @@ fn cost_per_hour(cx: &Context) -> Spec {
             s.agg("sum", "", &s.series(recording::PROVIDER_COST_HOUR, "", ""))
         ),
         for_: config.for_.clone(),
+        keep_firing_for: None,
+        labels: Vec::new(),
         severity: Severity::Warning,
         summary: "Upstream spend is ${{ $value | humanize }} in the last hour".to_owned(),
         description: format!(
@@ -859,6 +953,638 @@ fn cost_per_hour(cx: &Context) -> Spec {
     }
 }
 
+fn circuit_flapping(cx: &Context) -> Spec {
+    let config = &cx.deployment.alerts.circuit_flapping;
+    let threshold = config.reopenings_per_hour;
+    let s = &cx.scope;
+    // Reopened every ten minutes (at 1, 11, 21, ...), closed for the minute before each: the
+    // circuit that `GatewayzCircuitOpenTooLong` never sees.
+    let eval = 10 * (threshold.floor() as u64 + 1) + minutes(&config.for_) + 2;
+    let steps = eval as usize + 5;
+    // The reopenings in the hour before the evaluation: `increase` over `[1h]`.
+    let reopenings = (1..=eval).filter(|m| m % 10 == 1 && m + 60 > eval).count();
+    let transitions = |from: &str, to: &str, at: &dyn Fn(usize) -> bool| {
+        cx.inputs.metric(
+            &CIRCUIT_BREAKER_TRANSITIONS,
+            0,
+            &[("provider", "openrouter"), ("from", from), ("to", to)],
+            Samples::counter(steps, |m| if at(m) { 1.0 } else { 0.0 }).notation(),
+        )
+    };
+    // Opens at minute 1, 11, 21, ...; probes fail at 3, 5, 7; the last probe (9) closes it.
+    let flapping = vec![
+        transitions("closed", "open", &|m| m % 10 == 1),
+        transitions("open", "half_open", &|m| m % 10 != 1 && m % 2 == 0 && m > 0),
+        transitions("half_open", "open", &|m| matches!(m % 10, 3 | 5 | 7)),
+        transitions("half_open", "closed", &|m| m % 10 == 9),
+    ];
+    // One long outage: opened once, its probes failing for the whole hour.
+    let outage = vec![
+        transitions("closed", "open", &|m| m == 1),
+        transitions("open", "half_open", &|m| m > 1 && m % 2 == 0),
+        transitions("half_open", "open", &|m| m > 1 && m % 2 == 1),
+        transitions("half_open", "closed", &|_| false),
+    ];
+    let quiet: Vec<InputSeries> = ["closed", "open", "half_open"]
+        .iter()
+        .flat_map(|from| {
+            ["open", "half_open", "closed"]
+                .iter()
+                .filter(move |to| *to != from)
+                .map(move |to| transitions(from, to, &|_| false))
+        })
+        .collect();
+    Spec {
+        alert: "GatewayzCircuitFlapping",
+        config_key: "circuit_flapping",
+        expr: format!(
+            "{} >= {threshold}",
+            s.agg(
+                "max",
+                "provider",
+                &format!(
+                    "increase({}[1h])",
+                    s.sel(&CIRCUIT_BREAKER_TRANSITIONS, r#"from="closed", to="open""#)
+                )
+            )
+        ),
+        for_: config.for_.clone(),
+        keep_firing_for: None,
+        labels: Vec::new(),
+        severity: Severity::Warning,
+        summary: format!(
+            "Circuit breaker for {PROVIDER} reopened {{{{ $value | humanize }}}} times in an hour"
+        ),
+        description: format!(
+            "On at least one replica the circuit breaker of {PROVIDER} went from closed to open \
+             {{{{ $value | humanize }}}} times in the last hour (threshold {threshold}): the \
+             provider fails, recovers long enough for a probe to close the circuit, and fails \
+             again. Every reopening costs the requests that met the failures before it."
+        ),
+        runbook: vec![
+            ("reopenings_per_hour", num(threshold)),
+            ("for", in_words(&config.for_)),
+        ],
+        thresholds: vec![(
+            "closed → open transitions on one replica in 1 h",
+            format!("≥ {threshold}"),
+        )],
+        dashboard: Board::ProviderHealth,
+        tests: vec![
+            cx.fires(
+                format!("closed for one minute in ten, {reopenings} reopenings"),
+                flapping,
+                eval,
+                &[("provider", "openrouter")],
+                humanize(reopenings as f64),
+            ),
+            cx.quiet(
+                Case::ZeroTraffic,
+                "no transition at all".to_owned(),
+                quiet,
+                eval,
+            ),
+            cx.quiet(
+                Case::BelowThreshold,
+                "one long outage: opened once, every probe failing".to_owned(),
+                outage,
+                eval,
+            ),
+        ],
+    }
+}
+
+/// The client API's requests, the selector of `slo.availability.routes`.
+fn api(cx: &Context) -> String {
+    format!("route=~\"{}\"", cx.deployment.slo.availability.routes)
+}
+
+/// Client requests on `replica`, answered 2xx.
+fn requests(cx: &Context, replica: usize, values: &Samples) -> InputSeries {
+    cx.inputs.metric(
+        &HTTP_REQUESTS,
+        replica,
+        &[
+            ("method", "POST"),
+            ("route", "/v1/chat/completions"),
+            ("status_class", "2xx"),
+        ],
+        values.notation(),
+    )
+}
+
+fn traffic_stopped(cx: &Context) -> Spec {
+    let config = &cx.deployment.alerts.traffic_stopped;
+    let min = config.min_requests_per_hour;
+    let s = &cx.scope;
+    let for_minutes = minutes(&config.for_);
+    // An hour of traffic, then none: the five-minute window is empty from 5 minutes after
+    // the last request, the alert fires `for` later.
+    let stop = 60;
+    let eval = stop + 5 + for_minutes + 1;
+    let steps = eval as usize + 5;
+    let per_minute = (min / 30.0).ceil().max(1.0);
+    let traffic = |until: usize, resume: usize| {
+        Samples::counter(steps, move |m| {
+            if m <= until || m > resume {
+                per_minute
+            } else {
+                0.0
+            }
+        })
+    };
+    let increase = |window: &str| {
+        s.agg(
+            "sum",
+            "",
+            &format!("increase({}[{window}])", s.sel(&HTTP_REQUESTS, &api(cx))),
+        )
+    };
+    let pause = (for_minutes + 4).min(8) as usize;
+    Spec {
+        alert: "GatewayzTrafficStopped",
+        config_key: "traffic_stopped",
+        expr: format!("{} == 0\nand {} >= {min}", increase("5m"), increase("1h")),
+        for_: config.for_.clone(),
+        keep_firing_for: None,
+        labels: Vec::new(),
+        severity: Severity::Warning,
+        summary: "No client request reached {{ $labels.job }} for minutes".to_owned(),
+        description: format!(
+            "Not one request on the client API (routes `{}`) in the last 5 minutes, for {}, \
+             across every replica, after an hour with at least {min}. The gateway may be \
+             healthy and unreachable: look in front of it (load balancer, DNS, certificates).",
+            cx.deployment.slo.availability.routes,
+            in_words(&config.for_)
+        ),
+        runbook: vec![
+            ("min_requests_per_hour", num(min)),
+            ("for", in_words(&config.for_)),
+        ],
+        thresholds: vec![(
+            "client requests in 5 min, after an hour with traffic",
+            format!("0, after ≥ {min} in 1 h"),
+        )],
+        dashboard: Board::Overview,
+        tests: vec![
+            cx.fires(
+                format!(
+                    "{} requests a minute on each of two replicas, then none from minute {stop}",
+                    num(per_minute)
+                ),
+                vec![
+                    requests(cx, 0, &traffic(stop as usize, steps)),
+                    requests(cx, 1, &traffic(stop as usize, steps)),
+                ],
+                eval,
+                &[],
+                "0".to_owned(),
+            ),
+            cx.quiet(
+                Case::ZeroTraffic,
+                "a gateway that has had no traffic at all".to_owned(),
+                vec![requests(cx, 0, &Samples::steady(steps, 0.0))],
+                eval,
+            ),
+            cx.quiet(
+                Case::BelowThreshold,
+                format!("a pause of {pause} minutes"),
+                vec![requests(
+                    cx,
+                    0,
+                    &traffic(stop as usize, stop as usize + pause),
+                )],
+                stop + pause as u64,
+            ),
+        ],
+    }
+}
+
+fn requests_refused_surge(cx: &Context) -> Spec {
+    let config = &cx.deployment.alerts.requests_refused_surge;
+    let (threshold, min_rate) = (config.share, config.min_refusals_per_second);
+    let s = &cx.scope;
+    let eval = minutes(&config.for_) + 10;
+    let steps = eval as usize + 10;
+    // Requests a minute: enough for the firing share to be twice the minimum rate.
+    let total = (min_rate * 120.0 / threshold).ceil().max(100.0);
+    let firing = FIRING_SHARES
+        .into_iter()
+        .find(|f| *f > threshold)
+        .unwrap_or(1.0);
+    let quiet = QUIET_SHARES
+        .into_iter()
+        .find(|f| *f < threshold)
+        .unwrap_or(0.0);
+    let refused = |share: f64, total: f64| {
+        vec![
+            requests(cx, 0, &Samples::steady(steps, total)),
+            cx.inputs.metric(
+                &REQUESTS_REFUSED,
+                0,
+                &[("reason", "no_credits")],
+                Samples::steady(steps, total * share).notation(),
+            ),
+        ]
+    };
+    let reason_rate = s.sum_rate(&REQUESTS_REFUSED, "reason", "", "5m");
+    Spec {
+        alert: "GatewayzRequestsRefusedSurge",
+        config_key: "requests_refused_surge",
+        expr: format!(
+            "{reason_rate}\n  / on ({}) group_left () ({} > 0)\n> {threshold}\nand {reason_rate} >= {min_rate}",
+            s.by(""),
+            s.sum_rate(&HTTP_REQUESTS, "", &api(cx), "5m"),
+        ),
+        for_: config.for_.clone(),
+        keep_firing_for: None,
+        labels: Vec::new(),
+        severity: Severity::Warning,
+        summary:
+            "{{ $value | humanizePercentage }} of client requests refused: {{ $labels.reason }}"
+                .to_owned(),
+        description: format!(
+            "{PERCENT} of the client API's requests (routes `{}`) were refused before any \
+             provider was called, for reason {{{{ $labels.reason }}}}, over the last 5 minutes \
+             (threshold {}, from {min_rate} refusals per second).",
+            cx.deployment.slo.availability.routes,
+            percent(threshold)
+        ),
+        runbook: vec![
+            ("share", percent(threshold)),
+            ("min_refusals_per_second", num(min_rate)),
+            ("for", in_words(&config.for_)),
+        ],
+        thresholds: vec![(
+            "share of client requests refused for one reason",
+            format!("> {threshold} (from {min_rate} refusals/s)"),
+        )],
+        dashboard: Board::Overview,
+        tests: vec![
+            cx.fires(
+                format!(
+                    "{} of {} requests a minute refused for lack of credits",
+                    percent(firing),
+                    num(total)
+                ),
+                refused(firing, total),
+                eval,
+                &[("reason", "no_credits")],
+                humanize_percentage(firing),
+            ),
+            cx.quiet(
+                Case::ZeroTraffic,
+                "no requests".to_owned(),
+                refused(0.0, 0.0),
+                eval,
+            ),
+            cx.quiet(
+                Case::BelowThreshold,
+                format!("{} of the requests refused", percent(quiet)),
+                refused(quiet, total),
+                eval,
+            ),
+            cx.quiet(
+                Case::BelowThreshold,
+                "every request refused, but only one a minute".to_owned(),
+                refused(1.0, 1.0),
+                eval,
+            ),
+        ],
+    }
+}
+
+/// Hours in a week.
+const WEEK: usize = 7 * 24;
+
+/// `case`, sampled and evaluated hourly, evaluated at hour `eval`.
+fn hourly(case: AlertTest, eval: usize) -> AlertTest {
+    AlertTest {
+        step: Step::Hour,
+        eval_time: format!("{eval}h"),
+        ..case
+    }
+}
+
+/// Whole hours of a `for` (at least one).
+fn hours(duration: &Duration) -> usize {
+    (duration.millis().div_ceil(3_600_000) as usize).max(1)
+}
+
+fn spend_above_last_week(cx: &Context) -> Spec {
+    let config = &cx.deployment.alerts.spend_above_last_week;
+    let (ratio, min) = (config.ratio, config.min_usd_per_hour);
+    let s = &cx.scope;
+    let spend = |offset: &str| {
+        s.agg(
+            "sum",
+            "",
+            &format!("increase({}[1h]{offset})", s.sel(&COST_USD, "")),
+        )
+    };
+    // A week at `usual` dollars an hour, then `times` that: hour by hour against the same hour
+    // a week earlier. Sampled hourly: a week of minutes is ten thousand evaluations.
+    let usual = nice_above(min * 2.0);
+    let eval = WEEK + 1 + hours(&config.for_) + 1;
+    let steps = eval + 3;
+    let week = |times: f64, usual: f64| {
+        vec![cx.inputs.metric(
+            &COST_USD,
+            0,
+            &[("provider", "openrouter"), ("model", "gpt-4o-mini")],
+            Samples::counter(steps, |h| if h <= WEEK { usual } else { usual * times }).notation(),
+        )]
+    };
+    let firing = (ratio * 1.5).max(ratio + 1.0);
+    let quiet = (1.0 + ratio) / 2.0;
+    Spec {
+        alert: "GatewayzSpendAboveLastWeek",
+        config_key: "spend_above_last_week",
+        expr: format!(
+            "{}\n  > {ratio} * {}\nand {} >= {min}",
+            spend(""),
+            spend(" offset 1w"),
+            spend("")
+        ),
+        for_: config.for_.clone(),
+        keep_firing_for: None,
+        labels: Vec::new(),
+        severity: Severity::Warning,
+        summary: format!(
+            "Upstream spend ${{{{ $value | humanize }}}} in the last hour, over {ratio}× the same \
+             hour last week"
+        ),
+        description: format!(
+            "The deployment spent ${{{{ $value | humanize }}}} on providers in the trailing \
+             hour, more than {ratio} times what it spent in the same hour a week ago ({} \
+             increase over 1h, summed across providers and replicas), for {}.",
+            COST_USD.name,
+            in_words(&config.for_)
+        ),
+        runbook: vec![
+            ("ratio", num(ratio)),
+            ("min_usd_per_hour", num(min)),
+            ("for", in_words(&config.for_)),
+        ],
+        thresholds: vec![(
+            "spend in the trailing hour over the same hour last week",
+            format!("> {ratio}× (from ${min} an hour)"),
+        )],
+        dashboard: Board::CostAnalysis,
+        tests: vec![
+            hourly(
+                cx.fires(
+                    format!(
+                        "${} an hour for a week, then {}× that",
+                        num(usual),
+                        num(firing)
+                    ),
+                    week(firing, usual),
+                    0,
+                    &[],
+                    humanize(usual * firing),
+                ),
+                eval,
+            ),
+            hourly(
+                cx.quiet(Case::ZeroTraffic, "no spend".to_owned(), week(1.0, 0.0), 0),
+                eval,
+            ),
+            hourly(
+                cx.quiet(
+                    Case::BelowThreshold,
+                    format!("{}× last week's spend", num(quiet)),
+                    week(quiet, usual),
+                    0,
+                ),
+                eval,
+            ),
+        ],
+    }
+}
+
+fn spend_above_budget_pace(cx: &Context, budget: f64) -> Spec {
+    let config = &cx.deployment.alerts.spend_above_budget_pace;
+    let s = &cx.scope;
+    let eval = 24 + hours(&config.for_) + 1;
+    let steps = eval + 3;
+    // promtool's clock starts on 1 January 1970: a 31-day month. Dollars an hour at the
+    // budget's pace, and at 1.5 times it (rounded so that the input reads well).
+    let pace = budget / 31.0 / 24.0;
+    let firing: f64 = num(pace * 1.5).parse().unwrap_or_default();
+    let spend = |per_hour: f64| {
+        vec![cx.inputs.metric(
+            &COST_USD,
+            0,
+            &[("provider", "openrouter"), ("model", "gpt-4o-mini")],
+            Samples::steady(steps, per_hour).notation(),
+        )]
+    };
+    // What the rule computes at `eval`: the day's increase (24 hourly additions) × 31.
+    let projected = {
+        let day = Samples::steady(eval, firing);
+        (day.at(eval).unwrap_or_default() - day.at(eval - 24).unwrap_or_default()) * 31.0
+    };
+    Spec {
+        alert: "GatewayzSpendAboveBudgetPace",
+        config_key: "spend_above_budget_pace",
+        expr: format!(
+            "{}\n  * scalar(days_in_month())\n> {budget}",
+            s.sum_increase(&COST_USD, "", "", "1d")
+        ),
+        for_: config.for_.clone(),
+        keep_firing_for: None,
+        labels: Vec::new(),
+        severity: Severity::Warning,
+        summary: "Spending at ${{ $value | humanize }} a month, above the budget".to_owned(),
+        description: format!(
+            "At the pace of the last 24 hours the deployment would spend ${{{{ $value | humanize \
+             }}}} on providers this month, above the monthly budget of ${budget} \
+             (cost.monthly_budget_usd), for {}.",
+            in_words(&config.for_)
+        ),
+        runbook: vec![("budget", num(budget)), ("for", in_words(&config.for_))],
+        thresholds: vec![(
+            "trailing day's spend × days in the month",
+            format!("> ${budget}"),
+        )],
+        dashboard: Board::CostAnalysis,
+        tests: vec![
+            hourly(
+                cx.fires(
+                    "a day at 1.5 times the budget's pace".to_owned(),
+                    spend(firing),
+                    0,
+                    &[],
+                    humanize(projected),
+                ),
+                eval,
+            ),
+            hourly(
+                cx.quiet(Case::ZeroTraffic, "no spend".to_owned(), spend(0.0), 0),
+                eval,
+            ),
+            hourly(
+                cx.quiet(
+                    Case::BelowThreshold,
+                    "a day at 0.8 times the budget's pace".to_owned(),
+                    spend(pace * 0.8),
+                    0,
+                ),
+                eval,
+            ),
+        ],
+    }
+}
+
+/// `GatewayzLabelValuesOverflow` and `GatewayzMetricConflicts`: any loss in the last 15
+/// minutes, including the first one (the counter is created by it, which `increase` alone
+/// cannot see).
+fn instrumentation_loss(cx: &Context, def: &'static gatewayz_catalogue::MetricDef) -> Spec {
+    let overflow = def.name == LABEL_OVERFLOW.name;
+    let (alert, config_key, config, by, labels): (_, _, _, &str, &[(&str, &str)]) = if overflow {
+        (
+            "GatewayzLabelValuesOverflow",
+            "label_values_overflow",
+            &cx.deployment.alerts.label_values_overflow,
+            "metric, label",
+            &[
+                ("metric", MODEL_INFERENCE_REQUESTS.name),
+                ("label", "model"),
+            ],
+        )
+    } else {
+        (
+            "GatewayzMetricConflicts",
+            "metric_conflicts",
+            &cx.deployment.alerts.metric_conflicts,
+            "metric",
+            &[("metric", TOKENS_USED.name)],
+        )
+    };
+    let s = &cx.scope;
+    let eval = 20 + minutes(&config.for_);
+    let steps = eval as usize + 5;
+    let counter = |values: Samples| vec![cx.inputs.metric(def, 0, labels, values.notation())];
+    // Created by its first loss, at minute 10, with the value 1.
+    let first = Samples::gauge(steps, |m| (m >= 10).then_some(1.0));
+    let (what, summary) = if overflow {
+        (
+            "label values folded into `other` (a cardinality cap reached, or a value outside a \
+             closed set)",
+            "Label {{ $labels.label }} of {{ $labels.metric }} folds values into other",
+        )
+    } else {
+        (
+            "recordings dropped because they contradict the catalogue (a kind conflict, or money \
+             under a recorder that cannot show it)",
+            "Recordings of {{ $labels.metric }} are dropped",
+        )
+    };
+    Spec {
+        alert,
+        config_key,
+        expr: format!(
+            "{} > 0\nor {}",
+            s.agg("sum", by, &format!("increase({}[15m])", s.sel(def, ""))),
+            s.agg(
+                "count",
+                by,
+                &format!("{sel} unless {sel} offset 15m", sel = s.sel(def, ""))
+            ),
+        ),
+        for_: config.for_.clone(),
+        keep_firing_for: None,
+        labels: Vec::new(),
+        severity: Severity::Warning,
+        summary: summary.to_owned(),
+        description: format!(
+            "{{{{ $value | humanize }}}} {what} in the last 15 minutes ({}), for {}: the \
+             dashboards and alerts built on these series are missing data.",
+            def.name,
+            in_words(&config.for_)
+        ),
+        runbook: vec![("for", in_words(&config.for_))],
+        thresholds: vec![],
+        dashboard: Board::Overview,
+        tests: vec![
+            cx.fires(
+                "a loss every minute".to_owned(),
+                counter(Samples::steady(steps, 1.0)),
+                eval,
+                labels,
+                "15".to_owned(),
+            ),
+            cx.fires(
+                "the first loss ever, which creates the counter".to_owned(),
+                counter(first),
+                10 + minutes(&config.for_),
+                labels,
+                "1".to_owned(),
+            ),
+            cx.quiet(
+                Case::ZeroTraffic,
+                "counter at 0".to_owned(),
+                counter(Samples::steady(steps, 0.0)),
+                eval,
+            ),
+            cx.quiet(
+                Case::BelowThreshold,
+                "one loss, more than 15 minutes ago".to_owned(),
+                counter(Samples::gauge(steps + 20, |m| (m >= 2).then_some(1.0))),
+                eval + 15,
+            ),
+        ],
+    }
+}
+
+fn watchdog(cx: &Context) -> Spec {
+    let labels: Vec<(String, String)> = cx
+        .deployment
+        .selector
+        .pairs()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let always = |name: &str, series: Vec<InputSeries>| AlertTest {
+        case: Case::Fires,
+        name: name.to_owned(),
+        step: Step::Minute,
+        series,
+        eval_time: "5m".to_owned(),
+        // The deployment's labels are the rule's own: nothing else.
+        expected: vec![Expected {
+            labels: Vec::new(),
+            value: "1".to_owned(),
+            severity: None,
+        }],
+    };
+    Spec {
+        alert: "GatewayzWatchdog",
+        config_key: "watchdog",
+        expr: "vector(1)".to_owned(),
+        for_: Duration::from_millis(0),
+        keep_firing_for: None,
+        labels,
+        severity: Severity::None,
+        summary: "The alerting pipeline is alive (Prometheus, its rules, Alertmanager)".to_owned(),
+        description: "Always firing, by design: Alertmanager sends it to the dead man's switch \
+                      (receiver `deadman`), which raises its own alarm when it stops hearing \
+                      from it. If you read this anywhere else, the routing is wrong."
+            .to_owned(),
+        runbook: vec![("receiver", format!("`{}`", crate::alertmanager::DEADMAN))],
+        thresholds: vec![],
+        dashboard: Board::Overview,
+        tests: vec![
+            always("fires with no series at all", Vec::new()),
+            always(
+                "fires whatever the traffic",
+                vec![requests(cx, 0, &Samples::steady(10, 60.0))],
+            ),
+        ],
+    }
+}
+
 fn target_down(cx: &Context) -> Spec {
     let config = &cx.deployment.alerts.target_down;
     let for_minutes = minutes(&config.for_);
@@ -872,6 +1598,8 @@ fn target_down(cx: &Context) -> Spec {
         config_key: "target_down",
         expr: format!("{} == 0", cx.scope.series("up", "", "")),
         for_: config.for_.clone(),
+        keep_firing_for: None,
+        labels: Vec::new(),
         severity: Severity::Warning,
         summary: "Replica {{ $labels.instance }} of {{ $labels.job }} cannot be scraped".to_owned(),
         description: format!(
@@ -936,6 +1664,8 @@ fn metrics_absent(cx: &Context) -> Spec {
         config_key: "metrics_absent",
         expr: format!("absent({})", cx.scope.sel(&BUILD_INFO, "")),
         for_: config.for_.clone(),
+        keep_firing_for: None,
+        labels: Vec::new(),
         severity: Severity::Critical,
         summary: "No metrics at all from {{ $labels.job }}".to_owned(),
         description: format!(
@@ -998,11 +1728,11 @@ mod tests {
 
     #[test]
     fn latency_buckets_bracket_the_threshold() {
-        assert_eq!(latency_spike_bucket(30.0), Some((30.0, (30.0, 60.0))));
-        assert_eq!(latency_spike_bucket(45.0), Some((30.0, (60.0, 120.0))));
-        assert_eq!(latency_spike_bucket(300.0), Some((300.0, (300.0, 600.0))));
-        assert_eq!(latency_spike_bucket(301.0), None);
-        assert_eq!(latency_spike_bucket(0.05), None);
+        assert_eq!(latency_spike_bucket(0.25), Some((0.25, (0.25, 0.5))));
+        assert_eq!(latency_spike_bucket(0.2), Some((0.1, (0.25, 0.5))));
+        assert_eq!(latency_spike_bucket(0.5), Some((0.5, (0.5, 1.0))));
+        assert_eq!(latency_spike_bucket(1.0), None);
+        assert_eq!(latency_spike_bucket(0.0005), None);
     }
 
     #[test]

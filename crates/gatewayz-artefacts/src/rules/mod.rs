@@ -5,13 +5,18 @@
 //! Naming follows Prometheus's `level:metric:operations` convention: the level lists the labels
 //! the rule keeps besides the deployment's own (`job` and the configured matcher labels, which
 //! every rule keeps), the metric part names what it is computed from, the operations say how
-//! (`rate5m`, `p95_5m`, `avg`). The names do not depend on the configuration. Every division is
-//! guarded (`/ (denominator > 0)`), so zero traffic yields no sample rather than NaN, and every
-//! health gauge is filtered with `>= 0`, which drops the NaN a provider publishes while it has
-//! too little traffic to judge.
+//! (`rate5m`, `p95_5m`, `ratio_rate1h`). The names do not depend on the configuration. Every
+//! division is guarded (`/ (denominator > 0)`), so zero traffic yields no sample rather than
+//! NaN. Unknown health figures are absent from the exposition (the recorder leaves NaN gauges
+//! out); the fleet's health score still filters with `>= 0`, so that a replica on a recorder
+//! that shows NaN (another recorder, an older release during a rolling upgrade) cannot turn the
+//! fleet's number into NaN.
 //!
-//! The alerts' promtool cases are derived from the configured thresholds: the firing case sits
-//! above the threshold, the quiet one below it, and the evaluation times follow each `for`.
+//! The service level objectives ([`slo`]) add SLI error ratios over seven windows, burn rates,
+//! the error budget remaining and the objectives themselves, and the multi-window burn-rate
+//! alerts. The alerts' promtool cases are derived from the configured thresholds: the firing
+//! case sits above the threshold, the quiet one below it, and the evaluation times follow each
+//! `for`; the incident suite ([`incidents`]) replays whole incidents against every alert.
 
 use gatewayz_catalogue::MetricDef;
 
@@ -19,7 +24,11 @@ use crate::{Deployment, Duration, Selector, generated_notice, yaml::Yaml};
 
 mod alerts;
 mod humanize;
+pub mod incidents;
 pub(crate) mod recording;
+mod samples;
+pub mod slo;
+mod timeline;
 
 pub(crate) use alerts::latency_spike_bucket;
 pub use humanize::{humanize, humanize_percentage};
@@ -40,6 +49,11 @@ pub struct RuleFile {
 pub struct RuleGroup {
     /// Group name.
     pub name: &'static str,
+    /// Its own evaluation interval, when not Prometheus's global one: the SLO ratios over a
+    /// day and more are evaluated once a minute, a quarter of the work at a 15 s interval, and
+    /// still well within the 5-minute lookback (a group evaluated less often than that would
+    /// leave gaps in its series).
+    pub interval: Option<&'static str>,
     /// Its rules, in evaluation order (later rules may use earlier ones).
     pub rules: Vec<Rule>,
 }
@@ -50,7 +64,7 @@ pub enum Rule {
     /// Stores the result of an expression as a new series.
     Record(RecordingRule),
     /// Fires an alert while an expression has results.
-    Alert(AlertRule),
+    Alert(Box<AlertRule>),
 }
 
 /// A recording rule.
@@ -60,8 +74,11 @@ pub struct RecordingRule {
     pub record: String,
     /// PromQL (no Grafana variables).
     pub expr: String,
+    /// Labels the rule sets on what it records (the SLO rules' `slo`, the deployment's own on
+    /// constant series), `(name, value)`.
+    pub labels: Vec<(String, String)>,
     /// What the series means, for the comment above it and the docs.
-    pub help: &'static str,
+    pub help: String,
 }
 
 /// How urgent an alert is; Alertmanager routes on it.
@@ -71,6 +88,8 @@ pub enum Severity {
     Critical,
     /// Goes to the team's chat.
     Warning,
+    /// Notifies no person: the always-firing Watchdog, for the dead man's switch.
+    None,
 }
 
 impl Severity {
@@ -79,6 +98,7 @@ impl Severity {
         match self {
             Severity::Critical => "critical",
             Severity::Warning => "warning",
+            Severity::None => "none",
         }
     }
 }
@@ -92,10 +112,14 @@ pub struct AlertRule {
     pub config_key: &'static str,
     /// PromQL (no Grafana variables).
     pub expr: String,
-    /// How long the expression must hold before the alert fires.
+    /// How long the expression must hold before the alert fires (0: at once).
     pub for_: Duration,
+    /// How long it keeps firing after the expression stops holding, if at all.
+    pub keep_firing_for: Option<Duration>,
     /// The `severity` label.
     pub severity: Severity,
+    /// Labels besides `severity`, e.g. `urgency` of the burn-rate alerts.
+    pub labels: Vec<(String, String)>,
     /// One line, Go template (`{{ $labels.provider }}`, `{{ $value | humanize }}`).
     pub summary: String,
     /// A few sentences, Go template.
@@ -131,12 +155,61 @@ pub struct AlertTest {
     pub case: Case,
     /// Test name, in words.
     pub name: String,
-    /// Input series, scraped every minute from 0.
+    /// How often the input series are sampled and the rules evaluated.
+    pub step: Step,
+    /// Input series, one sample a step from 0.
     pub series: Vec<InputSeries>,
     /// When the alert is evaluated, e.g. `20m`.
     pub eval_time: String,
     /// The alerts expected to be firing then (empty: none).
     pub expected: Vec<Expected>,
+}
+
+/// The time step of a promtool case: its input series' sampling and its rule evaluation.
+///
+/// A minute, like a scrape and evaluation every few seconds would see it; five minutes or an
+/// hour for the cases that need a day or a week of history (spend against last week), which
+/// promtool would otherwise evaluate thousands of times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    /// One minute.
+    Minute,
+    /// Five minutes: the shortest window still holds two samples.
+    FiveMinutes,
+    /// One hour.
+    Hour,
+}
+
+impl Step {
+    /// Every step, shortest first.
+    pub const ALL: [Step; 3] = [Step::Minute, Step::FiveMinutes, Step::Hour];
+
+    /// As promtool writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Minute => "1m",
+            Step::FiveMinutes => "5m",
+            Step::Hour => "1h",
+        }
+    }
+
+    /// Minutes in one step.
+    pub fn minutes(self) -> usize {
+        match self {
+            Step::Minute => 1,
+            Step::FiveMinutes => 5,
+            Step::Hour => 60,
+        }
+    }
+
+    /// What the test files of this step add to their name: `-5m`, `-hourly`.
+    fn suffix(self) -> &'static str {
+        match self {
+            Step::Minute => "",
+            Step::FiveMinutes => "-5m",
+            Step::Hour => "-hourly",
+        }
+    }
 }
 
 /// One input series: `name{labels}` and its values in promtool's expanding notation.
@@ -148,14 +221,17 @@ pub struct InputSeries {
     pub values: String,
 }
 
-/// An alert expected to fire: its labels (besides `alertname` and `severity`) and its value
-/// as the annotations render it.
+/// An alert expected to fire: its labels (besides `alertname` and the rule's own labels) and
+/// its value as the annotations render it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expected {
-    /// Labels of the alert besides `alertname` and `severity`.
+    /// Labels of the alert besides `alertname` and the rule's labels (`severity`, ...).
     pub labels: Vec<(String, String)>,
     /// What `{{ $value ... }}` renders to in the annotations, e.g. `50%`.
     pub value: String,
+    /// The rule of that name it comes from, when not the test's own: the alert of another
+    /// severity (a provider outage that failover hides is the warning, not the page).
+    pub severity: Option<Severity>,
 }
 
 /// A `promql_expr_test` of a recording rule.
@@ -179,6 +255,17 @@ pub fn files(deployment: &Deployment) -> Vec<RuleFile> {
         RuleFile {
             file: "recording.yml",
             groups: recording::groups(deployment),
+            notice: generated_notice(&deployment.selector),
+        },
+        // The objectives on their own: what a team reviews as its promises, and what a test
+        // can run on a faster clock than the rest.
+        RuleFile {
+            file: "slo.yml",
+            groups: [
+                slo::recording_groups(deployment),
+                vec![slo::alert_group(deployment)],
+            ]
+            .concat(),
             notice: generated_notice(&deployment.selector),
         },
         RuleFile {
@@ -215,7 +302,7 @@ pub fn alerts(deployment: &Deployment) -> Vec<AlertRule> {
         .into_iter()
         .flat_map(|g| g.rules)
         .filter_map(|rule| match rule {
-            Rule::Alert(a) => Some(a),
+            Rule::Alert(a) => Some(*a),
             Rule::Record(_) => None,
         })
         .collect()
@@ -245,6 +332,24 @@ impl Rule {
 }
 
 impl AlertRule {
+    /// The rule's labels: `severity`, then the others.
+    pub fn all_labels(&self) -> Vec<(String, String)> {
+        std::iter::once(("severity".to_owned(), self.severity.as_str().to_owned()))
+            .chain(self.labels.iter().cloned())
+            .collect()
+    }
+
+    /// The alert's name, with its severity when `alerts` has another rule of that name (such
+    /// as a page and a ticket): `GatewayzProviderUnavailable (warning)`.
+    pub fn title(&self, alerts: &[AlertRule]) -> String {
+        let namesakes = alerts.iter().filter(|a| a.alert == self.alert).count();
+        if namesakes > 1 {
+            format!("{} ({})", self.alert, self.severity.as_str())
+        } else {
+            self.alert.to_owned()
+        }
+    }
+
     /// The annotations, as templates: summary, description, runbook_url.
     pub fn annotations(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -302,29 +407,47 @@ impl RuleFile {
     pub fn render_scaled(&self, scale: TimeScale) -> String {
         let groups = self.groups.iter().map(|group| {
             let rules = group.rules.iter().map(|rule| match rule {
-                Rule::Record(r) => Yaml::map([
-                    ("record", Yaml::str(&r.record)),
-                    ("expr", Yaml::expr(scale.expr(&r.expr))),
-                ])
-                .commented(r.help),
-                Rule::Alert(a) => Yaml::map([
-                    ("alert", Yaml::str(a.alert)),
-                    ("expr", Yaml::expr(scale.expr(&a.expr))),
-                    ("for", Yaml::str(scale.duration(a.for_.as_str()))),
-                    (
+                Rule::Record(r) => {
+                    let mut entries = vec![
+                        ("record", Yaml::str(&r.record)),
+                        ("expr", Yaml::expr(scale.expr(&r.expr))),
+                    ];
+                    if !r.labels.is_empty() {
+                        entries.push((
+                            "labels",
+                            Yaml::map(r.labels.iter().map(|(k, v)| (k.clone(), Yaml::str(v)))),
+                        ));
+                    }
+                    Yaml::map(entries).commented(&r.help)
+                }
+                Rule::Alert(a) => {
+                    let mut entries = vec![
+                        ("alert", Yaml::str(a.alert)),
+                        ("expr", Yaml::expr(scale.expr(&a.expr))),
+                    ];
+                    if a.for_.millis() > 0 {
+                        entries.push(("for", Yaml::str(scale.duration(a.for_.as_str()))));
+                    }
+                    if let Some(keep) = &a.keep_firing_for {
+                        entries.push(("keep_firing_for", Yaml::str(scale.duration(keep.as_str()))));
+                    }
+                    entries.push((
                         "labels",
-                        Yaml::map([("severity", Yaml::str(a.severity.as_str()))]),
-                    ),
-                    (
+                        Yaml::map(a.all_labels().into_iter().map(|(k, v)| (k, Yaml::str(v)))),
+                    ));
+                    entries.push((
                         "annotations",
                         Yaml::map(a.annotations().into_iter().map(|(k, v)| (k, Yaml::str(v)))),
-                    ),
-                ]),
+                    ));
+                    Yaml::map(entries)
+                }
             });
-            Yaml::map([
-                ("name", Yaml::str(group.name)),
-                ("rules", Yaml::Seq(rules.collect())),
-            ])
+            let mut entries = vec![("name", Yaml::str(group.name))];
+            if let Some(interval) = group.interval {
+                entries.push(("interval", Yaml::str(scale.duration(interval))));
+            }
+            entries.push(("rules", Yaml::Seq(rules.collect())));
+            Yaml::map(entries)
         });
         let mut about = format!(
             "{}\nChecked by `promtool check rules` and unit-tested by `promtool test rules` \
@@ -346,8 +469,8 @@ impl RuleFile {
 }
 
 /// A faster clock for the rules: every duration in them (range selectors, subquery ranges and
-/// steps, `for:`) divided by one factor; names, label matchers, thresholds and the shape of
-/// every expression unchanged.
+/// steps, `offset` modifiers, `for:`, `keep_firing_for:` and group intervals) divided by one
+/// factor; names, label matchers, thresholds and the shape of every expression unchanged.
 ///
 /// The shipped alerts judge five-minute windows and wait minutes before firing. An end-to-end
 /// test that must finish in a few minutes loads the same rules divided by ten: what it proves
@@ -362,8 +485,8 @@ impl RuleFile {
 /// let ten = TimeScale::faster(10);
 /// assert_eq!(ten.duration("2m"), "12s");
 /// assert_eq!(
-///     ten.expr(r#"sum(rate(x{path=~"/a[0-9]"}[5m])) and y[1h:1m]"#),
-///     r#"sum(rate(x{path=~"/a[0-9]"}[30s])) and y[6m:6s]"#
+///     ten.expr(r#"sum(rate(x{path=~"/a[0-9]"}[5m])) and y[1h:1m] offset 1w"#),
+///     r#"sum(rate(x{path=~"/a[0-9]"}[30s])) and y[6m:6s] offset 1008m"#
 /// );
 /// assert_eq!(TimeScale::SHIPPED.duration("2m"), "2m");
 /// ```
@@ -410,9 +533,9 @@ impl TimeScale {
         crate::config::format_millis(scaled)
     }
 
-    /// `expr` with every duration inside `[...]` scaled; quoted strings (regular expressions
-    /// may hold brackets) and brackets that hold no duration are left as they are. `offset`
-    /// and `@` modifiers are not scaled (a test checks that no rule uses them).
+    /// `expr` with every duration inside `[...]` and after `offset` scaled; quoted strings
+    /// (regular expressions may hold brackets) and brackets that hold no duration are left as
+    /// they are. `@` modifiers are not scaled (a test checks that no rule uses them).
     pub fn expr(self, expr: &str) -> String {
         if self == TimeScale::SHIPPED {
             return expr.to_owned();
@@ -466,6 +589,31 @@ impl TimeScale {
                     }
                     None => out.push(c),
                 },
+                'o' if expr[at..].starts_with("offset")
+                    && !expr[..at]
+                        .chars()
+                        .next_back()
+                        .is_some_and(|p| p.is_ascii_alphanumeric() || p == '_' || p == ':') =>
+                {
+                    let after = &expr[at + "offset".len()..];
+                    let spaces = after.len() - after.trim_start().len();
+                    let rest = &after[spaces..];
+                    let len = rest
+                        .find(|c: char| !c.is_ascii_alphanumeric())
+                        .unwrap_or(rest.len());
+                    let duration = &rest[..len];
+                    if spaces > 0 && crate::config::parse_millis(duration).is_some() {
+                        out.push_str("offset");
+                        out.push_str(&after[..spaces]);
+                        out.push_str(&self.duration(duration));
+                        let end = at + "offset".len() + spaces + len;
+                        while chars.peek().is_some_and(|&(i, _)| i < end) {
+                            chars.next();
+                        }
+                    } else {
+                        out.push(c);
+                    }
+                }
                 c => out.push(c),
             }
         }
@@ -482,16 +630,22 @@ pub fn test_files(deployment: &Deployment) -> Vec<(String, String)> {
             .map(|f| format!("../rules/{}", f.file)),
     );
     let notice = generated_notice(&deployment.selector);
-    let document = |tests: Vec<Yaml>, about: &str| {
+    // promtool evaluates the groups of one timestamp in no fixed order unless told: recording
+    // groups first, so that an alert reads the series recorded at the same instant (as the
+    // suite's timings assume; Prometheus itself may read them one evaluation late).
+    let order = Yaml::strs(groups(deployment).iter().map(|g| g.name));
+    let document_every = |step: Step, tests: Vec<Yaml>, about: &str| {
         crate::yaml::document(
             &format!("{notice}\n{about}\nRun: promtool test rules prometheus/tests/*.yml"),
             &Yaml::map([
                 ("rule_files", rule_files.clone()),
-                ("evaluation_interval", Yaml::str("1m")),
+                ("evaluation_interval", Yaml::str(step.as_str())),
+                ("group_eval_order", order.clone()),
                 ("tests", Yaml::Seq(tests)),
             ]),
         )
     };
+    let document = |tests: Vec<Yaml>, about: &str| document_every(Step::Minute, tests, about);
     let mut out = vec![(
         "recording.yml".to_owned(),
         document(
@@ -503,36 +657,65 @@ pub fn test_files(deployment: &Deployment) -> Vec<(String, String)> {
              nothing from a neighbouring deployment.",
         ),
     )];
-    for group in alerts::groups(deployment) {
-        let tests: Vec<Yaml> = group
-            .rules
-            .iter()
-            .filter_map(|rule| match rule {
-                Rule::Alert(a) => Some(a),
-                Rule::Record(_) => None,
-            })
-            .flat_map(|alert| alert.tests.iter().map(move |test| test.to_yaml(alert)))
-            .collect();
-        let file = format!(
-            "{}.yml",
-            group
-                .name
-                .trim_start_matches("gatewayz-")
-                .trim_end_matches("-alerts")
-        );
+    let all = alerts(deployment);
+    let alert_groups = groups(deployment)
+        .into_iter()
+        .filter(|g| g.rules.iter().any(|r| matches!(r, Rule::Alert(_))));
+    for group in alert_groups {
+        let name = group
+            .name
+            .trim_start_matches("gatewayz-")
+            .trim_end_matches("-alerts");
+        for step in Step::ALL {
+            let tests: Vec<Yaml> = group
+                .rules
+                .iter()
+                .filter_map(|rule| match rule {
+                    Rule::Alert(a) => Some(a),
+                    Rule::Record(_) => None,
+                })
+                .flat_map(|alert| {
+                    let all = &all;
+                    alert
+                        .tests
+                        .iter()
+                        .filter(move |test| test.step == step)
+                        .map(move |test| test.to_yaml(alert, all))
+                })
+                .collect();
+            if tests.is_empty() {
+                continue;
+            }
+            let about = match step {
+                Step::Minute => {
+                    "Alerts: each fires when it should, and stays quiet at zero traffic and \
+                     below its threshold (the cases follow the configured thresholds)."
+                }
+                _ => "Alerts whose cases need days of history, sampled and evaluated less often.",
+            };
+            out.push((
+                format!("{name}{}.yml", step.suffix()),
+                document_every(step, tests, about),
+            ));
+        }
+    }
+    // One file per incident: a rule change can be tried against the incident it concerns.
+    for (slug, step, case) in incidents::tests(deployment) {
         out.push((
-            file,
-            document(
-                tests,
-                "Alerts: each fires when it should, and stays quiet at zero traffic and below \
-                 its threshold (the cases follow the configured thresholds).",
+            format!("incident-{slug}.yml"),
+            document_every(
+                step,
+                vec![case],
+                "An incident of the suite, replayed on three replicas with steady traffic, \
+                 asserting the minute each alert fires and resolves (docs/alerts.md has the \
+                 table of them all).",
             ),
         ));
     }
     out
 }
 
-fn series_yaml(series: &[InputSeries]) -> Yaml {
+pub(crate) fn series_yaml(series: &[InputSeries]) -> Yaml {
     Yaml::Seq(
         series
             .iter()
@@ -546,34 +729,56 @@ fn series_yaml(series: &[InputSeries]) -> Yaml {
     )
 }
 
+/// `exp_alerts` entries: each expected alert's labels and rendered annotations, from the rule
+/// of `alert`'s name and the expected severity among `all`.
+pub(crate) fn expected_yaml(alert: &AlertRule, expected: &[Expected], all: &[AlertRule]) -> Yaml {
+    Yaml::Seq(
+        expected
+            .iter()
+            .map(|e| {
+                let rule = match e.severity {
+                    Some(severity) => all
+                        .iter()
+                        .find(|a| a.alert == alert.alert && a.severity == severity)
+                        .unwrap_or_else(|| {
+                            panic!("{} has no {} rule", alert.alert, severity.as_str())
+                        }),
+                    None => alert,
+                };
+                let mut labels: Vec<(String, String)> = e.labels.clone();
+                labels.extend(rule.all_labels());
+                labels.sort();
+                let annotations = rule.rendered_annotations(&labels, &e.value);
+                Yaml::map([
+                    (
+                        "exp_labels",
+                        Yaml::map(labels.iter().map(|(k, v)| (k.clone(), Yaml::str(v)))),
+                    ),
+                    (
+                        "exp_annotations",
+                        Yaml::map(annotations.into_iter().map(|(k, v)| (k, Yaml::str(v)))),
+                    ),
+                ])
+            })
+            .collect(),
+    )
+}
+
 impl AlertTest {
-    fn to_yaml(&self, alert: &AlertRule) -> Yaml {
-        let expected = self.expected.iter().map(|e| {
-            let mut labels: Vec<(String, String)> = e.labels.clone();
-            labels.push(("severity".to_owned(), alert.severity.as_str().to_owned()));
-            labels.sort();
-            let annotations = alert.rendered_annotations(&labels, &e.value);
-            Yaml::map([
-                (
-                    "exp_labels",
-                    Yaml::map(labels.iter().map(|(k, v)| (k.clone(), Yaml::str(v)))),
-                ),
-                (
-                    "exp_annotations",
-                    Yaml::map(annotations.into_iter().map(|(k, v)| (k, Yaml::str(v)))),
-                ),
-            ])
-        });
+    fn to_yaml(&self, alert: &AlertRule, all: &[AlertRule]) -> Yaml {
         Yaml::map([
-            ("name", Yaml::str(format!("{}: {}", alert.alert, self.name))),
-            ("interval", Yaml::str("1m")),
+            (
+                "name",
+                Yaml::str(format!("{}: {}", alert.title(all), self.name)),
+            ),
+            ("interval", Yaml::str(self.step.as_str())),
             ("input_series", series_yaml(&self.series)),
             (
                 "alert_rule_test",
                 Yaml::Seq(vec![Yaml::map([
                     ("eval_time", Yaml::str(&self.eval_time)),
                     ("alertname", Yaml::str(alert.alert)),
-                    ("exp_alerts", Yaml::Seq(expected.collect())),
+                    ("exp_alerts", expected_yaml(alert, &self.expected, all)),
                 ])]),
             ),
         ])
@@ -797,7 +1002,11 @@ mod tests {
         );
         assert_eq!(
             ten.expr("x[$__rate_interval] offset 1m"),
-            "x[$__rate_interval] offset 1m"
+            "x[$__rate_interval] offset 6s"
+        );
+        assert_eq!(
+            ten.expr(r#"sum(x{a="offset 5m"} offset 1w) or y_offset"#),
+            r#"sum(x{a="offset 5m"} offset 1008m) or y_offset"#
         );
         assert_eq!(ten.expr("rate(x[5m])[1h:]"), "rate(x[30s])[6m:]");
     }
@@ -808,16 +1017,35 @@ mod tests {
         for file in files(&deployment) {
             assert_eq!(file.render(), file.render_scaled(TimeScale::SHIPPED));
         }
-        // `offset` and `@` modifiers are not scaled: none may appear in a rule.
+        // `@` modifiers are not scaled: none may appear in a rule.
         for rule in groups(&deployment).iter().flat_map(|g| &g.rules) {
             assert!(
-                !rule.expr().contains(" offset ") && !rule.expr().contains(" @ "),
-                "{}: TimeScale does not scale offset or @ modifiers",
+                !rule.expr().contains(" @ "),
+                "{}: TimeScale does not scale @ modifiers",
                 rule.name()
             );
         }
-        let scaled = files(&deployment)[1].render_scaled(TimeScale::faster(10));
-        assert!(scaled.contains("for: 12s"), "{scaled}");
-        assert!(!scaled.contains("[5m]"), "{scaled}");
+        let alerts = files(&deployment)
+            .into_iter()
+            .find(|f| f.file == "alerts.yml")
+            .unwrap();
+        let scaled = alerts.render_scaled(TimeScale::faster(10));
+        assert!(
+            scaled.contains("for: 12s") && scaled.contains("keep_firing_for: 1m"),
+            "{scaled}"
+        );
+        assert!(
+            !scaled.contains("[5m]") && scaled.contains("offset 1008m"),
+            "{scaled}"
+        );
+        let slo = files(&deployment)
+            .into_iter()
+            .find(|f| f.file == "slo.yml")
+            .unwrap()
+            .render_scaled(TimeScale::faster(40));
+        assert!(
+            slo.contains("interval: 1500ms") && slo.contains("[7500ms]"),
+            "{slo}"
+        );
     }
 }

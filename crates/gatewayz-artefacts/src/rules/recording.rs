@@ -3,13 +3,13 @@
 use gatewayz_catalogue::{
     CIRCUIT_BREAKER_STATE, COST_USD, CREDITS_USED, FAILOVERS, HTTP_REQUEST_DURATION, HTTP_REQUESTS,
     MODEL_INFERENCE_DURATION, MODEL_INFERENCE_REQUESTS, PROVIDER_HEALTH_SCORE,
-    PROVIDER_RESPONSE_TIME, PROVIDER_STATUS, TOKENS_USED,
+    PROVIDER_RESPONSE_TIME, PROVIDER_STATUS, TIME_PER_OUTPUT_TOKEN, TOKENS_USED,
 };
 
 use super::{ExprTest, Inputs, RecordingRule, Rule, RuleGroup, repeat};
 use crate::{
     Deployment,
-    expr::{Scope, known, ratio},
+    expr::{Scope, attempts, known, ratio, weighted},
 };
 
 // The names alerts and dashboards refer to.
@@ -22,8 +22,16 @@ pub(crate) const PROVIDER_REQUESTS: &str = "provider:model_inference_requests:ra
 pub(crate) const PROVIDER_ERROR_RATIO: &str = "provider:gatewayz_inference_error_ratio:rate5m";
 /// p95 upstream response time by provider; no sample without traffic.
 pub(crate) const PROVIDER_P95: &str = "provider:provider_response_time_seconds:p95_5m";
-/// Health score by provider, averaged across the replicas that can judge it.
-pub(crate) const PROVIDER_SCORE_AVG: &str = "provider:gatewayz_provider_health_score:avg";
+/// Upstream attempts (calls and circuit refusals) per second by replica and provider.
+pub(crate) const INSTANCE_PROVIDER_ATTEMPTS: &str =
+    "instance_provider:gatewayz_provider_attempts:rate5m";
+/// Health score by provider across the replicas that can judge it, weighted by attempts.
+pub(crate) const PROVIDER_SCORE: &str =
+    "provider:gatewayz_provider_health_score:attempt_weighted_avg";
+/// Inference attempts by provider and model in the trailing hour: which provider serves which
+/// model.
+pub(crate) const PROVIDER_MODEL_ATTEMPTS_HOUR: &str =
+    "provider_model:model_inference_requests:increase1h";
 /// Share of judging replicas that call the provider unavailable.
 pub(crate) const PROVIDER_UNAVAILABLE: &str = "provider:gatewayz_provider_status_unavailable:ratio";
 /// Replicas whose circuit for the provider is not closed.
@@ -34,14 +42,17 @@ pub(crate) const PROVIDER_FAILOVERS: &str = "provider:gatewayz_failovers:rate5m"
 pub(crate) const PROVIDER_COST_HOUR: &str = "provider:gatewayz_cost_usd:increase1h";
 /// Tokens per second by model and direction.
 pub(crate) const MODEL_TOKENS: &str = "model_token_type:tokens_used:rate5m";
+/// p95 time per output token of streams by provider; no sample without streams.
+pub(crate) const PROVIDER_TPOT_P95: &str = "provider:gatewayz_time_per_output_token_seconds:p95_5m";
 /// p95 inference duration by model; no sample without traffic.
 pub(crate) const MODEL_P95: &str = "model:model_inference_duration_seconds:p95_5m";
 
-fn record(record: &str, help: &'static str, expr: String) -> Rule {
+fn record(record: &str, help: &str, expr: String) -> Rule {
     Rule::Record(RecordingRule {
         record: record.to_owned(),
         expr,
-        help,
+        labels: Vec::new(),
+        help: help.to_owned(),
     })
 }
 
@@ -74,6 +85,7 @@ pub(super) fn groups(deployment: &Deployment) -> Vec<RuleGroup> {
     };
     vec![
         RuleGroup {
+            interval: None,
             name: "gatewayz-providers-recording",
             rules: vec![
                 record(
@@ -125,13 +137,21 @@ pub(super) fn groups(deployment: &Deployment) -> Vec<RuleGroup> {
                     ),
                 ),
                 record(
-                    PROVIDER_SCORE_AVG,
-                    "Health score by provider, averaged across the replicas that have enough calls \
-                     to judge (NaN scores are left out).",
-                    s.agg(
-                        "avg",
-                        "provider",
+                    INSTANCE_PROVIDER_ATTEMPTS,
+                    "Upstream attempts per second by replica and provider: calls made and calls \
+                     refused by the circuit, what each replica judges a provider's health on.",
+                    attempts(s, "", "5m"),
+                ),
+                record(
+                    PROVIDER_SCORE,
+                    "Health score by provider across the replicas that can judge it, each \
+                     weighted by its attempts: sum of score × attempts over the attempts. A \
+                     replica judging on a handful of calls weighs a handful of calls. No sample \
+                     when no replica can judge.",
+                    weighted(
+                        s,
                         &known(&s.sel(&PROVIDER_HEALTH_SCORE, "")),
+                        &s.series(INSTANCE_PROVIDER_ATTEMPTS, "", ""),
                     ),
                 ),
                 record(
@@ -177,9 +197,17 @@ pub(super) fn groups(deployment: &Deployment) -> Vec<RuleGroup> {
                     "Requests moved on from a provider per second, summed across replicas.",
                     s.sum_rate(&FAILOVERS, "provider", "", "5m"),
                 ),
+                record(
+                    PROVIDER_MODEL_ATTEMPTS_HOUR,
+                    "Inference attempts by provider and model in the trailing hour: which \
+                     provider served which model (a provider behind an open circuit still \
+                     shows its probes).",
+                    s.sum_increase(&MODEL_INFERENCE_REQUESTS, "provider, model", "", "1h"),
+                ),
             ],
         },
         RuleGroup {
+            interval: None,
             name: "gatewayz-models-recording",
             rules: vec![
                 record(
@@ -205,6 +233,29 @@ pub(super) fn groups(deployment: &Deployment) -> Vec<RuleGroup> {
                     ),
                 ),
                 record(
+                    "provider_le:gatewayz_time_per_output_token_seconds_bucket:rate5m",
+                    "Time-per-output-token buckets per second by provider, summed across models \
+                     and replicas.",
+                    bucket_rate(&TIME_PER_OUTPUT_TOKEN, "provider, le"),
+                ),
+                record(
+                    "provider:gatewayz_time_per_output_token_seconds_count:rate5m",
+                    "Streams per second by provider, from the time-per-output-token histogram.",
+                    count_rate(&TIME_PER_OUTPUT_TOKEN, "provider"),
+                ),
+                record(
+                    PROVIDER_TPOT_P95,
+                    "p95 seconds per output token of streams by provider: generation speed, \
+                     whatever the answers' length; no sample without streams.",
+                    guarded_quantile(
+                        s,
+                        0.95,
+                        "provider_le:gatewayz_time_per_output_token_seconds_bucket:rate5m",
+                        "provider:gatewayz_time_per_output_token_seconds_count:rate5m",
+                        "provider",
+                    ),
+                ),
+                record(
                     MODEL_TOKENS,
                     "Tokens per second by model and direction, summed across providers and replicas.",
                     s.sum_rate(&TOKENS_USED, "model, token_type", "", "5m"),
@@ -212,6 +263,7 @@ pub(super) fn groups(deployment: &Deployment) -> Vec<RuleGroup> {
             ],
         },
         RuleGroup {
+            interval: None,
             name: "gatewayz-cost-recording",
             rules: vec![
                 record(
@@ -232,6 +284,7 @@ pub(super) fn groups(deployment: &Deployment) -> Vec<RuleGroup> {
             ],
         },
         RuleGroup {
+            interval: None,
             name: "gatewayz-http-recording",
             rules: vec![
                 record(
@@ -293,6 +346,23 @@ pub(super) fn tests(deployment: &Deployment) -> Vec<ExprTest> {
         )
     };
     let status = |replica: usize, current: &str| inputs.provider_status(replica, current, 10);
+    let per_minute = |per_minute: f64| format!("0+{per_minute}x10");
+    let calls = |replica: usize, n: f64| {
+        inputs.input(
+            &format!("{}_count", PROVIDER_RESPONSE_TIME.name),
+            replica,
+            &[("provider", "openrouter")],
+            per_minute(n),
+        )
+    };
+    let refused = |replica: usize, n: f64| {
+        inputs.metric(
+            &gatewayz_catalogue::CIRCUIT_BREAKER_REJECTIONS,
+            replica,
+            &[("provider", "openrouter")],
+            per_minute(n),
+        )
+    };
     let openrouter = [("provider", "openrouter")];
     vec![
         ExprTest {
@@ -355,17 +425,58 @@ pub(super) fn tests(deployment: &Deployment) -> Vec<ExprTest> {
             )],
         },
         ExprTest {
-            name: "health score average leaves out replicas without enough traffic (NaN)"
+            name: "health score weighs each replica by its attempts: 0.5 on 60 calls a minute \
+                   and 1 on 180 is 0.875, not the average 0.75"
                 .to_owned(),
-            series: vec![score(0, repeat("NaN", 11)), score(1, "0.6x10".to_owned())],
-            expr: PROVIDER_SCORE_AVG.to_owned(),
+            series: vec![
+                score(0, "0.5x10".to_owned()),
+                calls(0, 60.0),
+                score(1, "1x10".to_owned()),
+                calls(1, 120.0),
+                refused(1, 60.0),
+            ],
+            expr: PROVIDER_SCORE.to_owned(),
             eval_time: "10m".to_owned(),
-            samples: vec![inputs.sample(PROVIDER_SCORE_AVG, &openrouter, 0.6)],
+            samples: vec![inputs.sample(PROVIDER_SCORE, &openrouter, 0.875)],
         },
         ExprTest {
-            name: "health score average has no sample when no replica can judge".to_owned(),
-            series: vec![score(0, repeat("NaN", 11)), score(1, repeat("NaN", 11))],
-            expr: PROVIDER_SCORE_AVG.to_owned(),
+            name: "health score: a replica scoring 0.3 on a handful of calls barely moves a busy \
+                   one at 1"
+                .to_owned(),
+            series: vec![
+                score(0, "0.3x10".to_owned()),
+                calls(0, 3.0),
+                score(1, "1x10".to_owned()),
+                calls(1, 597.0),
+            ],
+            expr: PROVIDER_SCORE.to_owned(),
+            eval_time: "10m".to_owned(),
+            // (0.3 × 3 + 1 × 597) / 600 = 0.9965, in Prometheus's float arithmetic: each rate
+            // is its 5-minute increase over 300 s.
+            samples: vec![inputs.sample(PROVIDER_SCORE, &openrouter, {
+                let (quiet, busy) = (15.0 / 300.0, 2985.0 / 300.0);
+                (0.3 * quiet + 1.0 * busy) / (quiet + busy)
+            })],
+        },
+        ExprTest {
+            name: "health score leaves out a replica without a score (too few calls) and one \
+                   showing NaN (another recorder)"
+                .to_owned(),
+            series: vec![
+                score(0, repeat("NaN", 11)),
+                calls(0, 60.0),
+                score(1, "0.6x10".to_owned()),
+                calls(1, 60.0),
+                calls(2, 60.0),
+            ],
+            expr: PROVIDER_SCORE.to_owned(),
+            eval_time: "10m".to_owned(),
+            samples: vec![inputs.sample(PROVIDER_SCORE, &openrouter, 0.6)],
+        },
+        ExprTest {
+            name: "health score has no sample when no replica can judge".to_owned(),
+            series: vec![calls(0, 60.0), calls(1, 60.0)],
+            expr: PROVIDER_SCORE.to_owned(),
             eval_time: "10m".to_owned(),
             samples: vec![],
         },

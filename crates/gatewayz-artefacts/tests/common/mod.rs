@@ -6,7 +6,7 @@
 use gatewayz_artefacts::Deployment;
 
 /// A deployment unlike the default: another job, two extra matchers, other thresholds and
-/// `for` durations, a budget, its own Grafana uids and receivers.
+/// `for` durations, other objectives and windows, a budget, its own Grafana uids and receivers.
 pub const SECOND: &str = r#"
 [selector]
 job = "llm-gateway"
@@ -28,6 +28,7 @@ runbook_url = "https://wiki.example.com/runbooks/{alert}"
 [alerts.provider_unavailable]
 replica_share = 0.2
 for = "3m"
+keep_firing_for = "15m"
 
 [alerts.provider_health_degraded]
 score = 0.73
@@ -39,20 +40,40 @@ min_requests_per_second = 1.5
 for = "1m"
 
 [alerts.provider_latency_spike]
-p95_seconds = 45
+p95_seconds_per_token = 0.2
 for = "2h"
 
 [alerts.circuit_open_too_long]
 for = "1m"
+
+[alerts.circuit_flapping]
+reopenings_per_hour = 4
+for = "3m"
 
 [alerts.failover_storm]
 share = 0.33
 min_failovers_per_second = 0.2
 for = "4m"
 
-[alerts.model_no_successful_inference]
-min_attempts = 17
-for = "1m"
+[alerts.traffic_stopped]
+min_requests_per_hour = 500
+for = "7m"
+
+[alerts.requests_refused_surge]
+share = 0.35
+min_refusals_per_second = 0.5
+for = "2m"
+
+[alerts.spend_above_last_week]
+ratio = 1.8
+min_usd_per_hour = 5
+for = "2h"
+
+[alerts.spend_above_budget_pace]
+for = "3h"
+
+[alerts.label_values_overflow]
+for = "2m"
 
 [alerts.cost_per_hour_high]
 usd_per_hour = 37
@@ -78,6 +99,21 @@ dashboards_path = "/etc/grafana/dashboards/llm-eu1"
 pager_url = "https://events.pagerduty.example/v2/webhook"
 chat_url = "https://hooks.slack.example/services/T000/B000"
 group_wait = "1m"
+deadman_url = "https://hc-ping.example/5f1c"
+deadman_repeat_interval = "2m"
+
+[slo.availability]
+objective = 0.9995
+window = "28d"
+routes = "/(v1|api)/.*"
+
+[slo.latency]
+objective = 0.99
+threshold_seconds = 5
+window = "7d"
+
+[slo.model_availability]
+objective = 0.998
 "#;
 
 /// The second deployment.
