@@ -470,7 +470,8 @@ struct Trace {
     t: f64,
     circuit: String,
     status: String,
-    score: f64,
+    /// Absent while unknown (too few calls to judge).
+    score: Option<f64>,
     calls: f64,
     failures: f64,
 }
@@ -489,7 +490,13 @@ impl Trace {
             t,
             circuit: hot("gatewayz_circuit_breaker_state", "state"),
             status: hot("gatewayz_provider_status", "status"),
-            score: e.value("gatewayz_provider_health_score", &p),
+            score: e
+                .samples()
+                .find(|s| {
+                    s.name == "gatewayz_provider_health_score"
+                        && s.label("provider") == Some(FAILING)
+                })
+                .map(|s| s.value),
             calls: e.sum("provider_response_time_seconds_count", &p),
             failures: e.sum("gatewayz_provider_errors_total", &p),
         }
@@ -519,9 +526,12 @@ fn print_trace(scenario: &Scenario, policy: &str, polls: &[Poll], traces: &[Trac
         let share = share.map_or(String::new(), |(mine, all)| {
             format!("{mine:.0} of {all:.0} ({})", percent(mine / all))
         });
+        let score = trace
+            .score
+            .map_or_else(|| "unknown".to_owned(), |s| format!("{s:.3}"));
         println!(
-            "| {:.1} | {} | {} | {:.3} | {:.0} | {:.0} | {share} |",
-            trace.t, trace.circuit, trace.status, trace.score, trace.calls, trace.failures
+            "| {:.1} | {} | {} | {score} | {:.0} | {:.0} | {share} |",
+            trace.t, trace.circuit, trace.status, trace.calls, trace.failures
         );
     }
 }
