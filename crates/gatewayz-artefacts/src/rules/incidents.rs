@@ -397,6 +397,37 @@ fn split(
     )
 }
 
+/// One counter's (good, bad) series on every replica.
+type Pairs = Vec<(Series, Series)>;
+
+/// Every replica's client-facing counters when each request for `model` fails while `down`:
+/// the model's share of the HTTP answers is 5xx then, and each of its client requests an
+/// error. Outside `down` everything succeeds.
+fn model_clients(
+    suite: &Suite,
+    minutes: usize,
+    model: &str,
+    down: &dyn Fn(usize) -> bool,
+) -> (Pairs, Pairs) {
+    let model_rpm = PER_MINUTE * MODEL_SHARE;
+    let http = (0..REPLICAS)
+        .map(|r| {
+            let (good, failed) = split(minutes, PER_MINUTE, MODEL_SHARE, down);
+            (suite.http(r, "2xx", good), suite.http(r, "5xx", failed))
+        })
+        .collect();
+    let requests = (0..REPLICAS)
+        .map(|r| {
+            let (good, failed) = split(minutes, model_rpm, 1.0, down);
+            (
+                suite.model_requests(r, model, "success", good),
+                suite.model_requests(r, model, "error", failed),
+            )
+        })
+        .collect();
+    (http, requests)
+}
+
 /// Builds an incident from its series, watched alerts and quiet ones, sampled every minute.
 fn incident(
     slug: &'static str,
@@ -595,21 +626,7 @@ fn model_outage(suite: &Suite) -> Incident {
     let minutes = end + 45;
     let down = |m: usize| m > start && m <= end;
     let model_rpm = PER_MINUTE * MODEL_SHARE;
-    let http: Vec<(Series, Series)> = (0..REPLICAS)
-        .map(|r| {
-            let (good, failed) = split(minutes, PER_MINUTE, MODEL_SHARE, &down);
-            (suite.http(r, "2xx", good), suite.http(r, "5xx", failed))
-        })
-        .collect();
-    let requests: Vec<(Series, Series)> = (0..REPLICAS)
-        .map(|r| {
-            let (good, failed) = split(minutes, model_rpm, 1.0, &down);
-            (
-                suite.model_requests(r, SOLE_MODEL, "success", good),
-                suite.model_requests(r, SOLE_MODEL, "error", failed),
-            )
-        })
-        .collect();
+    let (http, requests) = model_clients(suite, minutes, SOLE_MODEL, &down);
     // The circuit opens after five failed calls, then only its probes reach the provider.
     let attempts: Vec<(Series, Series)> = (0..REPLICAS)
         .map(|r| {
@@ -681,21 +698,7 @@ fn hidden_provider_outage(suite: &Suite) -> Incident {
     let down = |m: usize| m > start && m <= end;
     let model_rpm = PER_MINUTE * MODEL_SHARE;
     let [failing, backup] = SHARED_PROVIDERS;
-    let http: Vec<(Series, Series)> = (0..REPLICAS)
-        .map(|r| {
-            let (good, failed) = split(minutes, PER_MINUTE, 0.0, &|_| false);
-            (suite.http(r, "2xx", good), suite.http(r, "5xx", failed))
-        })
-        .collect();
-    let requests: Vec<(Series, Series)> = (0..REPLICAS)
-        .map(|r| {
-            let (good, failed) = split(minutes, model_rpm, 0.0, &|_| false);
-            (
-                suite.model_requests(r, SHARED_MODEL, "success", good),
-                suite.model_requests(r, SHARED_MODEL, "error", failed),
-            )
-        })
-        .collect();
+    let (http, requests) = model_clients(suite, minutes, SHARED_MODEL, &|_| false);
     // The failing provider took half the model's traffic; five failures open its circuit,
     // then its probes fail once a minute, and the backup answers everything.
     let attempts: Vec<Series> = (0..REPLICAS)
@@ -783,21 +786,7 @@ fn provider_flapping(suite: &Suite) -> Incident {
     let minutes = end + 60;
     let down = |m: usize| m > start && m <= end && (m - start - 1) % 6 < 4;
     let model_rpm = PER_MINUTE * MODEL_SHARE;
-    let http: Vec<(Series, Series)> = (0..REPLICAS)
-        .map(|r| {
-            let (good, failed) = split(minutes, PER_MINUTE, MODEL_SHARE, &down);
-            (suite.http(r, "2xx", good), suite.http(r, "5xx", failed))
-        })
-        .collect();
-    let requests: Vec<(Series, Series)> = (0..REPLICAS)
-        .map(|r| {
-            let (good, failed) = split(minutes, model_rpm, 1.0, &down);
-            (
-                suite.model_requests(r, SOLE_MODEL, "success", good),
-                suite.model_requests(r, SOLE_MODEL, "error", failed),
-            )
-        })
-        .collect();
+    let (http, requests) = model_clients(suite, minutes, SOLE_MODEL, &down);
     let attempts: Vec<(Series, Series)> = (0..REPLICAS)
         .map(|r| {
             (
