@@ -489,6 +489,8 @@ closed_values! {
     pub enum RefusalReason {
         /// 503 while the service drains at shutdown.
         ShuttingDown = "shutting_down",
+        /// 503: the key store (the database) cannot be read or written; the client retries.
+        StoreUnavailable = "store_unavailable",
         /// 401: no key, a malformed one, or one that does not exist.
         Unauthenticated = "unauthenticated",
         /// 401: a revoked or expired key.

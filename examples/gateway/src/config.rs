@@ -57,6 +57,10 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Directory of the SQLite database and the demo key.
     pub data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://user[:password]@host[:port]/database`) holding the
+    /// keys, credits and ledger, shared by every replica of a fleet; without it, SQLite in
+    /// [`Self::data_dir`] (one machine). See `docs/fleet.md`.
+    pub database: Option<DatabaseUrl>,
     /// HTTP worker threads.
     pub workers: usize,
     /// Seconds to wait for a provider: a whole completion, or a stream's first byte.
@@ -91,6 +95,45 @@ pub struct ServerConfig {
     pub database_sync: Synchronous,
 }
 
+/// The URL of a shared PostgreSQL database. Its password is never shown: `Debug` prints where it
+/// is, not the URL.
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL, for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for DatabaseUrl {
+    type Error = String;
+
+    fn try_from(url: String) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseUrl(url))
+        } else {
+            Err(
+                "the database must be a PostgreSQL URL, postgres://user@host:port/database \
+                 (without one, the gateway uses SQLite in its data directory)"
+                    .into(),
+            )
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let place = self
+            .0
+            .rsplit_once('@')
+            .map_or("postgres", |(_, place)| place);
+        write!(f, "DatabaseUrl(postgres://…@{place})")
+    }
+}
+
 /// When a charge is written; see [`ServerConfig::charges`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -107,6 +150,7 @@ impl Default for ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("gatewayz-data"),
+            database: None,
             workers: 2,
             upstream_timeout_seconds: 120.0,
             credits_per_dollar: 1.0,
@@ -126,6 +170,18 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
+    /// Opens (and migrates) the key store: PostgreSQL if [`Self::database`] is set, SQLite in
+    /// [`Self::data_dir`] otherwise.
+    pub fn open_database(
+        &self,
+        metrics: gatewayz_metrics::Metrics,
+    ) -> Result<crate::store::Database, crate::store::StoreError> {
+        match &self.database {
+            Some(url) => crate::store::Database::open_postgres(url.expose(), metrics),
+            None => crate::store::Database::open_with(&self.data_dir, metrics, self.database_sync),
+        }
+    }
+
     /// [`Self::upstream_timeout_seconds`] as a duration.
     pub fn upstream_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.upstream_timeout_seconds)

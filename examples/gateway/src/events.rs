@@ -25,30 +25,25 @@
 //! first, so a lapse that happened before it is never lost.
 
 use gatewayz_metrics::{CustomerEvent, CustomerTotals};
-use rusqlite::{Connection, params};
 
-use crate::store::{Database, KeyRecord, MAX_CREDITS, NANO, Plan, StoreError};
+use crate::{
+    sql::{Sql, values},
+    store::{Database, KeyRecord, MAX_CREDITS, NANO, Plan, StoreError},
+};
 
 /// Appends one event.
 pub(crate) fn record_event(
-    connection: &Connection,
+    sql: &impl Sql,
     key_id: i64,
     at: i64,
     event: CustomerEvent,
     plan: Plan,
     credits_nano: i64,
-) -> rusqlite::Result<()> {
-    connection
-        .prepare_cached(
-            "INSERT INTO events (key_id, at, event, plan, credits_nano) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![
-            key_id,
-            at,
-            event.as_str(),
-            plan.as_str(),
-            credits_nano
-        ])?;
+) -> Result<(), StoreError> {
+    sql.execute(
+        "INSERT INTO events (key_id, at, event, plan, credits_nano) VALUES (?1, ?2, ?3, ?4, ?5)",
+        values![key_id, at, event.as_str(), plan.as_str(), credits_nano],
+    )?;
     Ok(())
 }
 
@@ -56,20 +51,21 @@ pub(crate) fn record_event(
 /// that was not revoked before it; lapses already recorded are left alone. Returns how many
 /// were new.
 pub(crate) fn sweep_lapses_of(
-    connection: &Connection,
+    sql: &impl Sql,
     key: Option<i64>,
     since: i64,
     now: i64,
-) -> rusqlite::Result<usize> {
-    connection
-        .prepare_cached(
-            "INSERT OR IGNORE INTO events (key_id, at, event, plan)
-             SELECT id, expires_at, 'lapsed', plan FROM api_keys
-             WHERE expires_at IS NOT NULL AND expires_at > ?1 AND expires_at <= ?2
-               AND (revoked_at IS NULL OR revoked_at > expires_at)
-               AND (?3 IS NULL OR id = ?3)",
-        )?
-        .execute(params![since, now, key])
+) -> Result<usize, StoreError> {
+    let inserted = sql.execute(
+        "INSERT INTO events (key_id, at, event, plan)
+         SELECT id, expires_at, 'lapsed', plan FROM api_keys
+         WHERE expires_at IS NOT NULL AND expires_at > ?1 AND expires_at <= ?2
+           AND (revoked_at IS NULL OR revoked_at > expires_at)
+           AND (CAST(?3 AS BIGINT) IS NULL OR id = ?3)
+         ON CONFLICT DO NOTHING",
+        values![since, now, key],
+    )?;
+    Ok(inserted as usize)
 }
 
 impl Database {
@@ -77,7 +73,7 @@ impl Database {
     /// revoked before it, once; returns how many were new. `since` 0 sweeps the whole history.
     pub fn sweep_lapses(&mut self, since: i64, now: i64) -> Result<usize, StoreError> {
         let timer = self.metrics.time_database_query("sweep_lapses");
-        let result = sweep_lapses_of(&self.connection, None, since, now).map_err(StoreError::from);
+        let result = sweep_lapses_of(&self.connection, None, since, now);
         timer.finish(result)
     }
 
@@ -93,29 +89,26 @@ impl Database {
             return Err(StoreError::AlreadyPaid(record.prefix));
         }
         let timer = self.metrics.time_database_query("convert_key");
-        let result = (|| {
-            let transaction = self.connection.transaction()?;
-            sweep_lapses_of(&transaction, Some(record.id), 0, now)?;
+        let result = self.connection.transaction(|transaction| {
+            sweep_lapses_of(transaction, Some(record.id), 0, now)?;
             let changed = transaction.execute(
                 "UPDATE api_keys SET plan = 'paid', expires_at = NULL
                  WHERE id = ?1 AND plan = 'trial' AND revoked_at IS NULL",
-                [record.id],
+                values![record.id],
             )?;
             if changed != 1 {
                 // Changed by another process since it was read.
                 return Err(StoreError::AlreadyPaid(record.prefix.clone()));
             }
             record_event(
-                &transaction,
+                transaction,
                 record.id,
                 now,
                 CustomerEvent::TrialConverted,
                 Plan::Trial,
                 0,
-            )?;
-            transaction.commit()?;
-            Ok(())
-        })();
+            )
+        });
         timer.finish(result)?;
         Ok(KeyRecord {
             plan: Plan::Paid,
@@ -137,31 +130,27 @@ impl Database {
         }
         let ceiling = (MAX_CREDITS * NANO) as i64;
         let timer = self.metrics.time_database_query("top_up");
-        let result = (|| {
-            let transaction = self.connection.transaction()?;
-            let balance: i64 = transaction.query_row(
-                "SELECT credits_nano FROM api_keys WHERE id = ?1",
-                [record.id],
-                |row| row.get(0),
+        let result = self.connection.transaction(|transaction| {
+            // One conditional update: a charge committed by another replica meanwhile is
+            // counted, never overwritten.
+            let balance = transaction.query_opt(
+                "UPDATE api_keys SET credits_nano = credits_nano + ?1
+                 WHERE id = ?2 AND credits_nano + ?1 <= ?3 RETURNING credits_nano",
+                values![amount, record.id, ceiling],
             )?;
-            if balance.saturating_add(amount) > ceiling {
+            let Some(balance) = balance else {
                 return Err(StoreError::InvalidTopUp(credits));
-            }
-            transaction.execute(
-                "UPDATE api_keys SET credits_nano = credits_nano + ?1 WHERE id = ?2",
-                params![amount, record.id],
-            )?;
+            };
             record_event(
-                &transaction,
+                transaction,
                 record.id,
                 now,
                 CustomerEvent::CreditsToppedUp,
                 record.plan,
                 amount,
             )?;
-            transaction.commit()?;
-            Ok(balance + amount)
-        })();
+            balance.int(0)
+        });
         let balance = timer.finish(result)?;
         Ok(KeyRecord {
             credits_nano: balance,
@@ -176,18 +165,17 @@ impl Database {
         let timer = self.metrics.time_database_query("record_exhausted");
         let result = self
             .connection
-            .prepare_cached(
+            .execute(
                 "INSERT INTO events (key_id, at, event, plan)
-                 SELECT id, ?2, 'credits_exhausted', plan FROM api_keys
+                 SELECT id, CAST(?2 AS BIGINT), 'credits_exhausted', plan FROM api_keys
                  WHERE id = ?1
                    AND NOT EXISTS (
                      SELECT 1 FROM events e WHERE e.key_id = ?1 AND e.event = 'credits_exhausted'
                        AND e.id > COALESCE((SELECT MAX(t.id) FROM events t
                                             WHERE t.key_id = ?1 AND t.event = 'credits_topped_up'), 0))",
+                values![key_id, now],
             )
-            .and_then(|mut statement| statement.execute(params![key_id, now]))
-            .map(|inserted| inserted == 1)
-            .map_err(StoreError::from);
+            .map(|inserted| inserted == 1);
         timer.finish(result)
     }
 
@@ -196,27 +184,20 @@ impl Database {
         let timer = self.metrics.time_database_query("customer_totals");
         let result = (|| {
             let mut totals = CustomerTotals::new();
-            let mut statement = self.connection.prepare_cached(
-                "SELECT event, plan, COUNT(*), SUM(credits_nano) FROM events GROUP BY event, plan",
+            let rows = self.connection.query(
+                "SELECT event, plan, COUNT(*), CAST(SUM(credits_nano) AS BIGINT)
+                 FROM events GROUP BY event, plan",
+                &[],
             )?;
-            let rows = statement.query_map([], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, i64>(3)?,
-                ))
-            })?;
             for row in rows {
-                let (event, plan, count, credits) = row?;
                 // An event a newer version recorded is not ours to count.
-                let Some(event) = CustomerEvent::parse(&event) else {
+                let Some(event) = CustomerEvent::parse(&row.text(0)?) else {
                     continue;
                 };
-                let plan = Plan::parse(&plan).into();
-                totals.set_events(event, plan, count.max(0) as u64);
+                let plan = Plan::parse(&row.text(1)?).into();
+                totals.set_events(event, plan, row.int(2)?.max(0) as u64);
                 if event == CustomerEvent::CreditsToppedUp {
-                    totals.set_credits_topped_up_nano(plan, credits.max(0) as u64);
+                    totals.set_credits_topped_up_nano(plan, row.int(3)?.max(0) as u64);
                 }
             }
             Ok(totals)
@@ -226,18 +207,14 @@ impl Database {
 
     /// The events of key `key_id`, oldest first (for the CLI and tests).
     pub fn key_events(&self, key_id: i64) -> Result<Vec<(CustomerEvent, i64)>, StoreError> {
-        let mut statement = self
-            .connection
-            .prepare("SELECT event, at FROM events WHERE key_id = ?1 ORDER BY id")?;
-        let rows = statement.query_map([key_id], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-        })?;
         let mut events = Vec::new();
-        for row in rows {
-            let (event, at) = row?;
-            events.extend(CustomerEvent::parse(&event).map(|e| (e, at)));
+        for row in self.connection.query(
+            "SELECT event, at FROM events WHERE key_id = ?1 ORDER BY id",
+            values![key_id],
+        )? {
+            events.extend(CustomerEvent::parse(&row.text(0)?).map(|e| Ok((e, row.int(1)?))));
         }
-        Ok(events)
+        events.into_iter().collect()
     }
 }
 
@@ -379,24 +356,26 @@ mod tests {
         let mut db = Database::open(&dir, Metrics::new()).unwrap();
         let now = unix_now();
         let (_, key) = db.create_key("a", Plan::Paid, 0.000001, None).unwrap();
-        let charge = Charge {
+        let charge = |credits_nano| Charge {
+            id: crate::store::charge_id(),
+            reservation: None,
             key_id: key.id,
             provider: "p".into(),
             model: "m".into(),
             input_tokens: 1,
             output_tokens: 1,
             cost_nano: 1000,
-            credits_nano: 1000,
+            credits_nano,
             at: now,
         };
-        db.apply_charges([&charge]).unwrap();
+        db.apply_charges([&charge(1000)]).unwrap();
         assert!(db.record_exhausted(key.id, now).unwrap());
         assert!(
             !db.record_exhausted(key.id, now).unwrap(),
             "the same exhaustion"
         );
         db.top_up(&key.prefix, 0.000001, now).unwrap();
-        db.apply_charges([&charge]).unwrap();
+        db.apply_charges([&charge(1000)]).unwrap();
         assert!(db.record_exhausted(key.id, now).unwrap(), "a new one");
         assert_eq!(
             db.customer_totals()
@@ -413,7 +392,7 @@ mod tests {
         let mut db = Database::open(&dir, Metrics::new()).unwrap();
         db.create_key("a", Plan::Paid, 1.0, None).unwrap();
         for statement in ["UPDATE events SET at = 0", "DELETE FROM events"] {
-            let error = db.connection.execute(statement, []).unwrap_err();
+            let error = db.connection.execute(statement, &[]).unwrap_err();
             assert!(error.to_string().contains("append-only"), "{error}");
         }
         std::fs::remove_dir_all(dir).unwrap();
@@ -426,7 +405,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         {
             // A database as version 1 left it: no events table.
-            let connection = Connection::open(dir.join(crate::store::DATABASE_FILE)).unwrap();
+            let connection =
+                rusqlite::Connection::open(dir.join(crate::store::DATABASE_FILE)).unwrap();
             connection
                 .execute_batch(&format!(
                     "{}; PRAGMA user_version = 1;
@@ -435,7 +415,7 @@ mod tests {
                             ('h2', 'gwz_b', 'b', 'paid', 700, 200, NULL, NULL);
                      INSERT INTO usage (key_id, at, provider, model, input_tokens, output_tokens, cost_nano, credits_nano)
                      VALUES (2, 300, 'p', 'm', 1, 1, 300, 300);",
-                    crate::store::schema_v1()
+                    crate::schema::schema_v1()
                 ))
                 .unwrap();
         }
@@ -451,13 +431,13 @@ mod tests {
         );
         assert_eq!(db.key_events(2).unwrap(), [(KeyCreated, 200)]);
         // Created with what it had before its usage: 700 left + 300 used.
-        let created: i64 = db
+        let created = db
             .connection
-            .query_row(
+            .query_one(
                 "SELECT credits_nano FROM events WHERE key_id = 2 AND event = 'key_created'",
-                [],
-                |r| r.get(0),
+                &[],
             )
+            .and_then(|row| row.int(0))
             .unwrap();
         assert_eq!(created, 1000);
         std::fs::remove_dir_all(dir).unwrap();

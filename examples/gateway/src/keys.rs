@@ -7,6 +7,14 @@
 //! revocation, an expiry or a top-up made with the `keys` CLI takes effect within `max_age`.
 //! Those re-reads happen on the store's worker thread, in order with the charges it commits.
 //!
+//! Credits are held for a request by [`Keys::reserve`]: in the key's [`Account`] on one machine,
+//! in the database when it is shared by replicas (see `reservations.rs`), so that no replica
+//! spends what another holds. Either way the caller gets a [`Hold`] and charges through it.
+//!
+//! When the store cannot be read (its database is down), a request is refused with a 503
+//! (`store_unavailable`) that tells the client to retry: never a 500, and nothing is sent
+//! upstream that could not be charged.
+//!
 //! Unknown keys are not cached. The cache holds at most `capacity` keys: when full, keys with no
 //! request in progress and no charge waiting to be written are dropped (they are read afresh on
 //! their next use, which loses nothing: their balance is the database's).
@@ -21,8 +29,9 @@ use gatewayz_metrics::CacheMetrics;
 use tokio::sync::OnceCell;
 
 use crate::{
-    account::{Account, Status},
+    account::{Account, Balance, Reservation, Status},
     openai::ApiError,
+    reservations::RESERVATION_LIFETIME,
     store::{Store, hash_key, unix_now},
 };
 
@@ -101,7 +110,7 @@ impl Keys {
             .await
             .map_err(|error| {
                 tracing::error!(%error, "API key lookup failed");
-                ApiError::internal()
+                ApiError::store_unavailable()
             })?
             .clone();
         let Some(account) = account else {
@@ -125,7 +134,7 @@ impl Keys {
                     .await
                     .map_err(|error| {
                         tracing::error!(%error, "API key refresh failed");
-                        ApiError::internal()
+                        ApiError::store_unavailable()
                     })?;
             } else {
                 self.metrics.hit();
@@ -136,6 +145,32 @@ impl Keys {
         match account.status(unix_now()) {
             Status::Active => Ok(account),
             Status::Inactive => Err(ApiError::key_inactive()),
+        }
+    }
+
+    /// Holds `amount` nano-credits of `account`'s balance for one request: in the database
+    /// when it is shared by replicas, in the account otherwise. Refused with the balance when
+    /// that much is not free, with a 503 when the database cannot be reached.
+    pub async fn reserve(&self, account: &Arc<Account>, amount: i64) -> Result<Hold, Refused> {
+        if !self.store.is_shared() {
+            return account
+                .reserve(amount)
+                .map(Hold::Local)
+                .map_err(Refused::Insufficient);
+        }
+        let expires_at = unix_now() + RESERVATION_LIFETIME.as_secs() as i64;
+        match self.store.reserve(account.id, amount, expires_at).await {
+            Ok(Ok(id)) => Ok(Hold::Shared(SharedHold {
+                account: Arc::clone(account),
+                store: Arc::clone(&self.store),
+                id: Some(id),
+                amount: amount.max(0),
+            })),
+            Ok(Err(balance)) => Err(Refused::Insufficient(balance)),
+            Err(error) => {
+                tracing::error!(%error, key = %account.prefix, "reserving credits failed");
+                Err(Refused::Unavailable)
+            }
         }
     }
 
@@ -168,6 +203,86 @@ impl Keys {
         let mut cached = self.cached.lock().unwrap_or_else(PoisonError::into_inner);
         if cached.get(hash).is_some_and(|s| Arc::ptr_eq(s, slot)) {
             cached.remove(hash);
+        }
+    }
+}
+
+/// Why credits could not be held for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Not that much is free: the key's balance.
+    Insufficient(Balance),
+    /// The database cannot be reached.
+    Unavailable,
+}
+
+/// Credits held for one request until its charge replaces them; released if dropped unsettled.
+#[derive(Debug)]
+#[must_use = "credits are released as soon as they are dropped"]
+pub enum Hold {
+    /// In this replica's account.
+    Local(Reservation),
+    /// In the shared database.
+    Shared(SharedHold),
+}
+
+/// Credits held in the shared database; released there (by the store's worker) if dropped
+/// unsettled.
+pub struct SharedHold {
+    account: Arc<Account>,
+    store: Arc<Store>,
+    id: Option<i64>,
+    amount: i64,
+}
+
+impl std::fmt::Debug for SharedHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedHold")
+            .field("id", &self.id)
+            .field("amount", &self.amount)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a settled [`Hold`] hands to its charge.
+#[derive(Debug)]
+pub struct Settlement {
+    /// The account charged, and the credits it holds in memory for the request (released when
+    /// the charge is committed).
+    pub account: (Arc<Account>, i64),
+    /// The reservation in the database the charge releases, on a shared store.
+    pub reservation: Option<i64>,
+}
+
+impl Hold {
+    /// Nano-credits held.
+    pub fn amount(&self) -> i64 {
+        match self {
+            Hold::Local(reservation) => reservation.amount(),
+            Hold::Shared(hold) => hold.amount,
+        }
+    }
+
+    /// Ends the hold without releasing it: the charge that replaces it releases it when it is
+    /// committed.
+    pub fn settle(self) -> Settlement {
+        match self {
+            Hold::Local(reservation) => Settlement {
+                account: reservation.settle(),
+                reservation: None,
+            },
+            Hold::Shared(mut hold) => Settlement {
+                account: (Arc::clone(&hold.account), 0),
+                reservation: hold.id.take(),
+            },
+        }
+    }
+}
+
+impl Drop for SharedHold {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.store.release(id);
         }
     }
 }

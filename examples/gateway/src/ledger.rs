@@ -16,10 +16,12 @@ use std::{
 
 use chrono::{Datelike, NaiveDate};
 use gatewayz_metrics::{CustomerEvent, CustomerTotals};
-use rusqlite::params;
 use tokio::sync::oneshot;
 
-use crate::store::{BusinessCounts, Database, KeyRecord, Plan, StoreError};
+use crate::{
+    sql::{Row, Sql, values},
+    store::{BusinessCounts, Database, KeyRecord, Plan, StoreError},
+};
 
 /// Seconds in a UTC day.
 pub const DAY: i64 = 86_400;
@@ -153,11 +155,14 @@ fn usage_sql(by: GroupBy, one_key: bool) -> String {
     let key = if one_key {
         "u.key_id = ?3"
     } else {
-        "?3 IS NULL"
+        "CAST(?3 AS BIGINT) IS NULL"
     };
+    // The key's prefix and name are the same on every row of a key's group; `MIN` makes that
+    // valid SQL for both engines whatever the grouping.
     format!(
-        "SELECT {group}, COUNT(*), SUM(u.input_tokens), SUM(u.output_tokens),
-                SUM(u.credits_nano), SUM(u.cost_nano), k.prefix, k.name
+        "SELECT {group}, COUNT(*), CAST(SUM(u.input_tokens) AS BIGINT),
+                CAST(SUM(u.output_tokens) AS BIGINT), CAST(SUM(u.credits_nano) AS BIGINT),
+                CAST(SUM(u.cost_nano) AS BIGINT), MIN(k.prefix), MIN(k.name)
          FROM usage u JOIN api_keys k ON k.id = u.key_id
          WHERE {key} AND u.at >= ?1 AND u.at < ?2
          GROUP BY {group}"
@@ -171,29 +176,32 @@ impl Database {
         let timer = self.metrics.time_database_query("usage");
         let result = (|| {
             let sql = usage_sql(by, filter.key_id.is_some());
-            let mut statement = self.connection.prepare_cached(&sql)?;
-            let rows =
-                statement.query_map(params![filter.start, filter.end, filter.key_id], |row| {
-                    let usage = Usage {
-                        requests: row.get::<_, i64>(1)? as u64,
-                        input_tokens: row.get::<_, i64>(2)? as u64,
-                        output_tokens: row.get::<_, i64>(3)? as u64,
-                        credits_nano: row.get(4)?,
-                        cost_nano: row.get(5)?,
-                    };
-                    let group = match by {
-                        GroupBy::Day => Group::Day(date_of(row.get::<_, i64>(0)? * DAY)),
-                        GroupBy::Model => Group::Model(row.get(0)?),
-                        GroupBy::Provider => Group::Provider(row.get(0)?),
-                        GroupBy::Key => Group::Key {
-                            id: row.get(0)?,
-                            prefix: row.get(6)?,
-                            name: row.get(7)?,
-                        },
-                    };
-                    Ok(UsageRow { group, usage })
-                })?;
-            let mut rows = rows.collect::<Result<Vec<_>, _>>()?;
+            let read = |row: &Row| -> Result<UsageRow, StoreError> {
+                let usage = Usage {
+                    requests: row.int(1)?.max(0) as u64,
+                    input_tokens: row.int(2)?.max(0) as u64,
+                    output_tokens: row.int(3)?.max(0) as u64,
+                    credits_nano: row.int(4)?,
+                    cost_nano: row.int(5)?,
+                };
+                let group = match by {
+                    GroupBy::Day => Group::Day(date_of(row.int(0)? * DAY)),
+                    GroupBy::Model => Group::Model(row.text(0)?),
+                    GroupBy::Provider => Group::Provider(row.text(0)?),
+                    GroupBy::Key => Group::Key {
+                        id: row.int(0)?,
+                        prefix: row.text(6)?,
+                        name: row.text(7)?,
+                    },
+                };
+                Ok(UsageRow { group, usage })
+            };
+            let mut rows = self
+                .connection
+                .query(&sql, values![filter.start, filter.end, filter.key_id])?
+                .iter()
+                .map(read)
+                .collect::<Result<Vec<_>, _>>()?;
             if by == GroupBy::Day {
                 rows.sort_by(|a, b| a.group.cmp(&b.group));
             } else {
@@ -225,34 +233,30 @@ impl Database {
         let week = today - chrono::Days::new(u64::from(today.weekday().num_days_from_monday()));
         let month = today.with_day(1).unwrap_or(today);
         let timer = self.metrics.time_database_query("key_overview");
-        let result = (|| {
-            let transaction = self.connection.transaction()?;
-            let record = transaction.query_row(
+        let result = self.connection.transaction(|transaction| {
+            let record = crate::store::key_record(&transaction.query_one(
                 &format!(
                     "SELECT {} FROM api_keys WHERE id = ?1",
                     crate::store::KEY_COLUMNS
                 ),
-                [key_id],
-                crate::store::key_record,
-            )?;
-            let (lifetime_nano, daily_nano, weekly_nano, monthly_nano) = transaction.query_row(
-                "SELECT COALESCE(SUM(credits_nano), 0),
-                        COALESCE(SUM(credits_nano) FILTER (WHERE at >= ?2), 0),
-                        COALESCE(SUM(credits_nano) FILTER (WHERE at >= ?3), 0),
-                        COALESCE(SUM(credits_nano) FILTER (WHERE at >= ?4), 0)
+                values![key_id],
+            )?)?;
+            let spent = transaction.query_one(
+                "SELECT COALESCE(CAST(SUM(credits_nano) AS BIGINT), 0),
+                        COALESCE(CAST(SUM(credits_nano) FILTER (WHERE at >= ?2) AS BIGINT), 0),
+                        COALESCE(CAST(SUM(credits_nano) FILTER (WHERE at >= ?3) AS BIGINT), 0),
+                        COALESCE(CAST(SUM(credits_nano) FILTER (WHERE at >= ?4) AS BIGINT), 0)
                  FROM usage WHERE key_id = ?1",
-                params![key_id, day_start(today), day_start(week), day_start(month)],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                values![key_id, day_start(today), day_start(week), day_start(month)],
             )?;
-            transaction.commit()?;
             Ok(KeyOverview {
                 record,
-                lifetime_nano,
-                daily_nano,
-                weekly_nano,
-                monthly_nano,
+                lifetime_nano: spent.int(0)?,
+                daily_nano: spent.int(1)?,
+                weekly_nano: spent.int(2)?,
+                monthly_nano: spent.int(3)?,
             })
-        })();
+        });
         timer.finish(result)
     }
 
@@ -262,22 +266,14 @@ impl Database {
         start: i64,
         end: i64,
     ) -> Result<Vec<(CustomerEvent, Plan, u64)>, StoreError> {
-        let mut statement = self.connection.prepare_cached(
+        let mut counts = Vec::new();
+        for row in self.connection.query(
             "SELECT event, plan, COUNT(*) FROM events WHERE at >= ?1 AND at < ?2
              GROUP BY event, plan",
-        )?;
-        let rows = statement.query_map(params![start, end], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, i64>(2)?,
-            ))
-        })?;
-        let mut counts = Vec::new();
-        for row in rows {
-            let (event, plan, count) = row?;
-            if let Some(event) = CustomerEvent::parse(&event) {
-                counts.push((event, Plan::parse(&plan), count.max(0) as u64));
+            values![start, end],
+        )? {
+            if let Some(event) = CustomerEvent::parse(&row.text(0)?) {
+                counts.push((event, Plan::parse(&row.text(1)?), row.int(2)?.max(0) as u64));
             }
         }
         Ok(counts)
@@ -287,18 +283,17 @@ impl Database {
     /// expired by then, and paid by then (created paid, or converted at or before `at`).
     pub fn paid_active_at(&self, at: i64) -> Result<u64, StoreError> {
         self.connection
-            .query_row(
+            .query_one(
                 "SELECT COUNT(*) FROM api_keys k
                  WHERE k.plan = 'paid' AND k.created_at <= ?1
                    AND (k.revoked_at IS NULL OR k.revoked_at > ?1)
                    AND (k.expires_at IS NULL OR k.expires_at > ?1)
                    AND NOT EXISTS (SELECT 1 FROM events e WHERE e.key_id = k.id
                                    AND e.event = 'trial_converted' AND e.at > ?1)",
-                [at],
-                |row| row.get::<_, i64>(0),
-            )
+                values![at],
+            )?
+            .int(0)
             .map(|n| n.max(0) as u64)
-            .map_err(StoreError::from)
     }
 }
 
@@ -312,10 +307,16 @@ pub struct Collected {
 }
 
 impl Database {
-    /// Records the lapses of expiries in `(since, now]`, then reads the business gauges' counts
+    /// Records the lapses of expiries in `(since, now]` and returns expired reservations'
+    /// credits, then reads the business gauges' counts
     /// and the customer events' totals.
     pub fn collect_business(&mut self, since: i64, now: i64) -> Result<Collected, StoreError> {
         self.sweep_lapses(since, now)?;
+        // Credits held by replicas that died holding them (see `reservations.rs`).
+        let expired = self.sweep_reservations(now)?;
+        if expired > 0 {
+            tracing::warn!(expired, "returned the credits of expired reservations");
+        }
         Ok(Collected {
             counts: self.business_counts(now)?,
             customers: self.customer_totals()?,
@@ -406,14 +407,13 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let db = Database::open(&dir, Metrics::new()).unwrap();
         let plan = |sql: &str| -> String {
-            let mut statement = db
-                .connection
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .unwrap();
-            let rows = statement
-                .query_map(params![0, 1, 1], |row| row.get::<_, String>(3))
-                .unwrap();
-            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+            db.connection
+                .query(&format!("EXPLAIN QUERY PLAN {sql}"), values![0, 1, 1])
+                .unwrap()
+                .iter()
+                .map(|row| row.text(3).unwrap())
+                .collect::<Vec<_>>()
+                .join("; ")
         };
         for by in [
             GroupBy::Day,

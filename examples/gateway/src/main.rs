@@ -15,10 +15,10 @@ use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 use gatewayz_gateway::{
-    config::Config,
+    config::{Config, DatabaseUrl},
     report::ledger_report,
     server::{self, Options},
-    store::{DATABASE_FILE, Database, MAX_CREDITS, Plan, unix_now},
+    store::{DATABASE_FILE, MAX_CREDITS, Plan, unix_now},
 };
 use gatewayz_metrics::Metrics;
 use gatewayz_reports::{Nanos, Period};
@@ -36,6 +36,11 @@ struct Cli {
     /// Directory of the database and the demo key (overrides the configuration).
     #[arg(long, env = "GATEWAYZ_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// PostgreSQL database of keys, credits and the ledger, shared by every replica
+    /// (`postgres://user@host:5432/gatewayz`; overrides `server.database`). Without it,
+    /// SQLite in the data directory.
+    #[arg(long, env = "GATEWAYZ_DATABASE", global = true)]
+    database: Option<String>,
     /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
     #[arg(long, env = "GATEWAYZ_LISTEN")]
     listen: Option<std::net::SocketAddr>,
@@ -151,6 +156,10 @@ fn run(cli: Cli) -> Result<(), String> {
     if let Some(dir) = cli.data_dir {
         config.server.data_dir = dir;
     }
+    if let Some(url) = cli.database {
+        config.server.database =
+            Some(DatabaseUrl::try_from(url).map_err(|e| format!("--database: {e}"))?);
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             if let Some(listen) = cli.listen {
@@ -218,15 +227,20 @@ fn report(
         None => None,
     };
     let dir = &config.server.data_dir;
-    if !dir.join(DATABASE_FILE).exists() {
-        return Err(format!(
-            "no gateway database in {}; give the gateway's --data-dir",
-            dir.display()
-        ));
-    }
-    let mut db = Database::open_with(dir, Metrics::new(), config.server.database_sync)
+    let name = match &config.server.database {
+        Some(url) => format!("{url:?}"),
+        None if !dir.join(DATABASE_FILE).exists() => {
+            return Err(format!(
+                "no gateway database in {}; give the gateway's --data-dir (or its --database)",
+                dir.display()
+            ));
+        }
+        None => dir.join(DATABASE_FILE).display().to_string(),
+    };
+    let mut db = config
+        .server
+        .open_database(Metrics::new())
         .map_err(|e| e.to_string())?;
-    let name = dir.join(DATABASE_FILE).display().to_string();
     let report = ledger_report(&mut db, &name, period, now, budget).map_err(|e| e.to_string())?;
     for path in gatewayz_reports::write(&report, out).map_err(|e| e.to_string())? {
         println!("{}", path.display());
@@ -244,12 +258,10 @@ fn shown(value: f64) -> String {
 }
 
 fn keys(config: &Config, command: KeysCommand) -> Result<(), String> {
-    let mut db = Database::open_with(
-        &config.server.data_dir,
-        Metrics::new(),
-        config.server.database_sync,
-    )
-    .map_err(|e| e.to_string())?;
+    let mut db = config
+        .server
+        .open_database(Metrics::new())
+        .map_err(|e| e.to_string())?;
     // Expiries passed since anyone last looked are lapses: recorded before anything else.
     db.sweep_lapses(0, unix_now()).map_err(|e| e.to_string())?;
     match command {

@@ -762,6 +762,21 @@ impl ApiError {
         )
     }
 
+    /// 503: the key store cannot be read or written (its database is down or unreachable);
+    /// nothing was sent upstream or charged, and the client should retry.
+    pub fn store_unavailable() -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api_error",
+                "store_unavailable",
+                "the gateway cannot reach its key store right now; retry shortly".into(),
+            )
+        }
+        .refused(RefusalReason::StoreUnavailable)
+    }
+
     /// 500 without details, for the gateway's own failures (details go to the log only).
     pub fn internal() -> ApiError {
         ApiError::new(

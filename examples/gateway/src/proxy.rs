@@ -55,14 +55,14 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::{
-    account::{Account, KeyInFlight, Reservation},
+    account::{Account, KeyInFlight},
     body,
     config::ModelConfig,
-    keys::Keys,
+    keys::{Hold, Keys, Refused},
     openai::{ApiError, ChatRequest, MAX_BODY_BYTES, Usage},
     refusals::Refusals,
     sse::StreamScan,
-    store::{Charge, Committed, NANO, unix_now},
+    store::{Charge, Committed, NANO, charge_id, unix_now},
     upstream::{self, Failure, Provider, Response},
 };
 
@@ -330,8 +330,14 @@ async fn complete(
         .candidates(request.model())
         .ok_or_else(|| ApiError::unknown_model(request.model()))?;
     let mut reservation = Some(
-        reserve(&key, &request, candidates, gateway.credits_per_dollar)
-            .inspect_err(|_| gateway.keys.exhausted(&key))?,
+        reserve(
+            &gateway.keys,
+            &key,
+            &request,
+            candidates,
+            gateway.credits_per_dollar,
+        )
+        .await?,
     );
     // Each candidate with its price for the model: the routing policy weighs them, and the
     // reference cost (what `spread` would pay on average) is recorded against them.
@@ -467,12 +473,13 @@ struct Held {
 /// output it may produce (its `max_completion_tokens`/`max_tokens`, capped by the model's
 /// `max_output_tokens`, which also applies when it gives none, times `n`), at the dearest
 /// candidate provider's prices.
-fn reserve(
+async fn reserve(
+    keys: &Keys,
     key: &Arc<Account>,
     request: &ChatRequest,
     candidates: &[Arc<Provider>],
     credits_per_dollar: f64,
-) -> Result<Reservation, ApiError> {
+) -> Result<Hold, ApiError> {
     let models = || candidates.iter().map(|p| &p.models[request.model()]);
     let input_price = models()
         .map(|m| m.input_price_per_million)
@@ -490,7 +497,12 @@ fn reserve(
         / 1e6;
     // Rounded up, and capped far below overflow: a huge reservation is refused anyway.
     let nano = (cost * credits_per_dollar * NANO).ceil().clamp(0.0, 1e18) as i64;
-    key.reserve(nano).map_err(|balance| {
+    keys.reserve(key, nano).await.map_err(|refused| {
+        let balance = match refused {
+            Refused::Insufficient(balance) => balance,
+            Refused::Unavailable => return ApiError::store_unavailable(),
+        };
+        keys.exhausted(key);
         let held = if balance.reserved > 0 {
             format!(
                 " ({} more are held for its requests in progress)",
@@ -575,7 +587,7 @@ impl Attempt {
         outcome: Outcome,
         ttft: Option<Duration>,
         usage: Usage,
-        reservation: Option<Reservation>,
+        reservation: Option<Hold>,
     ) -> Option<Committed> {
         let inference = self.inference(outcome, ttft, usage);
         match permit {
@@ -585,7 +597,10 @@ impl Attempt {
         if usage.prompt_tokens == 0 && usage.completion_tokens == 0 {
             return None;
         }
+        let settlement = reservation.map(Hold::settle);
         let charge = Charge {
+            id: charge_id(),
+            reservation: settlement.as_ref().and_then(|s| s.reservation),
             key_id: self.key.id,
             provider: self.provider.name.clone(),
             model: self.client_model.clone(),
@@ -595,8 +610,12 @@ impl Attempt {
             credits_nano: (inference.credits * NANO).round() as i64,
             at: unix_now(),
         };
-        let settle = reservation.map(Reservation::settle);
-        match self.gateway.keys.store().charge(charge, settle) {
+        match self
+            .gateway
+            .keys
+            .store()
+            .charge(charge, settlement.map(|s| s.account))
+        {
             Ok(committed) => Some(committed),
             Err(error) => {
                 tracing::error!(%error, key = %self.key.prefix, "a charge could not be queued");
@@ -645,7 +664,7 @@ impl Attempt {
         response: Response,
         permit: Permit,
         held: Held,
-        reservation: Option<Reservation>,
+        reservation: Option<Hold>,
     ) -> HttpResponse {
         let metered = Metered {
             inner: response,
@@ -674,7 +693,7 @@ struct Metered {
     _held: Held,
     durable: bool,
     attempt: Option<Attempt>,
-    reservation: Option<Reservation>,
+    reservation: Option<Hold>,
     permit: Option<Permit>,
     scan: StreamScan,
     first_chunk: Option<Duration>,

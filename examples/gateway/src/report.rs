@@ -13,6 +13,7 @@ use gatewayz_reports::{Accounts, Customer, Day, Line, Nanos, Period, Report, Sou
 
 use crate::{
     ledger::{Group, GroupBy, Usage, UsageFilter, UsageRow, day_start},
+    sql::{Sql, values},
     store::{Database, Plan, StoreError},
 };
 
@@ -192,15 +193,14 @@ fn accounts(database: &Database, start: i64, end: i64) -> Result<Accounts, Store
     let both = |event| get(event, Plan::Trial) + get(event, Plan::Paid);
     use CustomerEvent::*;
     let converted = get(TrialConverted, Plan::Trial);
-    let topped_up: i64 = database
+    let topped_up = database
         .connection
-        .query_row(
-            "SELECT COALESCE(SUM(credits_nano), 0) FROM events
+        .query_one(
+            "SELECT COALESCE(CAST(SUM(credits_nano) AS BIGINT), 0) FROM events
              WHERE event = 'credits_topped_up' AND at >= ?1 AND at < ?2",
-            [start, end],
-            |row| row.get(0),
-        )
-        .map_err(StoreError::from)?;
+            values![start, end],
+        )?
+        .int(0)?;
     Ok(Accounts {
         keys_created: both(KeyCreated),
         keys_revoked: both(KeyRevoked),

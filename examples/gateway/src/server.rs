@@ -79,7 +79,9 @@ pub fn run(options: Options) -> io::Result<()> {
     let metrics = Metrics::new();
 
     let data_dir = config.server.data_dir.clone();
-    let mut database = Database::open_with(&data_dir, metrics.clone(), config.server.database_sync)
+    let mut database = config
+        .server
+        .open_database(metrics.clone())
         .map_err(io::Error::other)?;
     // A demo key in the offline mode (and whenever demo traffic needs one), printed at start.
     let demo_key = if config.simulated_only() || config.demo_enabled() {
@@ -534,10 +536,13 @@ fn banner(
             ),
         }
     }
-    println!(
-        "  data             {}",
-        config.server.data_dir.join("gatewayz.db").display()
-    );
+    match &config.server.database {
+        Some(url) => println!("  data             {url:?} (shared)"),
+        None => println!(
+            "  data             {}",
+            config.server.data_dir.join("gatewayz.db").display()
+        ),
+    }
     println!(
         "  admin endpoints  {}",
         if admin {

@@ -50,7 +50,6 @@ use std::{
 };
 
 use gatewayz_metrics::Metrics;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
@@ -58,6 +57,10 @@ use tokio::sync::oneshot;
 use crate::{
     account::Account,
     events::{record_event, sweep_lapses_of},
+    postgres::Postgres,
+    reservations::release_reservation,
+    schema,
+    sql::{Connection, Row, Sql, values},
 };
 use gatewayz_metrics::CustomerEvent;
 
@@ -70,70 +73,6 @@ pub const MAX_CREDITS: f64 = 1e9;
 
 /// The database file in the data directory.
 pub const DATABASE_FILE: &str = "gatewayz.db";
-
-const SCHEMA: &[&str] = &[
-    // Version 1.
-    "CREATE TABLE api_keys (
-        id INTEGER PRIMARY KEY,
-        key_hash TEXT NOT NULL UNIQUE,
-        prefix TEXT NOT NULL,
-        name TEXT NOT NULL,
-        plan TEXT NOT NULL CHECK (plan IN ('trial', 'paid')),
-        credits_nano INTEGER NOT NULL,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER,
-        revoked_at INTEGER
-    );
-    CREATE TABLE usage (
-        id INTEGER PRIMARY KEY,
-        key_id INTEGER NOT NULL REFERENCES api_keys(id),
-        at INTEGER NOT NULL,
-        provider TEXT NOT NULL,
-        model TEXT NOT NULL,
-        input_tokens INTEGER NOT NULL,
-        output_tokens INTEGER NOT NULL,
-        cost_nano INTEGER NOT NULL,
-        credits_nano INTEGER NOT NULL
-    );
-    CREATE INDEX usage_by_key ON usage (key_id, at);",
-    // Version 2: customer events, append-only; the ledger indexed by time for reports.
-    "CREATE TABLE events (
-        id INTEGER PRIMARY KEY,
-        key_id INTEGER NOT NULL REFERENCES api_keys(id),
-        at INTEGER NOT NULL,
-        event TEXT NOT NULL,
-        plan TEXT NOT NULL CHECK (plan IN ('trial', 'paid')),
-        credits_nano INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX events_by_time ON events (at);
-    CREATE INDEX events_by_key ON events (key_id, event);
-    CREATE UNIQUE INDEX events_one_lapse_per_expiry ON events (key_id, at) WHERE event = 'lapsed';
-    CREATE TRIGGER events_are_never_updated BEFORE UPDATE ON events
-        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-    CREATE TRIGGER events_are_never_deleted BEFORE DELETE ON events
-        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-    CREATE INDEX api_keys_by_expiry ON api_keys (expires_at) WHERE expires_at IS NOT NULL;
-    CREATE INDEX usage_by_time ON usage (at);
-    -- Keys from before events were recorded: their creation (with every credit they were
-    -- given), trial and revocation, from their rows. Plans never changed before this version.
-    INSERT INTO events (key_id, at, event, plan, credits_nano)
-        SELECT id, created_at, 'key_created', plan,
-               credits_nano + COALESCE((SELECT SUM(u.credits_nano) FROM usage u WHERE u.key_id = api_keys.id), 0)
-        FROM api_keys;
-    INSERT INTO events (key_id, at, event, plan)
-        SELECT id, created_at, 'trial_started', plan FROM api_keys WHERE plan = 'trial';
-    INSERT INTO events (key_id, at, event, plan)
-        SELECT id, revoked_at, 'cancelled', plan FROM api_keys
-        WHERE revoked_at IS NOT NULL AND (expires_at IS NULL OR expires_at > revoked_at);
-    INSERT INTO events (key_id, at, event, plan)
-        SELECT id, revoked_at, 'key_revoked', plan FROM api_keys WHERE revoked_at IS NOT NULL;",
-];
-
-/// The first version of the schema, for tests of migrations from it.
-#[cfg(test)]
-pub(crate) fn schema_v1() -> &'static str {
-    SCHEMA[0]
-}
 
 /// A plan: what kind of customer a key belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -205,6 +144,10 @@ impl KeyRecord {
 /// One request's charge.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Charge {
+    /// Random, unique: a charge whose write is retried is stored once.
+    pub id: i64,
+    /// The reservation in the database it replaces (a shared store's), released with it.
+    pub reservation: Option<i64>,
     /// Key row id.
     pub key_id: i64,
     /// Provider that served the request.
@@ -240,6 +183,12 @@ pub enum StoreError {
     /// SQLite failed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed or cannot be reached.
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    /// The database does not hold what this gateway expects.
+    #[error("database schema: {0}")]
+    Schema(String),
     /// The data directory cannot be created.
     #[error("cannot create the data directory: {0}")]
     Io(#[from] std::io::Error),
@@ -304,6 +253,13 @@ pub fn hash_key(key: &str) -> String {
         .collect()
 }
 
+/// A new random charge id (see [`Charge::id`]).
+pub fn charge_id() -> i64 {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the OS random number generator is available");
+    i64::from_le_bytes(bytes)
+}
+
 /// A new random key: `gwz_` and 40 base-62 characters from the OS's secure generator.
 pub fn generate_key() -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -317,7 +273,8 @@ pub fn generate_key() -> String {
     format!("gwz_{suffix}")
 }
 
-/// A connection to the gateway's database, created and migrated on open.
+/// A connection to the gateway's database, created and migrated on open: SQLite in a data
+/// directory (one machine), or PostgreSQL (a fleet's shared store).
 pub struct Database {
     pub(crate) connection: Connection,
     pub(crate) metrics: Metrics,
@@ -345,7 +302,7 @@ impl Database {
             .append(true)
             .mode(0o600)
             .open(&path)?;
-        let connection = Connection::open(&path)?;
+        let connection = rusqlite::Connection::open(&path)?;
         connection.busy_timeout(Duration::from_secs(5))?;
         // WAL lets the `keys` CLI read and write while the gateway runs.
         connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -358,25 +315,29 @@ impl Database {
                 _ => {}
             }
         }
-        let mut database = Database {
-            connection,
+        let mut connection = connection;
+        migrate_sqlite(&mut connection)?;
+        Ok(Database {
+            connection: Connection::Sqlite(connection),
             metrics,
-        };
-        database.migrate()?;
-        Ok(database)
+        })
     }
 
-    fn migrate(&mut self) -> Result<(), StoreError> {
-        let version: usize = self
-            .connection
-            .pragma_query_value(None, "user_version", |row| row.get(0))?;
-        for (index, step) in SCHEMA.iter().enumerate().skip(version) {
-            let transaction = self.connection.transaction()?;
-            transaction.execute_batch(step)?;
-            transaction.pragma_update(None, "user_version", index + 1)?;
-            transaction.commit()?;
-        }
-        Ok(())
+    /// Connects to the PostgreSQL database at `url` and migrates it: the store every replica
+    /// of a fleet shares.
+    pub fn open_postgres(url: &str, metrics: Metrics) -> Result<Database, StoreError> {
+        let postgres = Postgres::connect(url)?;
+        postgres.migrate(schema::POSTGRES)?;
+        Ok(Database {
+            connection: Connection::Postgres(postgres),
+            metrics,
+        })
+    }
+
+    /// Whether every replica shares this database (PostgreSQL): credits are then reserved in
+    /// it rather than in each replica's memory.
+    pub fn is_shared(&self) -> bool {
+        self.connection.is_shared()
     }
 
     /// Creates a key and returns it; the key itself is shown only this once.
@@ -408,25 +369,27 @@ impl Database {
         let now = unix_now();
         let prefix: String = key.chars().take(10).collect();
         let credits_nano = (credits * NANO).round() as i64;
-        let transaction = self.connection.transaction()?;
-        transaction.execute(
-            "INSERT INTO api_keys (key_hash, prefix, name, plan, credits_nano, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![hash_key(key), prefix, name, plan.as_str(), credits_nano, now, expires_at],
-        )?;
-        let id = transaction.last_insert_rowid();
-        record_event(
-            &transaction,
-            id,
-            now,
-            CustomerEvent::KeyCreated,
-            plan,
-            credits_nano,
-        )?;
-        if plan == Plan::Trial {
-            record_event(&transaction, id, now, CustomerEvent::TrialStarted, plan, 0)?;
-        }
-        transaction.commit()?;
+        let id = self.connection.transaction(|transaction| {
+            let id = transaction
+                .query_one(
+                    "INSERT INTO api_keys (key_hash, prefix, name, plan, credits_nano, created_at, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                    values![hash_key(key), &prefix, name, plan.as_str(), credits_nano, now, expires_at],
+                )?
+                .int(0)?;
+            record_event(
+                transaction,
+                id,
+                now,
+                CustomerEvent::KeyCreated,
+                plan,
+                credits_nano,
+            )?;
+            if plan == Plan::Trial {
+                record_event(transaction, id, now, CustomerEvent::TrialStarted, plan, 0)?;
+            }
+            Ok(id)
+        })?;
         Ok(KeyRecord {
             id,
             prefix,
@@ -444,27 +407,24 @@ impl Database {
         let timer = self.metrics.time_database_query("lookup_key");
         let result = self
             .connection
-            .query_row(
+            .query_opt(
                 &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1"),
-                [key_hash],
-                key_record,
+                values![key_hash],
             )
-            .optional()
-            .map_err(StoreError::from);
+            .and_then(|row| row.as_ref().map(key_record).transpose());
         timer.finish(result)
     }
 
     /// Every key, oldest first.
     pub fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
         let timer = self.metrics.time_database_query("list_keys");
-        let result = (|| {
-            let mut statement = self
-                .connection
-                .prepare(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY id"))?;
-            let rows = statement.query_map([], key_record)?;
-            rows.collect::<Result<Vec<_>, _>>()
-                .map_err(StoreError::from)
-        })();
+        let result = self
+            .connection
+            .query(
+                &format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY id"),
+                &[],
+            )
+            .and_then(|rows| rows.iter().map(key_record).collect());
         timer.finish(result)
     }
 
@@ -472,11 +432,14 @@ impl Database {
     pub fn find_key(&self, which: &str) -> Result<KeyRecord, StoreError> {
         let shown = || which.chars().take(64).collect::<String>();
         let id: Option<i64> = which.parse().ok();
-        let mut statement = self.connection.prepare_cached(&format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys WHERE prefix = ?1 OR id = ?2 LIMIT 2"
-        ))?;
-        let matching = statement
-            .query_map(params![which, id], key_record)?
+        let matching = self
+            .connection
+            .query(
+                &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE prefix = ?1 OR id = ?2 LIMIT 2"),
+                values![which, id],
+            )?
+            .iter()
+            .map(key_record)
             .collect::<Result<Vec<_>, _>>()?;
         match <[KeyRecord; 1]>::try_from(matching) {
             Ok([record]) => Ok(record),
@@ -494,18 +457,17 @@ impl Database {
         }
         let timer = self.metrics.time_database_query("revoke_key");
         let now = unix_now();
-        let result = (|| {
+        let result = self.connection.transaction(|transaction| {
             // A lapse not yet swept happened before this revocation: recorded first, in order.
-            let transaction = self.connection.transaction()?;
-            sweep_lapses_of(&transaction, Some(record.id), 0, now)?;
+            sweep_lapses_of(transaction, Some(record.id), 0, now)?;
             let changed = transaction.execute(
                 "UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
-                params![now, record.id],
+                values![now, record.id],
             )?;
             if changed == 1 {
                 if record.active_at(now) {
                     record_event(
-                        &transaction,
+                        transaction,
                         record.id,
                         now,
                         CustomerEvent::Cancelled,
@@ -514,7 +476,7 @@ impl Database {
                     )?;
                 }
                 record_event(
-                    &transaction,
+                    transaction,
                     record.id,
                     now,
                     CustomerEvent::KeyRevoked,
@@ -522,8 +484,8 @@ impl Database {
                     0,
                 )?;
             }
-            transaction.commit().map_err(StoreError::from)
-        })();
+            Ok(())
+        });
         timer.finish(result)?;
         Ok(KeyRecord {
             revoked_at: Some(now),
@@ -531,7 +493,10 @@ impl Database {
         })
     }
 
-    /// Applies charges in one transaction: credits go down, usage rows are added.
+    /// Applies charges in one transaction: credits go down, usage rows are added, and the
+    /// reservations they replace are released. A charge already written (its transaction
+    /// committed, but the answer lost with the connection, then tried again) is skipped whole,
+    /// so none is counted twice.
     pub fn apply_charges<'a>(
         &mut self,
         charges: impl IntoIterator<Item = &'a Charge>,
@@ -541,32 +506,36 @@ impl Database {
             return Ok(());
         }
         let timer = self.metrics.time_database_query("apply_charges");
-        let result = (|| {
-            let transaction = self.connection.transaction()?;
-            {
-                let mut debit = transaction.prepare_cached(
-                    "UPDATE api_keys SET credits_nano = credits_nano - ?1 WHERE id = ?2",
-                )?;
-                let mut usage = transaction.prepare_cached(
-                    "INSERT INTO usage (key_id, at, provider, model, input_tokens, output_tokens, cost_nano, credits_nano)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?;
-                for c in charges {
-                    debit.execute(params![c.credits_nano, c.key_id])?;
-                    usage.execute(params![
+        let result = self.connection.transaction(|transaction| {
+            for c in charges {
+                let inserted = transaction.execute(
+                    "INSERT INTO usage (key_id, at, provider, model, input_tokens, output_tokens, cost_nano, credits_nano, charge_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+                    values![
                         c.key_id,
                         c.at,
-                        c.provider,
-                        c.model,
+                        &c.provider,
+                        &c.model,
                         c.input_tokens as i64,
                         c.output_tokens as i64,
                         c.cost_nano,
-                        c.credits_nano
-                    ])?;
+                        c.credits_nano,
+                        c.id
+                    ],
+                )?;
+                if inserted == 0 {
+                    continue;
+                }
+                transaction.execute(
+                    "UPDATE api_keys SET credits_nano = credits_nano - ?1 WHERE id = ?2",
+                    values![c.credits_nano, c.key_id],
+                )?;
+                if let Some(reservation) = c.reservation {
+                    release_reservation(transaction, reservation)?;
                 }
             }
-            transaction.commit().map_err(StoreError::from)
-        })();
+            Ok(())
+        });
         timer.finish(result)
     }
 
@@ -575,19 +544,18 @@ impl Database {
         let timer = self.metrics.time_database_query("business_counts");
         let result = self
             .connection
-            .query_row(
+            .query_one(
                 "SELECT COUNT(*), COUNT(*) FILTER (WHERE plan = 'paid'), COUNT(*) FILTER (WHERE plan = 'trial')
                  FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)",
-                [now],
-                |row| {
-                    Ok(BusinessCounts {
-                        active_keys: row.get::<_, i64>(0)? as u64,
-                        paid: row.get::<_, i64>(1)? as u64,
-                        trials: row.get::<_, i64>(2)? as u64,
-                    })
-                },
+                values![now],
             )
-            .map_err(StoreError::from);
+            .and_then(|row| {
+                Ok(BusinessCounts {
+                    active_keys: row.int(0)?.max(0) as u64,
+                    paid: row.int(1)?.max(0) as u64,
+                    trials: row.int(2)?.max(0) as u64,
+                })
+            });
         timer.finish(result)
     }
 
@@ -596,14 +564,32 @@ impl Database {
         let timer = self.metrics.time_database_query("usage_totals");
         let result = self
             .connection
-            .query_row(
-                "SELECT COUNT(*), COALESCE(SUM(credits_nano), 0) FROM usage WHERE key_id = ?1",
-                [key_id],
-                |row| Ok((row.get::<_, i64>(0)? as u64, row.get(1)?)),
+            .query_one(
+                "SELECT COUNT(*), COALESCE(CAST(SUM(credits_nano) AS BIGINT), 0) FROM usage WHERE key_id = ?1",
+                values![key_id],
             )
-            .map_err(StoreError::from);
+            .and_then(|row| Ok((row.int(0)?.max(0) as u64, row.int(1)?)));
         timer.finish(result)
     }
+}
+
+/// Runs SQLite's migrations not yet run, each in its own transaction.
+fn migrate_sqlite(connection: &mut rusqlite::Connection) -> Result<(), StoreError> {
+    let version: usize = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version > schema::SQLITE.len() {
+        return Err(StoreError::Schema(format!(
+            "the database is at schema version {version}, newer than this gateway's {}; run \
+             the newer gateway",
+            schema::SQLITE.len()
+        )));
+    }
+    for (index, step) in schema::SQLITE.iter().enumerate().skip(version) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(step)?;
+        transaction.pragma_update(None, "user_version", index + 1)?;
+        transaction.commit()?;
+    }
+    Ok(())
 }
 
 /// Creates `dir` (and its parents) if needed, and makes it owner-only (`0700`).
@@ -619,16 +605,16 @@ fn private_directory(dir: &Path) -> Result<(), StoreError> {
 pub(crate) const KEY_COLUMNS: &str =
     "id, prefix, name, plan, credits_nano, created_at, expires_at, revoked_at";
 
-pub(crate) fn key_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
+pub(crate) fn key_record(row: &Row) -> Result<KeyRecord, StoreError> {
     Ok(KeyRecord {
-        id: row.get(0)?,
-        prefix: row.get(1)?,
-        name: row.get(2)?,
-        plan: Plan::parse(&row.get::<_, String>(3)?),
-        credits_nano: row.get(4)?,
-        created_at: row.get(5)?,
-        expires_at: row.get(6)?,
-        revoked_at: row.get(7)?,
+        id: row.int(0)?,
+        prefix: row.text(1)?,
+        name: row.text(2)?,
+        plan: Plan::parse(&row.text(3)?),
+        credits_nano: row.int(4)?,
+        created_at: row.int(5)?,
+        expires_at: row.opt_int(6)?,
+        revoked_at: row.opt_int(7)?,
     })
 }
 
@@ -646,6 +632,8 @@ enum Command {
     Charges,
     /// A key was refused for lack of credits.
     Exhausted(i64),
+    /// A reservation in the database to release (its request ended without a charge).
+    Release(i64),
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
 
@@ -716,6 +704,9 @@ pub struct Store {
     worker: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<Option<Checkpointer>>,
     reader: Mutex<Option<Reader>>,
+    /// A shared store's database, for the calls a request makes in the moment (reservations)
+    /// on blocking threads, through the shared pool; `None` on one machine.
+    shared: Option<Mutex<Database>>,
 }
 
 /// How often the WAL is checkpointed into the database file, off the commit path.
@@ -759,15 +750,18 @@ impl Database {
         }))
     }
 
-    /// Another connection to the same database file, for another thread.
+    /// Another connection to the same database, for another thread (PostgreSQL: the same
+    /// pool).
     pub(crate) fn reopen(&self) -> Result<Database, StoreError> {
-        let path = self
-            .connection
-            .path()
-            .ok_or(StoreError::Stopped)?
-            .to_owned();
-        let connection = Connection::open(&path)?;
-        connection.busy_timeout(Duration::from_secs(5))?;
+        let connection = match &self.connection {
+            Connection::Sqlite(connection) => {
+                let path = connection.path().ok_or(StoreError::Stopped)?;
+                let connection = rusqlite::Connection::open(path)?;
+                connection.busy_timeout(Duration::from_secs(5))?;
+                Connection::Sqlite(connection)
+            }
+            Connection::Postgres(postgres) => Connection::Postgres(postgres.clone()),
+        };
         Ok(Database {
             connection,
             metrics: self.metrics.clone(),
@@ -796,8 +790,11 @@ impl Database {
     /// Starts a thread that checkpoints this database's WAL every [`CHECKPOINT_INTERVAL`], on a
     /// connection of its own; `None` (checkpoints then happen at close) if it cannot open one.
     fn checkpointer(&self) -> Option<Checkpointer> {
-        let path = self.connection.path()?.to_owned();
-        let connection = Connection::open(&path)
+        let Connection::Sqlite(connection) = &self.connection else {
+            return None;
+        };
+        let path = connection.path()?.to_owned();
+        let connection = rusqlite::Connection::open(&path)
             .and_then(|c| c.busy_timeout(Duration::from_secs(5)).map(|()| c))
             .map_err(|error| tracing::warn!(%error, "cannot open a connection to checkpoint"))
             .ok()?;
@@ -835,9 +832,12 @@ impl Store {
         let worker_queue = Arc::clone(&queued);
         let checkpointer = database.checkpointer();
         let reader = database.reader();
-        if let Err(error) = database
-            .connection
-            .pragma_update(None, "wal_autocheckpoint", 0)
+        let shared = database
+            .is_shared()
+            .then(|| database.reopen().ok().map(Mutex::new))
+            .flatten();
+        if let Connection::Sqlite(connection) = &database.connection
+            && let Err(error) = connection.pragma_update(None, "wal_autocheckpoint", 0)
         {
             tracing::warn!(%error, "cannot move WAL checkpoints off the commit path");
         }
@@ -852,6 +852,41 @@ impl Store {
             worker: Mutex::new(Some(worker)),
             checkpointer: Mutex::new(checkpointer),
             reader: Mutex::new(reader),
+            shared,
+        }
+    }
+
+    /// Whether the database is shared by replicas (PostgreSQL): credits are then reserved in
+    /// it ([`Store::reserve`]).
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Reserves credits in a shared database (see [`Database::reserve`]), on a blocking thread:
+    /// requests reserve concurrently, each on a connection of the pool.
+    pub async fn reserve(
+        &self,
+        key_id: i64,
+        amount: i64,
+        expires_at: i64,
+    ) -> Result<Result<i64, crate::account::Balance>, StoreError> {
+        let mut database = self
+            .shared
+            .as_ref()
+            .ok_or(StoreError::Stopped)?
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .reopen()?;
+        tokio::task::spawn_blocking(move || database.reserve(key_id, amount, expires_at))
+            .await
+            .map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Releases a reservation in the database, after the charges queued before it; does not
+    /// wait. If that fails, the reservation's expiry returns its credits.
+    pub fn release(&self, reservation: i64) {
+        if let Err(error) = self.send(Command::Release(reservation)) {
+            tracing::debug!(%error, "a reservation was left to expire");
         }
     }
 
@@ -1096,6 +1131,11 @@ fn run_worker(
                     tracing::warn!(%error, "recording an exhausted key failed");
                 }
             }
+            Command::Release(reservation) => {
+                if let Err(error) = database.release(reservation) {
+                    tracing::warn!(%error, "releasing a reservation failed; it will expire");
+                }
+            }
             Command::Flush(reply) => {
                 let _ = reply.send(write_pending(&mut pending, &mut due));
             }
@@ -1129,13 +1169,13 @@ mod tests {
         assert!(key.starts_with("gwz_") && key.len() == 44);
         assert_eq!(db.lookup(&hash_key(&key)).unwrap(), Some(record.clone()));
         assert_eq!(db.lookup(&hash_key("gwz_wrong")).unwrap(), None);
-        let stored: String = db
+        let stored = db
             .connection
-            .query_row(
+            .query_one(
                 "SELECT key_hash FROM api_keys WHERE id = ?1",
-                [record.id],
-                |r| r.get(0),
+                values![record.id],
             )
+            .and_then(|row| row.text(0))
             .unwrap();
         assert_ne!(stored, key);
         std::fs::remove_dir_all(dir).unwrap();
@@ -1150,6 +1190,8 @@ mod tests {
                 .create_key("bob", Plan::Trial, 1.0, Some(unix_now() + 3600))
                 .unwrap();
             let charge = |credits_nano| Charge {
+                id: charge_id(),
+                reservation: None,
                 key_id: record.id,
                 provider: "p".into(),
                 model: "m".into(),
@@ -1182,6 +1224,8 @@ mod tests {
         };
         let store = Store::start(db, batching);
         let charge = || Charge {
+            id: charge_id(),
+            reservation: None,
             key_id: record.id,
             provider: "p".into(),
             model: "m".into(),
@@ -1244,6 +1288,8 @@ mod tests {
 
     fn charge_of(key_id: i64, credits_nano: i64) -> Charge {
         Charge {
+            id: charge_id(),
+            reservation: None,
             key_id,
             provider: "p".into(),
             model: "m".into(),
