@@ -9,9 +9,16 @@
 //! sharing resumes when it is back. A second test measures the calls one outage costs with
 //! shared breakers against local ones (the figure in `docs/performance.md`).
 //!
-//! It needs Debian's `redis-server`; `cargo xtask test` installs it. Without it, it fails,
-//! saying so. The key store is each replica's own SQLite database here: every replica is given
-//! its own key.
+//! The key store, on a real PostgreSQL started by the test and shared by three replicas: a key
+//! created once works on every replica at once, and its usage made on one is read on another;
+//! 3 replicas x 8 clients draining a key with small credits overspend by no more than the bound
+//! `docs/limits.md` states (the figure in `docs/fleet.md`); PostgreSQL killed and restarted
+//! mid-traffic costs clients clear 503s while it is down, never a 500 and never a charge for an
+//! answer they received, and service resumes by itself.
+//!
+//! It needs Debian's `redis-server` and `postgresql`; `cargo xtask test` installs them. Without
+//! them, it fails, saying so. In the circuit tests the key store is each replica's own SQLite
+//! database: every replica is given its own key.
 
 use std::{
     fs,
@@ -25,8 +32,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use gatewayz_gateway::{config::SimulatedConfig, simulator::SimulatedProvider};
-use gatewayz_testkit::{exposition::parse, http::Http, process::Process, redis::Redis};
+use gatewayz_gateway::{
+    config::SimulatedConfig,
+    simulator::SimulatedProvider,
+    store::{Database, NANO},
+};
+use gatewayz_metrics::Metrics;
+use gatewayz_testkit::{
+    exposition::parse, http::Http, postgres::Postgres, process::Process, redis::Redis,
+};
 use serde_json::{Value, json};
 
 /// The model both providers serve: `anthropic` (the shared one the test breaks) is preferred,
@@ -79,45 +93,55 @@ struct Replica {
     _process: Process,
 }
 
-/// Starts replica `name` under `dir` with a cool-down of `cool_down` seconds, sharing circuits
-/// through `redis` if given.
-fn replica(
-    dir: &Path,
-    name: &str,
-    anthropic: &str,
-    cool_down: u32,
-    redis: Option<&str>,
-) -> Replica {
+/// What the replicas share: circuits through Redis, keys through PostgreSQL (each `None`: each
+/// replica its own).
+#[derive(Clone, Copy, Default)]
+struct Shared<'a> {
+    redis: Option<&'a str>,
+    database: Option<&'a str>,
+}
+
+/// Creates a paid key with `credits` with the gateway's `keys` command, in the data directory
+/// `home/data` or the shared `database`.
+fn create_key(home: &Path, database: Option<&str>, credits: &str) -> String {
+    let mut keys = Command::new(gateway_binary());
+    keys.arg("--data-dir").arg(home.join("data"));
+    if let Some(database) = database {
+        keys.args(["--database", database]);
+    }
+    keys.args(["keys", "create", "--name", "fleet", "--plan", "paid"])
+        .args(["--credits", credits]);
+    let output = keys.output().expect("the gateway binary runs");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// Starts replica `name` under `dir` with a cool-down of `cool_down` seconds, sharing what
+/// `shared` says.
+fn replica(dir: &Path, name: &str, anthropic: &str, cool_down: u32, shared: Shared<'_>) -> Replica {
     let home: PathBuf = dir.join(name);
     fs::create_dir_all(&home).unwrap();
     let config_file = home.join("config.toml");
     fs::write(&config_file, config(anthropic, cool_down)).unwrap();
-    let base = |command: &mut Command| {
-        command
-            .arg("--config")
-            .arg(&config_file)
-            .arg("--data-dir")
-            .arg(home.join("data"));
-    };
-    let mut keys = Command::new(gateway_binary());
-    base(&mut keys);
-    keys.args(["keys", "create", "--name", "fleet", "--plan", "paid"])
-        .args(["--credits", "1000"]);
-    let output = keys.output().expect("the gateway binary runs");
-    assert!(output.status.success(), "{output:?}");
-    let key = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let key = create_key(&home, shared.database, "1000");
 
     let ready_file = home.join("ready.json");
     let mut command = Command::new(gateway_binary());
-    base(&mut command);
     command
+        .arg("--config")
+        .arg(&config_file)
+        .arg("--data-dir")
+        .arg(home.join("data"))
         .args(["--listen", "127.0.0.1:0", "--replica", name, "--ready-file"])
         .arg(&ready_file)
         .env("RUST_LOG", "info,actix_server=warn")
         .env("GATEWAYZ_ADMIN_KEY", ADMIN_KEY)
         .env("NO_COLOR", "1");
-    if let Some(redis) = redis {
+    if let Some(redis) = shared.redis {
         command.args(["--redis", redis]);
+    }
+    if let Some(database) = shared.database {
+        command.args(["--database", database]);
     }
     let mut process = Process::start(name, &mut command, home.join("gateway.log"))
         .unwrap_or_else(|why| panic!("{why}"));
@@ -134,13 +158,18 @@ fn replica(
 impl Replica {
     /// One completion; its status.
     fn complete(&self, http: &Http) -> u16 {
+        self.complete_with(http, &self.key)
+    }
+
+    /// One completion with `key`; its status (0 when no answer came).
+    fn complete_with(&self, http: &Http, key: &str) -> u16 {
         let body = json!({
             "model": MODEL,
             "messages": [{"role": "user", "content": "hi"}],
             "max_tokens": 8,
         });
         let url = format!("{}/v1/chat/completions", self.url);
-        http.post_json(&url, Some(&self.key), &body)
+        http.post_json(&url, Some(key), &body)
             .map_or(0, |response| response.status)
     }
 
@@ -275,7 +304,13 @@ fn three_replicas_share_their_circuits_through_redis() {
     let replicas: Vec<Replica> = ["gw-1", "gw-2", "gw-3"]
         .iter()
         // A cool-down long enough for the checks of step 1 to end before any probe.
-        .map(|name| replica(dir.path(), name, &anthropic.base_url(), 4, Some(&redis.url)))
+        .map(|name| {
+            let shared = Shared {
+                redis: Some(&redis.url),
+                database: None,
+            };
+            replica(dir.path(), name, &anthropic.base_url(), 4, shared)
+        })
         .collect();
     let replicas = Arc::new(replicas);
     let http = Http::with_timeout(Duration::from_secs(15));
@@ -376,8 +411,11 @@ fn an_outage_costs_fewer_failed_calls_with_shared_circuits() {
         let replicas: Vec<Replica> = ["gw-1", "gw-2", "gw-3"]
             .iter()
             .map(|name| {
-                let url = redis.as_ref().map(|r| r.url.as_str());
-                replica(dir.path(), name, &anthropic.base_url(), 2, url)
+                let shared = Shared {
+                    redis: redis.as_ref().map(|r| r.url.as_str()),
+                    database: None,
+                };
+                replica(dir.path(), name, &anthropic.base_url(), 2, shared)
             })
             .collect();
         let replicas = Arc::new(replicas);
@@ -402,5 +440,195 @@ fn an_outage_costs_fewer_failed_calls_with_shared_circuits() {
     assert!(
         shared < local,
         "shared circuits cost {shared} failed calls, local ones {local}"
+    );
+}
+
+/// Three replicas on one PostgreSQL (and each its own breakers), in front of a healthy provider.
+fn database_fleet(dir: &Path, anthropic: &str, database: &str) -> Arc<Vec<Replica>> {
+    let shared = Shared {
+        redis: None,
+        database: Some(database),
+    };
+    Arc::new(
+        ["gw-1", "gw-2", "gw-3"]
+            .iter()
+            .map(|name| replica(dir, name, anthropic, 2, shared))
+            .collect(),
+    )
+}
+
+/// Clients sending completions with `key` to every replica, `per_replica` at a time each,
+/// until stopped or `until` says so; counts the answers by status.
+fn drive(
+    replicas: &Arc<Vec<Replica>>,
+    key: &str,
+    per_replica: usize,
+    stop: &Arc<AtomicBool>,
+) -> Vec<thread::JoinHandle<Vec<u16>>> {
+    let mut threads = Vec::new();
+    for index in 0..replicas.len() {
+        for _ in 0..per_replica {
+            let (replicas, stop, key) = (Arc::clone(replicas), Arc::clone(stop), key.to_owned());
+            threads.push(thread::spawn(move || {
+                let http = Http::with_timeout(Duration::from_secs(30));
+                let mut statuses = Vec::new();
+                while !stop.load(Relaxed) {
+                    statuses.push(replicas[index].complete_with(&http, &key));
+                }
+                statuses
+            }));
+        }
+    }
+    threads
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+#[test]
+fn three_replicas_share_keys_credits_and_the_ledger_through_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let postgres = Postgres::start(&dir.path().join("postgres"));
+    let anthropic = SimulatedProvider::start("anthropic", behaviour(false, 5.0)).unwrap();
+    let replicas = database_fleet(dir.path(), &anthropic.base_url(), &postgres.url);
+    let http = Http::with_timeout(Duration::from_secs(15));
+
+    // 1. A key created while the fleet runs works on every replica at once, and what it spent
+    // on one is read on another.
+    let key = create_key(dir.path(), Some(&postgres.url), "1000");
+    for replica in replicas.iter() {
+        assert_eq!(replica.complete_with(&http, &key), 200, "{}", replica.url);
+    }
+    let overview: Value = http
+        .get(&format!("{}/v1/key", replicas[2].url), Some(&key))
+        .unwrap()
+        .json()
+        .unwrap();
+    let shared = Database::open_postgres(&postgres.url, Metrics::new()).unwrap();
+    let first = shared
+        .lookup(&gatewayz_gateway::store::hash_key(&key))
+        .unwrap()
+        .unwrap();
+    let (requests, spent) = shared.usage_totals(first.id).unwrap();
+    assert_eq!(requests, 3, "one charge per replica's answer");
+    let usage = overview["data"]["usage"].as_f64().unwrap();
+    assert!(
+        (usage - spent as f64 / NANO).abs() < 1e-6 && usage > 0.0,
+        "gw-3 reads the usage of all three: {overview}"
+    );
+
+    // 2. 3 replicas x 8 clients drain a key with small credits. Each request reserves its
+    // worst case in the database, so the key overspends only by what its requests in flight
+    // cost beyond their reservations: here nothing (the provider never answers more than
+    // `max_tokens`), against up to 3x the balance if each replica held its own reservations.
+    let credits = 0.0005;
+    let small = create_key(dir.path(), Some(&postgres.url), &credits.to_string());
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients = drive(&replicas, &small, 8, &stop);
+    let database = Database::open_postgres(&postgres.url, Metrics::new()).unwrap();
+    let record = |database: &Database| {
+        let hash = gatewayz_gateway::store::hash_key(&small);
+        database.lookup(&hash).unwrap().unwrap()
+    };
+    // Dry: less than a request's worst case left, so the balance no longer moves.
+    let mut last = i64::MAX;
+    within(Duration::from_secs(30), "the key runs dry", || {
+        thread::sleep(Duration::from_millis(700));
+        let now = record(&database).credits_nano;
+        std::mem::replace(&mut last, now) == now
+    });
+    stop.store(true, Relaxed);
+    let statuses: Vec<u16> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    let record = record(&database);
+    let (charged, spent) = database.usage_totals(record.id).unwrap();
+    let served = count(&statuses, 200);
+    let refused = count(&statuses, 402);
+    assert_eq!(served + refused, statuses.len(), "only 200s and 402s");
+    assert_eq!(charged as usize, served, "one charge per answer");
+    assert_eq!(
+        (credits * NANO).round() as i64 - spent,
+        record.credits_nano,
+        "the balance is the credits given less the charges written"
+    );
+    assert_eq!(
+        database.reserved(record.id).unwrap(),
+        0,
+        "every hold released"
+    );
+    let overspent = (-record.credits_nano).max(0);
+    eprintln!(
+        "drain, 3 replicas x 8 clients: {served} served, {refused} refused (402), \
+         {spent} of {} nano-credits spent, balance {} nano-credits, overspent {overspent}",
+        (credits * NANO).round(),
+        record.credits_nano
+    );
+    assert_eq!(
+        overspent, 0,
+        "requests in flight cost no more than they reserved"
+    );
+
+    // 3. PostgreSQL dies mid-traffic and comes back. While it is down clients get 503s, never
+    // a 500; every answer a client received is charged; service resumes by itself.
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients = drive(&replicas, &key, 4, &stop);
+    let mut postgres = postgres;
+    thread::sleep(Duration::from_millis(1000));
+    postgres.kill();
+    thread::sleep(Duration::from_millis(2000));
+    postgres.restart();
+    let mut probes = Vec::new();
+    let resumed = within(Duration::from_secs(15), "service resumes", || {
+        let answers: Vec<u16> = replicas
+            .iter()
+            .map(|r| r.complete_with(&http, &key))
+            .collect();
+        probes.extend_from_slice(&answers);
+        answers.iter().all(|s| *s == 200)
+    });
+    eprintln!("every replica answered again {resumed:?} after PostgreSQL restarted");
+    thread::sleep(Duration::from_millis(500));
+    stop.store(true, Relaxed);
+    let statuses: Vec<u16> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .chain(probes)
+        .collect();
+    let served = count(&statuses, 200);
+    let unavailable = count(&statuses, 503);
+    assert_eq!(
+        served + unavailable,
+        statuses.len(),
+        "only 200s and 503s: {:?}",
+        statuses
+            .iter()
+            .filter(|s| **s != 200 && **s != 503)
+            .collect::<Vec<_>>()
+    );
+    assert!(unavailable > 0, "the outage was felt: {served} served");
+    // Answers sent while PostgreSQL was down were charged once it was back: the key's charges
+    // are step 1's three and one per answer since, no more, no fewer.
+    let database = Database::open_postgres(&postgres.url, Metrics::new()).unwrap();
+    let key_id = database
+        .lookup(&gatewayz_gateway::store::hash_key(&key))
+        .unwrap()
+        .unwrap()
+        .id;
+    let charged = || database.usage_totals(key_id).unwrap().0 as usize;
+    let late = within(Duration::from_secs(10), "every answer charged", || {
+        charged() >= served + 3
+    });
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        charged(),
+        served + 3,
+        "charges for {served} answers and 3 checks"
+    );
+    eprintln!(
+        "PostgreSQL killed for 2 s under 3 x 4 clients: {served} served, {unavailable} \
+         answered 503; every answer charged ({late:?} after the last one)"
     );
 }

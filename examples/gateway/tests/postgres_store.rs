@@ -49,9 +49,21 @@ fn history(db: &mut Database) -> String {
     let (_, bob) = db.create_key("bob", Plan::Paid, 2.0, None).unwrap();
     let charges = [
         charge(alice.id, T0 + 10, "openrouter", "gpt-4o", 1_000_000),
-        charge(alice.id, T0 + 86_400 + 5, "anthropic", "claude-3-haiku", 2_500_000),
+        charge(
+            alice.id,
+            T0 + 86_400 + 5,
+            "anthropic",
+            "claude-3-haiku",
+            2_500_000,
+        ),
         charge(trial.id, T0 + 20, "openrouter", "gpt-4o", 300_000),
-        charge(bob.id, T0 + 2 * 86_400, "cerebras", "llama-3.1-8b", 7_000_000),
+        charge(
+            bob.id,
+            T0 + 2 * 86_400,
+            "cerebras",
+            "llama-3.1-8b",
+            7_000_000,
+        ),
     ];
     db.apply_charges(&charges).unwrap();
     // A retried group: the charges already written are skipped whole.
@@ -99,7 +111,10 @@ fn history(db: &mut Database) -> String {
                 start: T0,
                 end: T0 + 7 * 86_400,
             };
-            out += &format!("usage {by:?} {key_id:?}: {:?}\n", db.usage(&filter, by).unwrap());
+            out += &format!(
+                "usage {by:?} {key_id:?}: {:?}\n",
+                db.usage(&filter, by).unwrap()
+            );
         }
     }
     let overview = db.key_overview(alice.id, T0 + 86_400 + 60).unwrap();
@@ -149,7 +164,10 @@ fn the_store_answers_the_same_on_postgres_as_on_sqlite() {
         })
         .collect();
     for replica in opened {
-        replica.join().unwrap().expect("a replica migrates or waits");
+        replica
+            .join()
+            .unwrap()
+            .expect("a replica migrates or waits");
     }
     let mut shared = Database::open_postgres(&postgres.url, Metrics::new()).unwrap();
     let got = history(&mut shared);
