@@ -16,7 +16,15 @@
 //!
 //! The URL's password never reaches a log or an error: errors name the host, not the URL.
 
-use std::{future::Future, str::FromStr, sync::OnceLock, time::Duration};
+use std::{
+    future::Future,
+    str::FromStr,
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicBool, Ordering::Relaxed},
+    },
+    time::Duration,
+};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, types::ToSql};
@@ -41,6 +49,8 @@ pub struct Postgres {
     pool: Pool,
     /// Where it is, for messages: `host:port/database`, never the password.
     pub place: String,
+    /// Whether the last attempt to take a connection succeeded.
+    reachable: Arc<AtomicBool>,
 }
 
 /// A transaction on one pooled connection.
@@ -110,7 +120,11 @@ impl Postgres {
             .recycle_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(postgres_error)?;
-        let postgres = Postgres { pool, place };
+        let postgres = Postgres {
+            pool,
+            place,
+            reachable: Arc::new(AtomicBool::new(true)),
+        };
         postgres.query("SELECT 1", &[]).map_err(|error| {
             StoreError::Postgres(format!("cannot reach {}: {error}", postgres.place))
         })?;
@@ -124,9 +138,17 @@ impl Postgres {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(|error| {
+        let client = self.pool.get().await;
+        self.reachable.store(client.is_ok(), Relaxed);
+        client.map_err(|error| {
             StoreError::Postgres(format!("no connection to {}: {error}", self.place))
         })
+    }
+
+    /// Whether the last attempt to take a connection succeeded (a connection is taken for every
+    /// statement or transaction, so this follows the server within one request).
+    pub fn is_reachable(&self) -> bool {
+        self.reachable.load(Relaxed)
     }
 
     /// Runs a statement on a pooled connection.

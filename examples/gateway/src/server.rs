@@ -185,6 +185,7 @@ pub fn run(options: Options) -> io::Result<()> {
     let admin = Admin::from_env(actions).map_err(io::Error::other)?;
     let monitoring = {
         let shared = Arc::clone(&health);
+        let key_store = Arc::clone(&store);
         let monitoring = Monitoring::new(handle.clone())
             .auth(gatewayz_actix::Auth::from_env().map_err(io::Error::other)?)
             .degraded_when(move || {
@@ -194,7 +195,8 @@ pub fn run(options: Options) -> io::Result<()> {
                      act alone until it returns"
                         .to_owned()
                 })
-            });
+            })
+            .degraded_when(move || key_store.unreachable());
         match &admin {
             Some(admin) => monitoring.admin(admin.clone()),
             None => monitoring,

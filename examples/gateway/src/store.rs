@@ -882,6 +882,20 @@ impl Store {
             .map_err(|_| StoreError::Stopped)?
     }
 
+    /// Why `/health` should say `degraded`: a shared database that cannot be reached.
+    pub fn unreachable(&self) -> Option<String> {
+        let shared = self.shared.as_ref()?;
+        let database = shared.lock().unwrap_or_else(PoisonError::into_inner);
+        match &database.connection {
+            Connection::Postgres(postgres) if !postgres.is_reachable() => Some(format!(
+                "the key store (PostgreSQL at {}) is unreachable: requests are refused with 503 \
+                 until it returns",
+                postgres.place
+            )),
+            _ => None,
+        }
+    }
+
     /// Releases a reservation in the database, after the charges queued before it; does not
     /// wait. If that fails, the reservation's expiry returns its credits.
     pub fn release(&self, reservation: i64) {

@@ -578,7 +578,14 @@ fn three_replicas_share_keys_credits_and_the_ledger_through_postgres() {
     let mut postgres = postgres;
     thread::sleep(Duration::from_millis(1000));
     postgres.kill();
-    thread::sleep(Duration::from_millis(2000));
+    within(Duration::from_secs(2), "/health says so", || {
+        let health = replicas[1].health();
+        health["status"] == "degraded"
+            && health["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("PostgreSQL"))
+    });
+    thread::sleep(Duration::from_millis(1500));
     postgres.restart();
     let mut probes = Vec::new();
     let resumed = within(Duration::from_secs(15), "service resumes", || {
@@ -590,6 +597,10 @@ fn three_replicas_share_keys_credits_and_the_ledger_through_postgres() {
         answers.iter().all(|s| *s == 200)
     });
     eprintln!("every replica answered again {resumed:?} after PostgreSQL restarted");
+    assert!(
+        replicas.iter().all(|r| r.health()["status"] == "ok"),
+        "/health recovers with the store"
+    );
     thread::sleep(Duration::from_millis(500));
     stop.store(true, Relaxed);
     let statuses: Vec<u16> = clients
