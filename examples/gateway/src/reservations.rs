@@ -8,7 +8,7 @@
 //! PostgreSQL's `READ COMMITTED`, an update that waited for the row's lock re-checks its
 //! condition on the row as committed), so the credits held never exceed the balance. The
 //! charge that replaces a reservation releases it in the same transaction
-//! ([`release_reservation`]), and a request that ends without a charge releases it alone.
+//! (`release_reservation`), and a request that ends without a charge releases it alone.
 //!
 //! Hence the bound across replicas: a key's balance goes below zero only by what its requests
 //! in flight cost beyond what they reserved, exactly as on one machine.
