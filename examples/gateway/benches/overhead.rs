@@ -5,7 +5,9 @@
 //! configured with it as a real provider (`base_url`, demo traffic off, a key made with
 //! `keys create`): one as shipped, with durable charges (each answer waits for its charge to be
 //! committed, group commit), and one with `charges = "batched"` (written up to 500 ms later, as
-//! the gateway did before), the baseline of what durability costs. An open-loop generator of
+//! the gateway did before), the baseline of what durability costs; and a third, as shipped but
+//! on a fleet's shared key store (PostgreSQL, started here with the testkit: each request
+//! reserves its credits in it), for what sharing the store costs. An open-loop generator of
 //! our own then sends 1,000 requests/s for 30 s straight to the provider and 30 s through each
 //! gateway, in alternating 5 s slices (so that what else runs on the shared machine falls on all
 //! alike), and reports p50/p90/p99/max of each and the differences. Last it ramps the rate (1k,
@@ -40,7 +42,10 @@ use std::{
 };
 
 use gatewayz_gateway::{config::SimulatedConfig, simulator::SimulatedProvider};
-use gatewayz_testkit::bench::{Better, Line};
+use gatewayz_testkit::{
+    bench::{Better, Line},
+    postgres::Postgres,
+};
 use serde_json::Value;
 
 /// Connections, one per generator thread.
@@ -126,13 +131,18 @@ fn run(settings: &Settings) -> Result<(), String> {
     )
     .map_err(|e| format!("cannot start the simulated provider: {e}"))?;
     let direct = Target::direct(&provider)?;
-    let gateway = GatewayProcess::start(&provider.base_url(), "durable")?;
+    let gateway = GatewayProcess::start(&provider.base_url(), "durable", None)?;
     let through = Target::through("through the gateway", &gateway)?;
-    let batched_gateway = GatewayProcess::start(&provider.base_url(), "batched")?;
+    let batched_gateway = GatewayProcess::start(&provider.base_url(), "batched", None)?;
     let batched = Target::through("through the gateway, batched charges", &batched_gateway)?;
+    let postgres_dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
+    let postgres = Postgres::start(postgres_dir.path());
+    let shared_gateway =
+        GatewayProcess::start(&provider.base_url(), "durable", Some(&postgres.url))?;
+    let shared = Target::through("through the gateway, PostgreSQL key store", &shared_gateway)?;
 
     // Warm every path (connections, the gateway's key cache and upstream pool), unmeasured.
-    for target in [&direct, &through, &batched] {
+    for target in [&direct, &through, &batched, &shared] {
         let warm = drive(target, RATE, settings.warm_up);
         if warm.errors > 0 {
             return Err(format!(
@@ -147,11 +157,20 @@ fn run(settings: &Settings) -> Result<(), String> {
 
     // The sides take turns, a slice each, so that whatever else runs on the machine meanwhile
     // (it is shared) falls on all alike.
-    let pids = [gateway.pid(), gateway.pid(), batched_gateway.pid()].map(|p| p.to_string());
-    let mut slices: [Vec<Slice>; 3] = [Vec::new(), Vec::new(), Vec::new()];
-    let mut cpu_used = [(0.0, 0.0); 3];
+    let pids = [
+        gateway.pid(),
+        gateway.pid(),
+        batched_gateway.pid(),
+        shared_gateway.pid(),
+    ]
+    .map(|p| p.to_string());
+    let mut slices: [Vec<Slice>; 4] = Default::default();
+    let mut cpu_used = [(0.0, 0.0); 4];
     for _ in 0..settings.slices {
-        for (side, target) in [&direct, &through, &batched].into_iter().enumerate() {
+        for (side, target) in [&direct, &through, &batched, &shared]
+            .into_iter()
+            .enumerate()
+        {
             // The gateway column of the direct side is the shipped gateway, idle meanwhile.
             let cpu = || (cpu_seconds("self"), cpu_seconds(&pids[side]));
             let before = cpu();
@@ -165,13 +184,16 @@ fn run(settings: &Settings) -> Result<(), String> {
             cpu_used[side].1 += after.1 - before.1;
         }
     }
-    let [direct_slices, through_slices, batched_slices] = slices;
+    let [direct_slices, through_slices, batched_slices, shared_slices] = slices;
     let direct_run = Run::of(direct.name, RATE, direct_slices);
     let through_run = Run::of(through.name, RATE, through_slices);
     let batched_run = Run::of(batched.name, RATE, batched_slices);
+    let shared_run = Run::of(shared.name, RATE, shared_slices);
     let overhead_mean = gateway.own_overhead_mean();
     let batched_overhead_mean = batched_gateway.own_overhead_mean();
     batched_gateway.stop();
+    shared_gateway.stop();
+    drop(postgres);
 
     let direct_max = highest_rate(&direct, settings, direct_run.latency.p99);
     let through_max = highest_rate(&through, settings, through_run.latency.p99);
@@ -202,6 +224,7 @@ fn run(settings: &Settings) -> Result<(), String> {
         (&direct_run, cpu_used[0]),
         (&through_run, cpu_used[1]),
         (&batched_run, cpu_used[2]),
+        (&shared_run, cpu_used[3]),
     ] {
         println!(
             "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} / {} | {:.0}% of a core | {:.0}% of a core |",
@@ -239,7 +262,20 @@ fn run(settings: &Settings) -> Result<(), String> {
         us(durability(|p| p.p99)),
         us(durability(|p| p.max)),
     );
+    let sharing = |f: fn(&Percentiles) -> f64| f(&shared_run.latency) - f(&through_run.latency);
+    println!(
+        "| added by a shared PostgreSQL key store (vs SQLite) | | {} | | {} | {} | {} | {} | | | |",
+        shared_run.errors as i64 - through_run.errors as i64,
+        us(sharing(|p| p.p50)),
+        us(sharing(|p| p.p90)),
+        us(sharing(|p| p.p99)),
+        us(sharing(|p| p.max)),
+    );
     println!();
+    println!(
+        "PostgreSQL's own CPU is in neither column: it shares the same 2 cores. The targets are \
+         the shipped gateway's, on SQLite."
+    );
     println!(
         "Targets: added p50 <= {P50_TARGET_US:.0} µs: {}; added p99 <= {P99_TARGET_US:.0} µs: {}; no errors: {}.",
         met(added_p50 <= P50_TARGET_US),
@@ -290,6 +326,7 @@ fn run(settings: &Settings) -> Result<(), String> {
     let added_p50_note = format!("added {}", us(added_p50));
     let added_p99_note = format!("added {}", us(added_p99));
     let of_requests = format!("of {} requests", through_run.sent);
+    let shared_of_requests = format!("of {} requests", shared_run.sent);
     let durable_p50_note = format!(
         "durable vs batched charges, added {}",
         us(durability(|p| p.p50))
@@ -302,6 +339,14 @@ fn run(settings: &Settings) -> Result<(), String> {
         "gateway CPU, durable vs batched charges ({:.0}% vs {:.0}% of a core)",
         share(cpu_used[1].1),
         share(cpu_used[2].1)
+    );
+    let shared_p50_note = format!(
+        "PostgreSQL vs SQLite key store, added {}",
+        us(sharing(|p| p.p50))
+    );
+    let shared_p99_note = format!(
+        "PostgreSQL vs SQLite key store, added {}",
+        us(sharing(|p| p.p99))
     );
     let lines = [
         Line {
@@ -358,6 +403,32 @@ fn run(settings: &Settings) -> Result<(), String> {
             unit: "%",
             target: "reported",
             note: &durable_cpu_note,
+            ..Line::default()
+        },
+        Line {
+            measure: &format!("shared key store: gateway latency p50 at {rate}"),
+            ours: shared_run.latency.p50,
+            baseline: Some(through_run.latency.p50),
+            unit: "µs",
+            target: "reported",
+            note: &shared_p50_note,
+            ..Line::default()
+        },
+        Line {
+            measure: &format!("shared key store: gateway latency p99 at {rate}"),
+            ours: shared_run.latency.p99,
+            baseline: Some(through_run.latency.p99),
+            unit: "µs",
+            target: "reported",
+            note: &shared_p99_note,
+            ..Line::default()
+        },
+        Line {
+            measure: &format!("shared key store: gateway errors at {rate}"),
+            ours: shared_run.errors as f64,
+            target: "0",
+            pass: Some(shared_run.errors == 0),
+            note: &shared_of_requests,
             ..Line::default()
         },
         Line {
@@ -755,8 +826,13 @@ struct GatewayProcess {
 }
 
 impl GatewayProcess {
-    /// A gateway whose charges are `durable` or `batched`.
-    fn start(provider_url: &str, charges: &str) -> Result<GatewayProcess, String> {
+    /// A gateway whose charges are `durable` or `batched`, on SQLite or the PostgreSQL
+    /// `database`.
+    fn start(
+        provider_url: &str,
+        charges: &str,
+        database: Option<&str>,
+    ) -> Result<GatewayProcess, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
         let config = dir.path().join("config.toml");
         fs::write(
@@ -784,8 +860,11 @@ models = [{{ name = "{MODEL}", input_price_per_million = 0.1, output_price_per_m
                 .arg("--config")
                 .arg(&config)
                 .arg("--data-dir")
-                .arg(&data)
-                .args(args);
+                .arg(&data);
+            if let Some(database) = database {
+                command.args(["--database", database]);
+            }
+            command.args(args);
             command
         };
         let output = gateway(&[

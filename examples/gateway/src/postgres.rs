@@ -259,6 +259,17 @@ impl Transaction<'_> {
         })?
     }
 
+    /// Runs a statement once per set of parameters, pipelined: all are sent before the first
+    /// answer is awaited.
+    pub fn execute_each(&self, sql: &str, params: &[Vec<Value>]) -> Result<Vec<u64>, StoreError> {
+        self.postgres.block(async {
+            let statement = self.inner.prepare_cached(sql).await?;
+            let bound: Vec<_> = params.iter().map(|p| bound(p)).collect();
+            let each = bound.iter().map(|b| self.inner.execute(&statement, b));
+            Ok(futures_util::future::try_join_all(each).await?)
+        })?
+    }
+
     /// Runs a query in the transaction.
     pub fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
         self.postgres.block(async {

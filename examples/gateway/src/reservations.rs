@@ -44,6 +44,24 @@ impl Database {
     ) -> Result<Result<i64, Balance>, StoreError> {
         let amount = amount.max(0);
         let timer = self.metrics.time_database_query("reserve_credits");
+        if self.is_shared() {
+            // One statement, one round trip: a reservation is on every request's path.
+            let result = (|| {
+                let held = self.connection.query_opt(
+                    "WITH held AS (
+                         UPDATE api_keys SET reserved_nano = reserved_nano + ?2
+                         WHERE id = ?1 AND credits_nano - reserved_nano >= ?2 RETURNING id)
+                     INSERT INTO reservations (key_id, amount_nano, expires_at)
+                     SELECT id, ?2, ?3 FROM held RETURNING id",
+                    values![key_id, amount, expires_at],
+                )?;
+                match held {
+                    Some(row) => Ok(Ok(row.int(0)?)),
+                    None => Ok(Err(self.balance(key_id)?)),
+                }
+            })();
+            return timer.finish(result);
+        }
         let result = self.connection.transaction(|transaction| {
             let held = transaction.execute(
                 "UPDATE api_keys SET reserved_nano = reserved_nano + ?2
@@ -51,20 +69,7 @@ impl Database {
                 values![key_id, amount],
             )?;
             if held == 0 {
-                let balance = transaction.query_opt(
-                    "SELECT credits_nano, reserved_nano FROM api_keys WHERE id = ?1",
-                    values![key_id],
-                )?;
-                return Ok(Err(match balance {
-                    Some(row) => Balance {
-                        settled: row.int(0)?,
-                        reserved: row.int(1)?,
-                    },
-                    None => Balance {
-                        settled: 0,
-                        reserved: 0,
-                    },
-                }));
+                return Ok(Err(balance_of(transaction, key_id)?));
             }
             let id = transaction
                 .query_one(
@@ -81,10 +86,26 @@ impl Database {
     /// Releases reservation `id` without charging anything (nothing if it is gone already).
     pub fn release(&mut self, id: i64) -> Result<(), StoreError> {
         let timer = self.metrics.time_database_query("release_credits");
-        let result = self
-            .connection
-            .transaction(|transaction| release_reservation(transaction, id));
+        let result = if self.is_shared() {
+            self.connection
+                .execute(
+                    "WITH released AS (
+                         DELETE FROM reservations WHERE id = ?1 RETURNING key_id, amount_nano)
+                     UPDATE api_keys SET reserved_nano = reserved_nano - released.amount_nano
+                     FROM released WHERE api_keys.id = released.key_id",
+                    values![id],
+                )
+                .map(drop)
+        } else {
+            self.connection
+                .transaction(|transaction| release_reservation(transaction, id))
+        };
         timer.finish(result)
+    }
+
+    /// Key `key_id`'s balance as the database holds it (zero when it is gone).
+    fn balance(&self, key_id: i64) -> Result<Balance, StoreError> {
+        balance_of(&self.connection, key_id)
     }
 
     /// Returns the credits of every reservation expired by Unix second `now` (their replica
@@ -116,6 +137,23 @@ impl Database {
             )?
             .int(0)
     }
+}
+
+fn balance_of(sql: &impl Sql, key_id: i64) -> Result<Balance, StoreError> {
+    let row = sql.query_opt(
+        "SELECT credits_nano, reserved_nano FROM api_keys WHERE id = ?1",
+        values![key_id],
+    )?;
+    Ok(match row {
+        Some(row) => Balance {
+            settled: row.int(0)?,
+            reserved: row.int(1)?,
+        },
+        None => Balance {
+            settled: 0,
+            reserved: 0,
+        },
+    })
 }
 
 /// Releases reservation `id` in `transaction`: deletes it and, if it was still there, returns
