@@ -10,8 +10,9 @@
 //! `dashboards/alertmanager/alertmanager.yml` and a receiver where its webhooks point (`:9095`)
 //! that prints each notification. Data and logs live under `target/stack/`, so Prometheus keeps its
 //! history (7 days by default) from one run to the next. Ctrl-C stops everything: the terminal
-//! sends SIGINT to every process of the stack (they share its process group), and each shuts down
-//! cleanly.
+//! sends SIGINT to every process of the stack (they share its process group) but PostgreSQL, each
+//! shuts down cleanly, and this command stops PostgreSQL once the gateways have written their
+//! last charges.
 //!
 //! If any of them stops on its own, the others are stopped too and the command fails with the
 //! end of that process's log.
@@ -20,9 +21,15 @@ mod fleet;
 
 use std::{
     env, fs,
+    future::poll_fn,
     net::TcpListener,
     path::{Path, PathBuf},
     process::Command,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::Poll,
     thread,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -227,6 +234,8 @@ pub fn run(args: &[String]) -> Result {
             .map_err(|e| format!("cannot create {}: {e}", dir.join(sub).display()))?;
     }
 
+    // From here on, Ctrl-C is the stack's to handle: the loop below stops it in order.
+    let stop = stop_requested()?;
     // What the replicas share, ready before the first of them starts (the key store migrated,
     // the demo key in it); declared before them, so stopped after they have drained.
     let data_dirs: Vec<PathBuf> = names.iter().map(|name| dir.join(name)).collect();
@@ -319,16 +328,61 @@ pub fn run(args: &[String]) -> Result {
     );
     let _webhooks = webhooks;
     loop {
-        for process in &mut processes {
-            process
-                .check_running()
-                .map_err(|why| format!("{why}\nstopping the rest"))?;
+        let running = processes
+            .iter_mut()
+            .try_for_each(|process| {
+                process
+                    .check_running()
+                    .map_err(|why| format!("{why}\nstopping the rest"))
+            })
+            .and_then(|()| fleet.as_mut().map_or(Ok(()), Fleet::check_running));
+        // Read after the processes: a Ctrl-C stops them too, and is no failure.
+        if stop.load(Ordering::SeqCst) {
+            eprintln!(
+                "stopping the stack: the gateways finish their requests and write their \
+                 charges, then the rest stops"
+            );
+            // Dropped in order: the gateways (each waited for), Prometheus, Alertmanager,
+            // then Redis and PostgreSQL.
+            return Ok(());
         }
-        if let Some(fleet) = &mut fleet {
-            fleet.check_running()?;
-        }
+        running?;
         thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// A flag set when Ctrl-C (SIGINT, which the terminal sends to every process of the stack) or
+/// SIGTERM reaches this process, which then no longer ends at once: it stops the stack in order,
+/// so that PostgreSQL (kept out of the terminal's reach) outlives the replicas that write their
+/// last charges to it.
+fn stop_requested() -> Result<Arc<AtomicBool>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let cannot = |e: std::io::Error| format!("cannot listen for Ctrl-C: {e}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(cannot)?;
+    // Registered here, before anything starts: from now on the signals only set the flag.
+    let (mut interrupt, mut terminate) = {
+        let _context = runtime.enter();
+        (
+            signal(SignalKind::interrupt()).map_err(cannot)?,
+            signal(SignalKind::terminate()).map_err(cannot)?,
+        )
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    thread::spawn(move || {
+        runtime.block_on(poll_fn(|cx| {
+            if interrupt.poll_recv(cx).is_ready() || terminate.poll_recv(cx).is_ready() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }));
+        flag.store(true, Ordering::SeqCst);
+    });
+    Ok(stop)
 }
 
 /// Where one gateway of the stack listens and keeps its files.
@@ -667,6 +721,23 @@ mod tests {
         let alone = words(&replica_command(binary, replica, None));
         for flag in ["--replica", "--redis", "--database"] {
             assert!(!alone.contains(&flag.to_owned()), "{alone:?}");
+        }
+    }
+
+    #[test]
+    fn ctrl_c_asks_the_stack_to_stop_rather_than_ending_it() {
+        let stop = stop_requested().unwrap();
+        assert!(!stop.load(Ordering::SeqCst));
+        // Without the handler, SIGINT would end this test process.
+        let sent = Command::new("kill")
+            .args(["-INT", &std::process::id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !stop.load(Ordering::SeqCst) {
+            assert!(std::time::Instant::now() < deadline, "SIGINT not seen");
+            thread::sleep(Duration::from_millis(10));
         }
     }
 

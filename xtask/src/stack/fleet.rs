@@ -58,7 +58,9 @@ impl Fleet {
             }
             _ => {}
         }
-        let postgres = Postgres::start(&cluster);
+        // Out of the terminal's Ctrl-C, which would stop it at once, while the replicas still
+        // write the charges of their last requests: dropped after them instead.
+        let postgres = Postgres::start_in_own_process_group(&cluster);
         let demo_key = create_demo_key(gateway, &postgres.url, &data_dirs[0])?;
         for data_dir in data_dirs {
             write_private(&data_dir.join(DEMO_KEY_FILE), &demo_key)?;
