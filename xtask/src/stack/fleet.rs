@@ -46,12 +46,22 @@ impl Fleet {
     /// Starts Redis, then PostgreSQL (on a new cluster under `dir/postgres`), and creates the
     /// demo key with `gateway keys create --database`, which also runs the key store's
     /// migrations before any replica starts. `data_dirs` are the replicas' data directories:
-    /// each gets the key as its demo key.
+    /// each gets the key as its demo key. Fails, before starting anything, while a PostgreSQL
+    /// of an earlier run still serves the cluster.
     pub(super) fn start(dir: &Path, gateway: &Path, data_dirs: &[PathBuf]) -> Result<Fleet> {
+        let cluster = dir.join("postgres");
+        if let Some(pid) = still_running(&cluster) {
+            // Out of the terminal's reach, it outlives a stack that was killed rather than
+            // stopped: removing its files under it would leave it serving nothing on its port.
+            return Err(format!(
+                "a PostgreSQL of an earlier `cargo xtask stack` still runs on {} (pid {pid}): \
+                 stop it (`kill {pid}`) and retry",
+                cluster.display()
+            ));
+        }
         let redis = Redis::start(&dir.join("redis"));
         // initdb wants an empty directory; an earlier run's cluster is not worth keeping
         // (its keys were printed as this run's demo key is, and Redis starts empty too).
-        let cluster = dir.join("postgres");
         match fs::remove_dir_all(&cluster) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 return Err(format!("cannot remove {}: {e}", cluster.display()));
@@ -90,6 +100,16 @@ impl Fleet {
             None => Ok(()),
         }
     }
+}
+
+/// The process id of the PostgreSQL that runs the cluster in `cluster`, if one does: its
+/// `postmaster.pid` names a live process that is a PostgreSQL (not a process that took over the
+/// id of one that was killed).
+fn still_running(cluster: &Path) -> Option<u32> {
+    let pid_file = fs::read_to_string(cluster.join("data/postmaster.pid")).ok()?;
+    let pid: u32 = pid_file.lines().next()?.trim().parse().ok()?;
+    let program = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    (program.trim() == "postgres").then_some(pid)
 }
 
 /// `gateway keys create` for the fleet's demo key in the database at `url`.
@@ -187,6 +207,38 @@ mod tests {
                 "1000000"
             ]
         );
+    }
+
+    #[test]
+    fn a_postgresql_left_running_by_an_earlier_stack_is_found() {
+        let cluster =
+            std::env::temp_dir().join(format!("gatewayz-stack-fleet-{}", std::process::id()));
+        fs::create_dir_all(cluster.join("data")).unwrap();
+        assert_eq!(still_running(&cluster), None, "no postmaster.pid");
+        // A live process that looks like a PostgreSQL (a program is named after the path it was
+        // run by), and then the same id once it is gone.
+        let postgres = cluster.join("postgres");
+        let sleep = gatewayz_testkit::tools::find("sleep").expect("sleep is installed");
+        std::os::unix::fs::symlink(sleep, &postgres).unwrap();
+        let mut server = Command::new(&postgres).arg("30").spawn().unwrap();
+        let pid = server.id();
+        fs::write(
+            cluster.join("data/postmaster.pid"),
+            format!("{pid}\n/data\n"),
+        )
+        .unwrap();
+        let found = still_running(&cluster);
+        server.kill().unwrap();
+        server.wait().unwrap();
+        let after = still_running(&cluster);
+        // Our own process is alive but no PostgreSQL.
+        let ours = std::process::id();
+        fs::write(cluster.join("data/postmaster.pid"), format!("{ours}\n")).unwrap();
+        let not_postgres = still_running(&cluster);
+        let _ = fs::remove_dir_all(&cluster);
+        assert_eq!(found, Some(pid));
+        assert_eq!(after, None);
+        assert_eq!(not_postgres, None);
     }
 
     #[test]
