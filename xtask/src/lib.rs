@@ -3,11 +3,12 @@
 //! The `cargo xtask` binary (an alias in `.cargo/config.toml`) is a thin wrapper over [`cli`]:
 //!
 //! - `cargo xtask test`: provides the tools the tests need (Debian's `prometheus`,
-//!   `prometheus-alertmanager`, `chromium` and `chromium-driver` packages, and the OpenAI Python
-//!   SDK), then runs `cargo fmt --check`, clippy with `-D warnings` (also on the umbrella crate
-//!   and the registry without their default features; clippy's `incompatible_msrv` holds the
-//!   code to the declared `rust-version`), rustdoc with `-D warnings` (broken doc links), the
-//!   whole test suite, and the publish dry-run of every library crate ([`package`]).
+//!   `prometheus-alertmanager`, `chromium`, `chromium-driver`, `redis-server` and `postgresql`
+//!   packages, and the OpenAI Python SDK), then runs `cargo fmt --check`, clippy with `-D warnings`
+//!   (also on the umbrella crate and the registry without their default features; clippy's
+//!   `incompatible_msrv` holds the code to the declared `rust-version`), rustdoc with `-D warnings`
+//!   (broken doc links), the whole test suite, and the publish dry-run of every library crate
+//!   ([`package`]).
 //! - `cargo xtask codegen [--check]`: regenerates (or checks) `dashboards/` and the generated
 //!   docs from `dashboards/deploy.toml` with the `gatewayz-artefacts` library
 //!   ([`codegen`](mod@codegen)).
@@ -16,8 +17,9 @@
 //!   `docs/performance.md`.
 //! - `cargo xtask package`: the packaging check of `cargo xtask test` alone ([`package`]).
 //! - `cargo xtask stack [--replicas N] [--retention 7d]`: runs the example gateway (N replicas
-//!   sharing circuits through Redis), Prometheus and (if
-//!   installed) Alertmanager with the generated configuration, data under `target/stack/`.
+//!   sharing circuits through Redis and keys, credits and ledger through PostgreSQL),
+//!   Prometheus and (if installed) Alertmanager with the generated configuration, data under
+//!   `target/stack/`.
 //!
 //! The dashboards, rules and configuration are the `gatewayz-artefacts` crate; the process
 //! supervision, HTTP client and tool lookup are `gatewayz-testkit`'s.

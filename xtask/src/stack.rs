@@ -2,24 +2,34 @@
 //!
 //! Builds and starts the example gateway (simulated providers, demo traffic) where
 //! `dashboards/deploy.toml` scrapes it (`127.0.0.1:8080`; with `--replicas N`, N replicas on
-//! consecutive ports sharing their circuit breakers through a Redis started here, and a
-//! Prometheus configuration generated again to scrape them all, under `target/stack/config/`), Prometheus where it says
-//! (`:9090`) with `dashboards/prometheus/prometheus.yml` and the rules, and, when Debian's
-//! `prometheus-alertmanager` is installed, Alertmanager (`:9093`) with
+//! consecutive ports sharing their circuit breakers through a Redis and their keys, credits and
+//! ledger through a PostgreSQL, both started here first (`stack/fleet.rs`), and a Prometheus
+//! configuration generated again to scrape them all, under `target/stack/config/`), Prometheus
+//! where it says (`:9090`) with `dashboards/prometheus/prometheus.yml` and the rules, and, when
+//! Debian's `prometheus-alertmanager` is installed, Alertmanager (`:9093`) with
 //! `dashboards/alertmanager/alertmanager.yml` and a receiver where its webhooks point (`:9095`)
-//! that prints each notification. Data and logs live under `target/stack/`, so Prometheus keeps
-//! its history (7 days by default) from one run to the next. Ctrl-C stops everything: the
-//! terminal sends SIGINT to every process of the stack (they share its process group), and
-//! each shuts down cleanly.
+//! that prints each notification. Data and logs live under `target/stack/`, so Prometheus keeps its
+//! history (7 days by default) from one run to the next. Ctrl-C stops everything: the terminal
+//! sends SIGINT to every process of the stack (they share its process group) but PostgreSQL, each
+//! shuts down cleanly, and this command stops PostgreSQL once the gateways have written their
+//! last charges.
 //!
 //! If any of them stops on its own, the others are stopped too and the command fails with the
 //! end of that process's log.
 
+mod fleet;
+
 use std::{
     env, fs,
+    future::poll_fn,
     net::TcpListener,
     path::{Path, PathBuf},
     process::Command,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::Poll,
     thread,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -27,13 +37,14 @@ use std::{
 use gatewayz_artefacts::{Deployment, generate};
 use gatewayz_testkit::{
     process::Process,
-    redis::Redis,
-    tools::{self, ALERTMANAGER, PROMETHEUS, REDIS_SERVER, Tool},
+    tools::{self, ALERTMANAGER, PROMETHEUS, Tool},
     webhook::Webhooks,
 };
 use serde_json::Value;
 
 use crate::{Result, cargo, codegen, workspace_root};
+
+use self::fleet::Fleet;
 
 /// How long a process gets to shut down cleanly (the gateway drains requests and writes usage,
 /// Prometheus closes its head block) before it is killed.
@@ -83,7 +94,9 @@ configuration; data and logs in target/stack/. Ctrl-C stops everything.
 options:
   --replicas N          run N gateway replicas (1 to 16, default 1) on consecutive ports from
                         the configured one, sharing their circuit breakers through a Redis
-                        started here (Debian's redis-server); Prometheus scrapes them all
+                        and their keys, credits and ledger through a PostgreSQL started here
+                        (Debian's redis-server and postgresql), with one demo key for all;
+                        Prometheus scrapes them all
   --retention DURATION  how long Prometheus keeps samples (default 7d), e.g. 24h, 30d
   --no-alertmanager     do not start Alertmanager even if it is installed
 ";
@@ -163,10 +176,11 @@ pub fn run(args: &[String]) -> Result {
     let addresses = Addresses::of(&deployment)?;
     let gateways = replica_addresses(&addresses.gateway, options.replicas)?;
     // Checked before anything starts, for an error that says how to install it.
-    let redis_binary = match options.replicas {
-        1 => None,
-        _ => Some(locate(REDIS_SERVER)?),
-    };
+    if options.replicas > 1 {
+        for tool in fleet::TOOLS {
+            locate(*tool)?;
+        }
+    }
     let prometheus = locate(PROMETHEUS)?;
     let alertmanager = match (&addresses.alertmanager, options.alertmanager) {
         (Some(_), true) => match locate(ALERTMANAGER) {
@@ -220,28 +234,33 @@ pub fn run(args: &[String]) -> Result {
             .map_err(|e| format!("cannot create {}: {e}", dir.join(sub).display()))?;
     }
 
-    // The fleet's Redis, on a free loopback port, without persistence: circuits are
-    // re-learnt in seconds.
-    let mut redis = redis_binary.map(|_| Redis::start(&dir.join("redis")));
+    // From here on, Ctrl-C is the stack's to handle: the loop below stops it in order.
+    let stop = stop_requested()?;
+    // What the replicas share, ready before the first of them starts (the key store migrated,
+    // the demo key in it); declared before them, so stopped after they have drained.
+    let data_dirs: Vec<PathBuf> = names.iter().map(|name| dir.join(name)).collect();
+    let mut fleet = match options.replicas {
+        1 => None,
+        _ => Some(Fleet::start(&dir, &gateway_binary, &data_dirs)?),
+    };
 
     let admin_key = env::var("GATEWAYZ_ADMIN_KEY").unwrap_or_else(|_| admin_key());
     let mut processes = Vec::new();
     let mut ready = Vec::new();
-    for (name, listen) in names.iter().zip(&gateways) {
-        let ready_file = dir.join(name).join("ready.json");
+    for ((name, listen), data_dir) in names.iter().zip(&gateways).zip(&data_dirs) {
+        let ready_file = data_dir.join("ready.json");
         let _ = fs::remove_file(&ready_file);
-        let mut gateway = Command::new(&gateway_binary);
-        gateway
-            .arg("--data-dir")
-            .arg(dir.join(name))
-            .args(["--listen", listen, "--ready-file"])
-            .arg(&ready_file)
-            .env("GATEWAYZ_ADMIN_KEY", &admin_key)
-            // Its log goes to a file: no colour codes.
-            .env("NO_COLOR", "1");
-        if let Some(redis) = &redis {
-            gateway.args(["--replica", name, "--redis", &redis.url]);
-        }
+        let mut gateway = replica_command(
+            &gateway_binary,
+            Replica {
+                name,
+                listen,
+                data_dir,
+                ready_file: &ready_file,
+            },
+            fleet.as_ref().map(Shared::of),
+        );
+        gateway.env("GATEWAYZ_ADMIN_KEY", &admin_key);
         let mut process = start(name, &mut gateway, &dir)?;
         ready.push(process.wait_for_json_file(&ready_file, Duration::from_secs(60))?);
         processes.push(process);
@@ -295,7 +314,8 @@ pub fn run(args: &[String]) -> Result {
 
     let started = Started {
         ready: &ready,
-        redis: redis.as_ref().map(|r| r.url.as_str()),
+        fleet: fleet.as_ref(),
+        gateway_binary: &gateway_binary,
     };
     print_summary(
         &started,
@@ -308,21 +328,111 @@ pub fn run(args: &[String]) -> Result {
     );
     let _webhooks = webhooks;
     loop {
-        for process in &mut processes {
-            process
-                .check_running()
-                .map_err(|why| format!("{why}\nstopping the rest"))?;
+        let running = processes
+            .iter_mut()
+            .try_for_each(|process| {
+                process
+                    .check_running()
+                    .map_err(|why| format!("{why}\nstopping the rest"))
+            })
+            .and_then(|()| fleet.as_mut().map_or(Ok(()), Fleet::check_running));
+        // Read after the processes: a Ctrl-C stops them too, and is no failure.
+        if stop.load(Ordering::SeqCst) {
+            eprintln!(
+                "stopping the stack: the gateways finish their requests and write their \
+                 charges, then the rest stops"
+            );
+            // Dropped in order: the gateways (each waited for), Prometheus, Alertmanager,
+            // then Redis and PostgreSQL.
+            return Ok(());
         }
-        if let Some(redis) = &mut redis
-            && !redis.is_running()
-        {
-            return Err(format!(
-                "redis-server stopped; see {}\nstopping the rest",
-                dir.join("redis/redis.log").display()
-            ));
-        }
+        running?;
         thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// A flag set when Ctrl-C (SIGINT, which the terminal sends to every process of the stack) or
+/// SIGTERM reaches this process, which then no longer ends at once: it stops the stack in order,
+/// so that PostgreSQL (kept out of the terminal's reach) outlives the replicas that write their
+/// last charges to it.
+fn stop_requested() -> Result<Arc<AtomicBool>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let cannot = |e: std::io::Error| format!("cannot listen for Ctrl-C: {e}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(cannot)?;
+    // Registered here, before anything starts: from now on the signals only set the flag.
+    let (mut interrupt, mut terminate) = {
+        let _context = runtime.enter();
+        (
+            signal(SignalKind::interrupt()).map_err(cannot)?,
+            signal(SignalKind::terminate()).map_err(cannot)?,
+        )
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    thread::spawn(move || {
+        runtime.block_on(poll_fn(|cx| {
+            if interrupt.poll_recv(cx).is_ready() || terminate.poll_recv(cx).is_ready() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }));
+        flag.store(true, Ordering::SeqCst);
+    });
+    Ok(stop)
+}
+
+/// Where one gateway of the stack listens and keeps its files.
+struct Replica<'a> {
+    name: &'a str,
+    listen: &'a str,
+    data_dir: &'a Path,
+    ready_file: &'a Path,
+}
+
+/// Where the replicas of a fleet find what they share.
+#[derive(Debug, Clone, Copy)]
+struct Shared<'a> {
+    /// The Redis of their circuit breakers.
+    redis: &'a str,
+    /// The PostgreSQL of their keys, credits and ledger.
+    database: &'a str,
+}
+
+impl<'a> Shared<'a> {
+    fn of(fleet: &'a Fleet) -> Shared<'a> {
+        Shared {
+            redis: &fleet.redis.url,
+            database: &fleet.postgres.url,
+        }
+    }
+}
+
+/// The command line of one gateway; a replica of a fleet is named, and shares the fleet's
+/// circuit breakers (`--redis`) and key store (`--database`).
+fn replica_command(binary: &Path, replica: Replica<'_>, shared: Option<Shared<'_>>) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .arg("--data-dir")
+        .arg(replica.data_dir)
+        .args(["--listen", replica.listen, "--ready-file"])
+        .arg(replica.ready_file)
+        // Its log goes to a file: no colour codes.
+        .env("NO_COLOR", "1");
+    if let Some(shared) = shared {
+        command.args([
+            "--replica",
+            replica.name,
+            "--redis",
+            shared.redis,
+            "--database",
+            shared.database,
+        ]);
+    }
+    command
 }
 
 /// `replicas` consecutive addresses from `first` (`127.0.0.1:8080`, `127.0.0.1:8081`, ...).
@@ -398,10 +508,11 @@ fn admin_key() -> String {
     format!("stack-{:x}{:x}", nanos, std::process::id())
 }
 
-/// What the stack's gateways said when ready, and the fleet's Redis.
+/// What the stack's gateways said when ready, and what a fleet of them shares.
 struct Started<'a> {
     ready: &'a [Value],
-    redis: Option<&'a str>,
+    fleet: Option<&'a Fleet>,
+    gateway_binary: &'a Path,
 }
 
 fn print_summary(
@@ -415,7 +526,11 @@ fn print_summary(
 ) {
     let prometheus_url = format!("http://{}", addresses.prometheus);
     let webhook_url = format!("http://{}", addresses.webhooks);
-    let Started { ready, redis } = *started;
+    let Started {
+        ready,
+        fleet,
+        gateway_binary,
+    } = *started;
     let first = &ready[0];
     let url = first["url"].as_str().unwrap_or_default();
     let shown = |path: &Path| {
@@ -446,13 +561,38 @@ fn print_summary(
         println!("    OpenAI API  {url}/v1");
         println!("    metrics     {url}/prometheus/metrics/all");
         println!("    summary     {url}/prometheus/metrics/summary");
-        if let Some(key) = replica["demo_key"].as_str() {
-            println!("    demo key    {key}  (this replica's own key store)");
+        match (replica["demo_key"].as_str(), fleet) {
+            (Some(key), None) => println!("    demo key    {key}"),
+            // A replica that found the fleet's key in its data directory says so; one that
+            // made its own (still in the shared store) is shown, not hidden.
+            (Some(key), Some(fleet)) if key != fleet.demo_key => {
+                println!("    demo key    {key}  (its demo traffic's own key)");
+            }
+            _ => {}
         }
     }
-    if let Some(redis) = redis {
+    if let Some(fleet) = fleet {
+        let database = &fleet.postgres.url;
         println!(
-            "  Redis         {redis}  (the replicas' shared circuit breakers; see docs/fleet.md)"
+            "  demo key      {}  (one key, accepted by every replica)",
+            fleet.demo_key
+        );
+        println!(
+            "  Redis         {}  (the replicas' shared circuit breakers; see docs/fleet.md)",
+            fleet.redis.url
+        );
+        println!(
+            "  PostgreSQL    {database}  (the replicas' shared keys, credits and ledger; see \
+             docs/fleet.md)"
+        );
+        println!(
+            "    new keys    {} --database {database} keys create --name alice --plan paid \
+             --credits 25",
+            shown(gateway_binary)
+        );
+        println!(
+            "                works on every replica at once (a new database each run: keys last \
+             until Ctrl-C)"
         );
     }
     println!(
@@ -539,6 +679,77 @@ mod tests {
             ["127.0.0.1:8080", "127.0.0.1:8081", "127.0.0.1:8082"]
         );
         assert!(replica_addresses("127.0.0.1:65535", 2).is_err());
+    }
+
+    #[test]
+    fn every_replica_of_a_fleet_shares_the_circuits_and_the_key_store() {
+        let replica = Replica {
+            name: "gateway-2",
+            listen: "127.0.0.1:8081",
+            data_dir: Path::new("/stack/gateway-2"),
+            ready_file: Path::new("/stack/gateway-2/ready.json"),
+        };
+        let words = |command: &Command| -> Vec<String> {
+            command
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        let shared = Shared {
+            redis: "redis://127.0.0.1:6400",
+            database: "postgres://postgres@127.0.0.1:5400/postgres",
+        };
+        let binary = Path::new("gatewayz-gateway");
+        let args = words(&replica_command(binary, replica, Some(shared)));
+        let value = |flag: &str| {
+            let at = args.iter().position(|a| a == flag);
+            at.and_then(|at| args.get(at + 1)).map(String::as_str)
+        };
+        assert_eq!(value("--replica"), Some("gateway-2"), "{args:?}");
+        assert_eq!(value("--redis"), Some(shared.redis), "{args:?}");
+        assert_eq!(value("--database"), Some(shared.database), "{args:?}");
+        assert_eq!(value("--data-dir"), Some("/stack/gateway-2"), "{args:?}");
+        assert_eq!(value("--listen"), Some("127.0.0.1:8081"), "{args:?}");
+
+        // One gateway keeps its own SQLite key store and local breakers.
+        let replica = Replica {
+            name: "gateway",
+            listen: "127.0.0.1:8080",
+            data_dir: Path::new("/stack/gateway"),
+            ready_file: Path::new("/stack/gateway/ready.json"),
+        };
+        let alone = words(&replica_command(binary, replica, None));
+        for flag in ["--replica", "--redis", "--database"] {
+            assert!(!alone.contains(&flag.to_owned()), "{alone:?}");
+        }
+    }
+
+    #[test]
+    fn ctrl_c_asks_the_stack_to_stop_rather_than_ending_it() {
+        let stop = stop_requested().unwrap();
+        assert!(!stop.load(Ordering::SeqCst));
+        // Without the handler, SIGINT would end this test process.
+        let sent = Command::new("kill")
+            .args(["-INT", &std::process::id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !stop.load(Ordering::SeqCst) {
+            assert!(std::time::Instant::now() < deadline, "SIGINT not seen");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_missing_server_says_which_package_installs_it() {
+        let missing = Tool {
+            binary: "gatewayz-no-such-server",
+            package: "postgresql",
+        };
+        let error = locate(missing).unwrap_err();
+        assert!(error.contains("apt-get install postgresql"), "{error}");
+        assert!(error.contains("GATEWAYZ_NO_SUCH_SERVER="), "{error}");
     }
 
     #[test]

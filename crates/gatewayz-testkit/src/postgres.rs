@@ -9,7 +9,7 @@
 
 use std::{
     fs,
-    os::unix::fs::PermissionsExt,
+    os::unix::{fs::PermissionsExt, process::CommandExt},
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::Duration,
@@ -30,6 +30,7 @@ pub struct Postgres {
     pub port: u16,
     dir: PathBuf,
     process: Option<Process>,
+    own_process_group: bool,
 }
 
 impl Postgres {
@@ -39,6 +40,21 @@ impl Postgres {
     /// When PostgreSQL is not installed (with how to install it), when the cluster cannot be
     /// created, or when the server does not get ready (with its log).
     pub fn start(dir: &Path) -> Postgres {
+        Postgres::create(dir, false)
+    }
+
+    /// As [`start`](Self::start), in a process group of its own: a Ctrl-C in the terminal,
+    /// which reaches the whole foreground group, does not stop it. Whoever starts it this way
+    /// stops it (dropping it) after its clients, as `cargo xtask stack` does after the
+    /// replicas have written their last charges.
+    ///
+    /// # Panics
+    /// As [`start`](Self::start).
+    pub fn start_in_own_process_group(dir: &Path) -> Postgres {
+        Postgres::create(dir, true)
+    }
+
+    fn create(dir: &Path, own_process_group: bool) -> Postgres {
         let initdb = tools::require(tools::INITDB).unwrap_or_else(|why| panic!("{why}"));
         fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         if is_root() {
@@ -67,6 +83,7 @@ impl Postgres {
             port,
             dir: dir.to_owned(),
             process: None,
+            own_process_group,
         };
         postgres.restart();
         postgres
@@ -99,6 +116,9 @@ impl Postgres {
             // written, and skipping fsync keeps them fast.
             .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
             .args(["-c", "max_connections=200"]);
+        if self.own_process_group {
+            command.process_group(0);
+        }
         let log = self.dir.join("postgres.log");
         let mut process =
             Process::start("postgres", &mut command, log).unwrap_or_else(|why| panic!("{why}"));
@@ -214,5 +234,29 @@ mod tests {
         assert!(!postgres.is_running());
         postgres.restart();
         assert_eq!(psql(&postgres, "SELECT n FROM t"), "42");
+    }
+
+    /// The process group of process `pid`, from `/proc/<pid>/stat`.
+    fn process_group(pid: &str) -> String {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        // After `(comm)`, which may hold spaces: state, ppid, pgrp.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        rest.split_whitespace().nth(2).unwrap().to_owned()
+    }
+
+    #[test]
+    fn a_cluster_can_be_kept_out_of_the_terminal_s_ctrl_c() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = process_group("self");
+        let postmaster = |postgres: &Postgres| -> String {
+            let pid = fs::read_to_string(postgres.dir.join("data/postmaster.pid")).unwrap();
+            pid.lines().next().unwrap().to_owned()
+        };
+        let shared = Postgres::start(&dir.path().join("shared"));
+        assert_eq!(process_group(&postmaster(&shared)), ours);
+        let apart = Postgres::start_in_own_process_group(&dir.path().join("apart"));
+        let pid = postmaster(&apart);
+        assert_eq!(process_group(&pid), pid, "not the leader of its own group");
+        assert_eq!(psql(&apart, "SELECT 1"), "1");
     }
 }
