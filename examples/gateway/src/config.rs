@@ -126,11 +126,17 @@ impl TryFrom<String> for DatabaseUrl {
 
 impl std::fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let place = self
-            .0
-            .rsplit_once('@')
-            .map_or("postgres", |(_, place)| place);
-        write!(f, "DatabaseUrl(postgres://…@{place})")
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    /// `PostgreSQL at host:port/database`: where it is, never who connects or with what.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rest = self.0.split_once("://").map_or("", |(_, rest)| rest);
+        let place = rest.rsplit_once('@').map_or(rest, |(_, place)| place);
+        let place = place.split_once('?').map_or(place, |(place, _)| place);
+        write!(f, "PostgreSQL at {place}")
     }
 }
 
@@ -618,6 +624,21 @@ mod tests {
     use gatewayz_health::RoutingPolicy;
 
     use super::*;
+
+    #[test]
+    fn a_database_url_is_shown_without_who_connects() {
+        let url = DatabaseUrl::try_from(
+            "postgres://gateway:s3cret@db.internal:5432/ledger?sslmode=disable".to_owned(),
+        )
+        .unwrap();
+        assert_eq!(url.to_string(), "PostgreSQL at db.internal:5432/ledger");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        let error = Config::from_toml("[server]\ndatabase = \"mysql://db/ledger\"\n")
+            .map(drop)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("must be a PostgreSQL URL"), "{error}");
+    }
 
     #[test]
     fn the_shipped_configurations_are_valid() {

@@ -228,7 +228,7 @@ fn report(
     };
     let dir = &config.server.data_dir;
     let name = match &config.server.database {
-        Some(url) => format!("{url:?}"),
+        Some(url) => url.to_string(),
         None if !dir.join(DATABASE_FILE).exists() => {
             return Err(format!(
                 "no gateway database in {}; give the gateway's --data-dir (or its --database)",

@@ -77,9 +77,24 @@ fn postgres_error(error: impl std::fmt::Display) -> StoreError {
     StoreError::Postgres(error.to_string())
 }
 
+/// An error and its causes, `: `-separated (the driver's own message leaves the cause out:
+/// "error connecting to server", not why).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let more = error.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = error.source();
+    }
+    text
+}
+
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
-        postgres_error(error)
+        StoreError::Postgres(with_causes(&error))
     }
 }
 
@@ -125,9 +140,7 @@ impl Postgres {
             place,
             reachable: Arc::new(AtomicBool::new(true)),
         };
-        postgres.query("SELECT 1", &[]).map_err(|error| {
-            StoreError::Postgres(format!("cannot reach {}: {error}", postgres.place))
-        })?;
+        postgres.query("SELECT 1", &[])?;
         Ok(postgres)
     }
 
@@ -141,7 +154,12 @@ impl Postgres {
         let client = self.pool.get().await;
         self.reachable.store(client.is_ok(), Relaxed);
         client.map_err(|error| {
-            StoreError::Postgres(format!("no connection to {}: {error}", self.place))
+            let why = match error {
+                deadpool_postgres::PoolError::Backend(error) => with_causes(&error),
+                deadpool_postgres::PoolError::Timeout(_) => "timed out".to_owned(),
+                other => other.to_string(),
+            };
+            StoreError::Postgres(format!("no connection to {}: {why}", self.place))
         })
     }
 

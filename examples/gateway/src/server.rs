@@ -539,7 +539,7 @@ fn banner(
         }
     }
     match &config.server.database {
-        Some(url) => println!("  data             {url:?} (shared)"),
+        Some(url) => println!("  data             {url} (shared by the replicas)"),
         None => println!(
             "  data             {}",
             config.server.data_dir.join("gatewayz.db").display()

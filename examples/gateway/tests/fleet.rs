@@ -163,14 +163,7 @@ impl Replica {
 
     /// One completion with `key`; its status (0 when no answer came).
     fn complete_with(&self, http: &Http, key: &str) -> u16 {
-        let body = json!({
-            "model": MODEL,
-            "messages": [{"role": "user", "content": "hi"}],
-            "max_tokens": 8,
-        });
-        let url = format!("{}/v1/chat/completions", self.url);
-        http.post_json(&url, Some(key), &body)
-            .map_or(0, |response| response.status)
+        complete(http, &self.url, key)
     }
 
     /// The circuit state `/health/providers` shows for `provider`.
@@ -220,6 +213,29 @@ impl Replica {
     }
 }
 
+/// One completion through the replica at `url` with `key`; its status (0 when no answer came).
+/// Client threads get the URL, never the [`Replica`]: a test that panics then drops (and so
+/// stops) its replicas whatever its clients are doing.
+fn complete(http: &Http, url: &str, key: &str) -> u16 {
+    let body = json!({
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 8,
+    });
+    let url = format!("{url}/v1/chat/completions");
+    http.post_json(&url, Some(key), &body)
+        .map_or(0, |response| response.status)
+}
+
+/// Client threads that stop when this is dropped, a panic's unwinding included.
+struct Stop(Arc<AtomicBool>);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        self.0.store(true, Relaxed);
+    }
+}
+
 /// Polls `check` every 20 ms until it holds; panics after `limit`. Returns the time it took.
 fn within(limit: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
@@ -246,22 +262,23 @@ fn behaviour(down: bool, latency_ms: f64) -> SimulatedConfig {
 /// Clients sending completions to every replica, `per_replica` at a time each, until stopped;
 /// counts the answers that were not 200.
 struct Traffic {
-    stop: Arc<AtomicBool>,
+    stop: Stop,
     errors: Arc<AtomicU64>,
     answered: Arc<AtomicU64>,
     threads: Vec<thread::JoinHandle<()>>,
 }
 
 impl Traffic {
-    fn start(replicas: &Arc<Vec<Replica>>, per_replica: usize) -> Traffic {
+    fn start(replicas: &[Replica], per_replica: usize) -> Traffic {
         let stop = Arc::new(AtomicBool::new(false));
         let errors = Arc::new(AtomicU64::new(0));
         let answered = Arc::new(AtomicU64::new(0));
         let mut threads = Vec::new();
-        for index in 0..replicas.len() {
+        for replica in replicas {
             for _ in 0..per_replica {
-                let (replicas, stop, errors, answered) = (
-                    Arc::clone(replicas),
+                let (url, key, stop, errors, answered) = (
+                    replica.url.clone(),
+                    replica.key.clone(),
                     Arc::clone(&stop),
                     Arc::clone(&errors),
                     Arc::clone(&answered),
@@ -269,7 +286,7 @@ impl Traffic {
                 threads.push(thread::spawn(move || {
                     let http = Http::with_timeout(Duration::from_secs(15));
                     while !stop.load(Relaxed) {
-                        let status = replicas[index].complete(&http);
+                        let status = complete(&http, &url, &key);
                         answered.fetch_add(1, Relaxed);
                         if status != 200 {
                             errors.fetch_add(1, Relaxed);
@@ -279,7 +296,7 @@ impl Traffic {
             }
         }
         Traffic {
-            stop,
+            stop: Stop(stop),
             errors,
             answered,
             threads,
@@ -288,7 +305,7 @@ impl Traffic {
 
     /// Stops the clients; returns (answers, errors).
     fn stop(self) -> (u64, u64) {
-        self.stop.store(true, Relaxed);
+        drop(self.stop);
         for thread in self.threads {
             thread.join().unwrap();
         }
@@ -312,7 +329,6 @@ fn three_replicas_share_their_circuits_through_redis() {
             replica(dir.path(), name, &anthropic.base_url(), 4, shared)
         })
         .collect();
-    let replicas = Arc::new(replicas);
     let http = Http::with_timeout(Duration::from_secs(15));
     for replica in replicas.iter() {
         assert_eq!(replica.health()["status"], "ok", "{}", replica.url);
@@ -418,7 +434,6 @@ fn an_outage_costs_fewer_failed_calls_with_shared_circuits() {
                 replica(dir.path(), name, &anthropic.base_url(), 2, shared)
             })
             .collect();
-        let replicas = Arc::new(replicas);
         let traffic = Traffic::start(&replicas, 4);
         thread::sleep(Duration::from_millis(500));
         anthropic.set_behaviour(behaviour(true, 5.0)).unwrap();
@@ -444,36 +459,34 @@ fn an_outage_costs_fewer_failed_calls_with_shared_circuits() {
 }
 
 /// Three replicas on one PostgreSQL (and each its own breakers), in front of a healthy provider.
-fn database_fleet(dir: &Path, anthropic: &str, database: &str) -> Arc<Vec<Replica>> {
+fn database_fleet(dir: &Path, anthropic: &str, database: &str) -> Vec<Replica> {
     let shared = Shared {
         redis: None,
         database: Some(database),
     };
-    Arc::new(
-        ["gw-1", "gw-2", "gw-3"]
-            .iter()
-            .map(|name| replica(dir, name, anthropic, 2, shared))
-            .collect(),
-    )
+    ["gw-1", "gw-2", "gw-3"]
+        .iter()
+        .map(|name| replica(dir, name, anthropic, 2, shared))
+        .collect()
 }
 
 /// Clients sending completions with `key` to every replica, `per_replica` at a time each,
 /// until stopped or `until` says so; counts the answers by status.
 fn drive(
-    replicas: &Arc<Vec<Replica>>,
+    replicas: &[Replica],
     key: &str,
     per_replica: usize,
-    stop: &Arc<AtomicBool>,
+    stop: &Stop,
 ) -> Vec<thread::JoinHandle<Vec<u16>>> {
     let mut threads = Vec::new();
-    for index in 0..replicas.len() {
+    for replica in replicas {
         for _ in 0..per_replica {
-            let (replicas, stop, key) = (Arc::clone(replicas), Arc::clone(stop), key.to_owned());
+            let (url, stop, key) = (replica.url.clone(), Arc::clone(&stop.0), key.to_owned());
             threads.push(thread::spawn(move || {
                 let http = Http::with_timeout(Duration::from_secs(30));
                 let mut statuses = Vec::new();
                 while !stop.load(Relaxed) {
-                    statuses.push(replicas[index].complete_with(&http, &key));
+                    statuses.push(complete(&http, &url, &key));
                 }
                 statuses
             }));
@@ -524,7 +537,7 @@ fn three_replicas_share_keys_credits_and_the_ledger_through_postgres() {
     // `max_tokens`), against up to 3x the balance if each replica held its own reservations.
     let credits = 0.0005;
     let small = create_key(dir.path(), Some(&postgres.url), &credits.to_string());
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = Stop(Arc::new(AtomicBool::new(false)));
     let clients = drive(&replicas, &small, 8, &stop);
     let database = Database::open_postgres(&postgres.url, Metrics::new()).unwrap();
     let record = |database: &Database| {
@@ -538,7 +551,7 @@ fn three_replicas_share_keys_credits_and_the_ledger_through_postgres() {
         let now = record(&database).credits_nano;
         std::mem::replace(&mut last, now) == now
     });
-    stop.store(true, Relaxed);
+    drop(stop);
     let statuses: Vec<u16> = clients
         .into_iter()
         .flat_map(|c| c.join().unwrap())
@@ -573,7 +586,7 @@ fn three_replicas_share_keys_credits_and_the_ledger_through_postgres() {
 
     // 3. PostgreSQL dies mid-traffic and comes back. While it is down clients get 503s, never
     // a 500; every answer a client received is charged; service resumes by itself.
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = Stop(Arc::new(AtomicBool::new(false)));
     let clients = drive(&replicas, &key, 4, &stop);
     let mut postgres = postgres;
     thread::sleep(Duration::from_millis(1000));
@@ -602,7 +615,7 @@ fn three_replicas_share_keys_credits_and_the_ledger_through_postgres() {
         "/health recovers with the store"
     );
     thread::sleep(Duration::from_millis(500));
-    stop.store(true, Relaxed);
+    drop(stop);
     let statuses: Vec<u16> = clients
         .into_iter()
         .flat_map(|c| c.join().unwrap())
