@@ -35,8 +35,8 @@ use std::{
     fs,
     io::{self, BufRead, BufReader, Read, Write},
     net::{SocketAddr, TcpStream},
-    path::{Path, PathBuf},
-    process::{Child, Command, ExitCode, Stdio},
+    path::Path,
+    process::ExitCode,
     thread,
     time::{Duration, Instant},
 };
@@ -46,7 +46,9 @@ use gatewayz_testkit::{
     bench::{Better, Line},
     postgres::Postgres,
 };
-use serde_json::Value;
+use support::gateway::GatewayProcess;
+
+mod support;
 
 /// Connections, one per generator thread.
 const CONNECTIONS: usize = 16;
@@ -131,14 +133,13 @@ fn run(settings: &Settings) -> Result<(), String> {
     )
     .map_err(|e| format!("cannot start the simulated provider: {e}"))?;
     let direct = Target::direct(&provider)?;
-    let gateway = GatewayProcess::start(&provider.base_url(), "durable", None)?;
+    let gateway = start_gateway(&provider.base_url(), "durable", None)?;
     let through = Target::through("through the gateway", &gateway)?;
-    let batched_gateway = GatewayProcess::start(&provider.base_url(), "batched", None)?;
+    let batched_gateway = start_gateway(&provider.base_url(), "batched", None)?;
     let batched = Target::through("through the gateway, batched charges", &batched_gateway)?;
     let postgres_dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
     let postgres = Postgres::start(postgres_dir.path());
-    let shared_gateway =
-        GatewayProcess::start(&provider.base_url(), "durable", Some(&postgres.url))?;
+    let shared_gateway = start_gateway(&provider.base_url(), "durable", Some(&postgres.url))?;
     let shared = Target::through("through the gateway, PostgreSQL key store", &shared_gateway)?;
 
     // Warm every path (connections, the gateway's key cache and upstream pool), unmeasured.
@@ -189,8 +190,8 @@ fn run(settings: &Settings) -> Result<(), String> {
     let through_run = Run::of(through.name, RATE, through_slices);
     let batched_run = Run::of(batched.name, RATE, batched_slices);
     let shared_run = Run::of(shared.name, RATE, shared_slices);
-    let overhead_mean = gateway.own_overhead_mean();
-    let batched_overhead_mean = batched_gateway.own_overhead_mean();
+    let overhead_mean = own_overhead_mean(&gateway);
+    let batched_overhead_mean = own_overhead_mean(&batched_gateway);
     batched_gateway.stop();
     shared_gateway.stop();
     drop(postgres);
@@ -817,28 +818,37 @@ fn judge(run: &Run, reference_p99: f64) -> Option<String> {
     None
 }
 
-/// The release gateway binary, running with the simulated provider as a real one.
-struct GatewayProcess {
-    child: Child,
-    url: String,
-    key: String,
-    dir: tempfile::TempDir,
+/// Mean of the gateway's own overhead histogram, in seconds.
+fn own_overhead_mean(gateway: &GatewayProcess) -> Option<f64> {
+    let addr: SocketAddr = gateway.url.strip_prefix("http://")?.parse().ok()?;
+    let mut stream = TcpStream::connect(addr).ok()?;
+    write!(
+        stream,
+        "GET /prometheus/metrics/performance HTTP/1.0\r\nHost: bench\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let (_, body) = text.split_once("\r\n\r\n")?;
+    let value = |name: &str| {
+        body.lines()
+            .find(|l| l.split([' ', '{']).next() == Some(name))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    };
+    let sum = value("gatewayz_gateway_overhead_seconds_sum")?;
+    let count = value("gatewayz_gateway_overhead_seconds_count")?;
+    (count > 0.0).then(|| sum / count)
 }
 
-impl GatewayProcess {
-    /// A gateway whose charges are `durable` or `batched`, on SQLite or the PostgreSQL
-    /// `database`.
-    fn start(
-        provider_url: &str,
-        charges: &str,
-        database: Option<&str>,
-    ) -> Result<GatewayProcess, String> {
-        let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
-        let config = dir.path().join("config.toml");
-        fs::write(
-            &config,
-            format!(
-                r#"# The simulated provider, configured as a real one.
+/// A gateway calling the provider at `provider_url` as a real one, whose charges are `durable`
+/// or `batched`, on SQLite or the PostgreSQL `database`.
+fn start_gateway(
+    provider_url: &str,
+    charges: &str,
+    database: Option<&str>,
+) -> Result<GatewayProcess, String> {
+    let config = format!(
+        r#"# The simulated provider, configured as a real one.
 [server]
 charges = "{charges}"
 
@@ -850,141 +860,8 @@ name = "sim"
 base_url = "{provider_url}"
 models = [{{ name = "{MODEL}", input_price_per_million = 0.1, output_price_per_million = 0.1 }}]
 "#
-            ),
-        )
-        .map_err(|e| e.to_string())?;
-        let data = dir.path().join("data");
-        let gateway = |args: &[&str]| {
-            let mut command = Command::new(env!("CARGO_BIN_EXE_gatewayz-gateway"));
-            command
-                .arg("--config")
-                .arg(&config)
-                .arg("--data-dir")
-                .arg(&data);
-            if let Some(database) = database {
-                command.args(["--database", database]);
-            }
-            command.args(args);
-            command
-        };
-        let output = gateway(&[
-            "keys",
-            "create",
-            "--name",
-            "bench",
-            "--plan",
-            "paid",
-            "--credits",
-            "1000000",
-        ])
-        .output()
-        .map_err(|e| format!("cannot run the gateway binary: {e}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "keys create failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
-        let key = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        let ready = dir.path().join("ready.json");
-        let log = fs::File::create(dir.path().join("gateway.log")).map_err(|e| e.to_string())?;
-        let child = gateway(&["--listen", "127.0.0.1:0", "--no-demo", "--ready-file"])
-            .arg(&ready)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("cannot start the gateway: {e}"))?;
-        let mut process = GatewayProcess {
-            child,
-            url: String::new(),
-            key,
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(url) = fs::read_to_string(&ready)
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                .and_then(|v| v["url"].as_str().map(str::to_owned))
-            {
-                process.url = url;
-                return Ok(process);
-            }
-            if let Ok(Some(status)) = process.child.try_wait() {
-                return Err(format!(
-                    "the gateway exited with {status}:\n{}",
-                    process.log_tail()
-                ));
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "the gateway did not start in 30 s:\n{}",
-                    process.log_tail()
-                ));
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join("gateway.log")
-    }
-
-    fn log_tail(&self) -> String {
-        let log = fs::read_to_string(self.log_path()).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    /// Mean of the gateway's own overhead histogram, in seconds.
-    fn own_overhead_mean(&self) -> Option<f64> {
-        let addr: SocketAddr = self.url.strip_prefix("http://")?.parse().ok()?;
-        let mut stream = TcpStream::connect(addr).ok()?;
-        write!(
-            stream,
-            "GET /prometheus/metrics/performance HTTP/1.0\r\nHost: bench\r\n\r\n"
-        )
-        .ok()?;
-        let mut text = String::new();
-        stream.read_to_string(&mut text).ok()?;
-        let (_, body) = text.split_once("\r\n\r\n")?;
-        let value = |name: &str| {
-            body.lines()
-                .find(|l| l.split([' ', '{']).next() == Some(name))
-                .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        };
-        let sum = value("gatewayz_gateway_overhead_seconds_sum")?;
-        let count = value("gatewayz_gateway_overhead_seconds_count")?;
-        (count > 0.0).then(|| sum / count)
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for GatewayProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+    );
+    GatewayProcess::start(charges, &config, database, &[])
 }
 
 /// User plus system CPU seconds of a process (`self` or a pid), from `/proc/PID/stat`.

@@ -39,11 +39,11 @@
 //! calls and failures as each change was polled, with its share of the first choices in the
 //! second before.
 
+mod support;
+
 use std::{
     cell::RefCell,
-    fs,
-    path::PathBuf,
-    process::{Child, Command, ExitCode, Stdio},
+    process::ExitCode,
     rc::Rc,
     sync::Arc,
     thread,
@@ -56,7 +56,8 @@ use gatewayz_testkit::{
     bench::Line,
     exposition::{self, Exposition},
 };
-use serde_json::{Value, json};
+use serde_json::json;
+use support::gateway::GatewayProcess;
 
 /// How much faster than production the scenarios run.
 const SCALE: f64 = 10.0;
@@ -269,7 +270,7 @@ fn run(settings: &Settings) -> Result<(), String> {
         }
         let gateways: Vec<GatewayProcess> = POLICIES
             .iter()
-            .map(|policy| GatewayProcess::start(policy, &providers))
+            .map(|policy| start_gateway(policy, &providers))
             .collect::<Result<_, _>>()?;
         let started = Instant::now();
         let outcomes = actix_web::rt::System::new()
@@ -815,19 +816,12 @@ fn report_steady<'a>(judged: bool, of: impl Fn(&str) -> &'a Outcome) {
 }
 
 /// A release gateway binary with one routing policy, the simulated providers as real ones.
-struct GatewayProcess {
-    child: Child,
-    url: String,
-    key: String,
-    dir: tempfile::TempDir,
-}
-
-impl GatewayProcess {
-    fn start(policy: &str, providers: &[Arc<SimulatedProvider>]) -> Result<GatewayProcess, String> {
-        let dir = tempfile::tempdir().map_err(|e| format!("a temporary directory: {e}"))?;
-        let config = dir.path().join("config.toml");
-        let mut text = format!(
-            r#"# Time scaled by {SCALE}: every duration a tenth of production's.
+fn start_gateway(
+    policy: &str,
+    providers: &[Arc<SimulatedProvider>],
+) -> Result<GatewayProcess, String> {
+    let mut text = format!(
+        r#"# Time scaled by {SCALE}: every duration a tenth of production's.
 [server]
 workers = 1
 upstream_timeout_seconds = 12.0
@@ -846,120 +840,21 @@ anomaly = {{ window = "6s", warmup = "30s", adapt_after = "180s" }}
 [routing]
 policy = "{policy}"
 "#
-        );
-        for (spec, provider) in PROVIDERS.iter().zip(providers) {
-            text.push_str(&format!(
-                r#"
+    );
+    for (spec, provider) in PROVIDERS.iter().zip(providers) {
+        text.push_str(&format!(
+            r#"
 [[providers]]
 name = "{}"
 base_url = "{}"
 models = [{{ name = "{MODEL}", upstream = "{}", input_price_per_million = {}, output_price_per_million = {} }}]
 "#,
-                spec.name,
-                provider.base_url(),
-                spec.name,
-                spec.input,
-                spec.output
-            ));
-        }
-        fs::write(&config, text).map_err(|e| e.to_string())?;
-        let data = dir.path().join("data");
-        let gateway = |args: &[&str]| {
-            let mut command = Command::new(env!("CARGO_BIN_EXE_gatewayz-gateway"));
-            command
-                .arg("--config")
-                .arg(&config)
-                .arg("--data-dir")
-                .arg(&data)
-                .args(args);
-            command
-        };
-        let output = gateway(&[
-            "keys",
-            "create",
-            "--name",
-            "bench",
-            "--plan",
-            "paid",
-            "--credits",
-            "1000000",
-        ])
-        .output()
-        .map_err(|e| format!("cannot run the gateway binary: {e}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "keys create failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
-        let key = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        let ready = dir.path().join("ready.json");
-        let log = fs::File::create(dir.path().join("gateway.log")).map_err(|e| e.to_string())?;
-        let child = gateway(&["--listen", "127.0.0.1:0", "--no-demo", "--ready-file"])
-            .arg(&ready)
-            .env("GATEWAYZ_ADMIN_KEY", ADMIN_KEY)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("cannot start the gateway: {e}"))?;
-        let mut process = GatewayProcess {
-            child,
-            url: String::new(),
-            key,
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(url) = fs::read_to_string(&ready)
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                .and_then(|v| v["url"].as_str().map(str::to_owned))
-            {
-                process.url = url;
-                return Ok(process);
-            }
-            if let Ok(Some(status)) = process.child.try_wait() {
-                return Err(format!(
-                    "the {policy} gateway exited with {status}:\n{}",
-                    process.log()
-                ));
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "the {policy} gateway did not start in 30 s:\n{}",
-                    process.log()
-                ));
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+            spec.name,
+            provider.base_url(),
+            spec.name,
+            spec.input,
+            spec.output
+        ));
     }
-
-    fn log(&self) -> String {
-        let path: PathBuf = self.dir.path().join("gateway.log");
-        fs::read_to_string(path).unwrap_or_default()
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for GatewayProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+    GatewayProcess::start(policy, &text, None, &[("GATEWAYZ_ADMIN_KEY", ADMIN_KEY)])
 }

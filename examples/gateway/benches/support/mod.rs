@@ -1,0 +1,3 @@
+//! What the gateway's benches share.
+
+pub(crate) mod gateway;
