@@ -1459,6 +1459,28 @@ mod tests {
     }
 
     #[test]
+    fn a_database_newer_than_the_gateway_is_refused_and_left_alone() {
+        let dir = temp_dir("newer");
+        drop(Database::open(&dir, Metrics::new()).unwrap());
+        let newer = schema::SQLITE.len() + 1;
+        rusqlite::Connection::open(dir.join(DATABASE_FILE))
+            .unwrap()
+            .pragma_update(None, "user_version", newer)
+            .unwrap();
+        let error = Database::open(&dir, Metrics::new()).err().expect("refused");
+        assert!(
+            error.to_string().contains("newer than this gateway"),
+            "{error}"
+        );
+        let version: usize = rusqlite::Connection::open(dir.join(DATABASE_FILE))
+            .unwrap()
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, newer);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn credits_that_cannot_be_stored_are_refused() {
         let dir = temp_dir("credits");
         let mut db = Database::open(&dir, Metrics::new()).unwrap();
