@@ -133,10 +133,10 @@ impl std::fmt::Debug for DatabaseUrl {
 impl std::fmt::Display for DatabaseUrl {
     /// `PostgreSQL at host:port/database`: where it is, never who connects or with what.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let rest = self.0.split_once("://").map_or("", |(_, rest)| rest);
-        let place = rest.rsplit_once('@').map_or(rest, |(_, place)| place);
-        let place = place.split_once('?').map_or(place, |(place, _)| place);
-        write!(f, "PostgreSQL at {place}")
+        match crate::postgres::place_of(&self.0) {
+            Some(place) => write!(f, "PostgreSQL at {place}"),
+            None => f.write_str("PostgreSQL (an unreadable URL)"),
+        }
     }
 }
 

@@ -308,14 +308,17 @@ pub struct Collected {
 
 impl Database {
     /// Records the lapses of expiries in `(since, now]` and returns expired reservations'
-    /// credits, then reads the business gauges' counts
+    /// credits (on a shared store), then reads the business gauges' counts
     /// and the customer events' totals.
     pub fn collect_business(&mut self, since: i64, now: i64) -> Result<Collected, StoreError> {
         self.sweep_lapses(since, now)?;
-        // Credits held by replicas that died holding them (see `reservations.rs`).
-        let expired = self.sweep_reservations(now)?;
-        if expired > 0 {
-            tracing::warn!(expired, "returned the credits of expired reservations");
+        // Credits held by replicas that died holding them (see `reservations.rs`); only a
+        // shared store holds reservations, so SQLite's writer is not taken every collection.
+        if self.is_shared() {
+            let expired = self.sweep_reservations(now)?;
+            if expired > 0 {
+                tracing::warn!(expired, "returned the credits of expired reservations");
+            }
         }
         Ok(Collected {
             counts: self.business_counts(now)?,

@@ -302,7 +302,15 @@ fn bound(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
     params.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
-/// `host:port/database` of a configuration: what messages may say of it.
+/// `host:port/database` of a PostgreSQL URL, or `None` when it is not one: what messages may
+/// say of it (never the user or the password).
+pub fn place_of(url: &str) -> Option<String> {
+    tokio_postgres::Config::from_str(url)
+        .ok()
+        .map(|c| place(&c))
+}
+
+/// `host:port/database` of a configuration.
 fn place(config: &tokio_postgres::Config) -> String {
     let host = match config.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),

@@ -57,7 +57,7 @@ impl Database {
                 )?;
                 match held {
                     Some(row) => Ok(Ok(row.int(0)?)),
-                    None => Ok(Err(self.balance(key_id)?)),
+                    None => Ok(Err(balance_of(&self.connection, key_id)?)),
                 }
             })();
             return timer.finish(result);
@@ -103,11 +103,6 @@ impl Database {
         timer.finish(result)
     }
 
-    /// Key `key_id`'s balance as the database holds it (zero when it is gone).
-    fn balance(&self, key_id: i64) -> Result<Balance, StoreError> {
-        balance_of(&self.connection, key_id)
-    }
-
     /// Returns the credits of every reservation expired by Unix second `now` (their replica
     /// died holding them); how many there were.
     pub fn sweep_reservations(&mut self, now: i64) -> Result<u64, StoreError> {
@@ -139,6 +134,7 @@ impl Database {
     }
 }
 
+/// Key `key_id`'s balance as the database holds it (zero when it is gone).
 fn balance_of(sql: &impl Sql, key_id: i64) -> Result<Balance, StoreError> {
     let row = sql.query_opt(
         "SELECT credits_nano, reserved_nano FROM api_keys WHERE id = ?1",

@@ -13,8 +13,6 @@
 //! Results come back as owned [`Row`]s: the gateway reads a handful of rows per query, and one
 //! shape for both engines keeps every caller free of either driver.
 
-use std::fmt::Write as _;
-
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
 use crate::{postgres::Postgres, store::StoreError};
@@ -226,7 +224,7 @@ fn numbered(sql: &str) -> String {
         if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
             out.push('$');
         } else {
-            let _ = out.write_char(c);
+            out.push(c);
         }
     }
     out

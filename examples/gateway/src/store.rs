@@ -743,9 +743,9 @@ pub struct Store {
     worker: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<Option<Checkpointer>>,
     reader: Mutex<Option<Reader>>,
-    /// A shared store's database, for the calls a request makes in the moment (reservations)
-    /// on blocking threads, through the shared pool; `None` on one machine.
-    shared: Option<Mutex<Database>>,
+    /// A shared store's pool, for the calls a request makes in the moment (reservations) on
+    /// blocking threads; `None` on one machine.
+    shared: Option<(Postgres, Metrics)>,
 }
 
 /// How often the WAL is checkpointed into the database file, off the commit path.
@@ -871,10 +871,10 @@ impl Store {
         let worker_queue = Arc::clone(&queued);
         let checkpointer = database.checkpointer();
         let reader = database.reader();
-        let shared = database
-            .is_shared()
-            .then(|| database.reopen().ok().map(Mutex::new))
-            .flatten();
+        let shared = match &database.connection {
+            Connection::Postgres(postgres) => Some((postgres.clone(), database.metrics.clone())),
+            Connection::Sqlite(_) => None,
+        };
         if let Connection::Sqlite(connection) = &database.connection
             && let Err(error) = connection.pragma_update(None, "wal_autocheckpoint", 0)
         {
@@ -909,13 +909,11 @@ impl Store {
         amount: i64,
         expires_at: i64,
     ) -> Result<Result<i64, crate::account::Balance>, StoreError> {
-        let mut database = self
-            .shared
-            .as_ref()
-            .ok_or(StoreError::Stopped)?
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .reopen()?;
+        let (postgres, metrics) = self.shared.as_ref().ok_or(StoreError::Stopped)?;
+        let mut database = Database {
+            connection: Connection::Postgres(postgres.clone()),
+            metrics: metrics.clone(),
+        };
         tokio::task::spawn_blocking(move || database.reserve(key_id, amount, expires_at))
             .await
             .map_err(|_| StoreError::Stopped)?
@@ -923,16 +921,14 @@ impl Store {
 
     /// Why `/health` should say `degraded`: a shared database that cannot be reached.
     pub fn unreachable(&self) -> Option<String> {
-        let shared = self.shared.as_ref()?;
-        let database = shared.lock().unwrap_or_else(PoisonError::into_inner);
-        match &database.connection {
-            Connection::Postgres(postgres) if !postgres.is_reachable() => Some(format!(
+        let (postgres, _) = self.shared.as_ref()?;
+        (!postgres.is_reachable()).then(|| {
+            format!(
                 "the key store (PostgreSQL at {}) is unreachable: requests are refused with 503 \
                  until it returns",
                 postgres.place
-            )),
-            _ => None,
-        }
+            )
+        })
     }
 
     /// Releases a reservation in the database, after the charges queued before it; does not
